@@ -1,0 +1,38 @@
+# The two commands of the README:
+#   make demo   set up a venv, run the multi-camera demo on the sample footage, say where results are
+#   make test   set up the same venv and run the test suite (what CI runs)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= out/demo
+CAMERAS ?= samples/demo/cameras.yml
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/pyuniproc run --module module/module.yml --cameras $(CAMERAS) --out $(OUT)
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+# The naive peer loop needs Roboflow's `trackers`, which brings the GUI build of OpenCV: keep it
+# in its own venv so the runtime's opencv-python-headless stays alone in .venv.
+.venv-bench/.installed:
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet 'trackers==2.6.*' onnxruntime numpy
+	touch $@
+
+bench: $(BIN)/.installed .venv-bench/.installed
+	$(BIN)/pyuniproc bench --cameras 4 --json out/bench.json
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check pyuniproc module tests scripts
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

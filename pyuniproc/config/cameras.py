@@ -1,0 +1,188 @@
+"""The cameras file: a site's cameras, their counting lines and zones, and how they connect.
+
+Format: docs/cameras-file.md. Relative file URIs are resolved against the cameras file's folder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyuniproc.config.yaml_source import ConfigError, YamlDocument, load_yaml
+
+CAMERA_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LIVE_SCHEMES = ("rtsp://", "rtsps://", "tcp://", "udp://", "http://", "https://", "/dev/", "webcam:")
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    name: str
+    points: tuple[tuple[float, float], tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class ZoneSpec:
+    name: str
+    polygon: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    id: str
+    uri: str
+    realtime: bool = False
+    loop: bool = False
+    start_seconds: float = 0.0
+    rtsp_transport: str = "tcp"
+    lines: tuple[LineSpec, ...] = ()
+    zones: tuple[ZoneSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class Link:
+    """A person leaving `source` may appear in `target` between min and max seconds later."""
+
+    source: str
+    target: str
+    min_seconds: float
+    max_seconds: float
+
+
+@dataclass(frozen=True)
+class Topology:
+    links: tuple[Link, ...] = ()
+    overlaps: tuple[frozenset[str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    cameras: tuple[CameraSpec, ...]
+    topology: Topology = field(default_factory=Topology)
+    path: Path | None = None
+
+    def camera(self, camera_id: str) -> CameraSpec:
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera
+        raise KeyError(camera_id)
+
+
+def load_cameras(path: Path | str) -> Site:
+    """Read and check a cameras file; raises `ConfigError` naming file, line and field."""
+    doc = load_yaml(path)
+    cameras_raw = doc.data.get("cameras")
+    if not isinstance(cameras_raw, list) or not cameras_raw:
+        raise doc.error("cameras", "needs a non-empty list of cameras")
+    cameras = tuple(_camera(doc, f"cameras[{i}]", raw) for i, raw in enumerate(cameras_raw))
+    seen: dict[str, int] = {}
+    for i, camera in enumerate(cameras):
+        if camera.id in seen:
+            raise doc.error(f"cameras[{i}].id", f"duplicate camera id '{camera.id}' (first at cameras[{seen[camera.id]}])")
+        seen[camera.id] = i
+    topology = _topology(doc, doc.data.get("topology") or {}, set(seen))
+    return Site(name=str(doc.data.get("site", doc.path.parent.name)), cameras=cameras, topology=topology,
+                path=doc.path)
+
+
+def site_from_sources(sources: list[str]) -> Site:
+    """Cameras given on the command line as `ID=URI` (no topology)."""
+    cameras = []
+    for item in sources:
+        camera_id, sep, uri = item.partition("=")
+        if not sep or not CAMERA_ID.match(camera_id) or not uri:
+            raise ConfigError("--source", f"expected ID=URI with ID made of letters, digits, _ or -; got {item!r}")
+        cameras.append(CameraSpec(id=camera_id, uri=uri))
+    ids = [c.id for c in cameras]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ConfigError("--source", f"duplicate camera ids: {', '.join(duplicates)}")
+    return Site(name="cli", cameras=tuple(cameras))
+
+
+def _camera(doc: YamlDocument, where: str, raw: Any) -> CameraSpec:
+    if not isinstance(raw, dict):
+        raise doc.error(where, "each camera must be a mapping with at least 'id' and 'uri'")
+    known = {"id", "uri", "realtime", "loop", "start_seconds", "rtsp_transport", "lines", "zones"}
+    for key in raw:
+        if key not in known:
+            raise doc.error(f"{where}.{key}", f"unknown camera field; known: {sorted(known)}")
+    camera_id = raw.get("id")
+    if not isinstance(camera_id, str) or not CAMERA_ID.match(camera_id):
+        raise doc.error(f"{where}.id", f"camera id must be 1-64 letters, digits, _ or -; got {camera_id!r}")
+    uri = raw.get("uri")
+    if not isinstance(uri, str) or not uri:
+        raise doc.error(f"{where}.uri", "required field is missing")
+    if not uri.startswith(LIVE_SCHEMES) and "://" not in uri and not Path(uri).is_absolute():
+        uri = str((doc.path.parent / uri).resolve())
+    transport = raw.get("rtsp_transport", "tcp")
+    if transport not in ("tcp", "udp"):
+        raise doc.error(f"{where}.rtsp_transport", f"must be tcp or udp, got {transport!r}")
+    start = raw.get("start_seconds", 0.0)
+    if isinstance(start, bool) or not isinstance(start, (int, float)) or start < 0:
+        raise doc.error(f"{where}.start_seconds", f"must be a number >= 0, got {start!r}")
+    lines = tuple(_line(doc, f"{where}.lines[{i}]", item) for i, item in enumerate(raw.get("lines") or []))
+    zones = tuple(_zone(doc, f"{where}.zones[{i}]", item) for i, item in enumerate(raw.get("zones") or []))
+    for kind, items in (("line", lines), ("zone", zones)):
+        names = [item.name for item in items]
+        if len(set(names)) != len(names):
+            raise doc.error(f"{where}.{kind}s", f"{kind} names must be unique, got {names}")
+    return CameraSpec(id=camera_id, uri=uri, realtime=bool(raw.get("realtime", False)),
+                      loop=bool(raw.get("loop", False)), start_seconds=float(start),
+                      rtsp_transport=transport, lines=lines, zones=zones)
+
+
+def _points(doc: YamlDocument, where: str, raw: Any, minimum: int) -> tuple[tuple[float, float], ...]:
+    try:
+        points = tuple((float(p[0]), float(p[1])) for p in raw)
+        if any(len(p) != 2 for p in raw):
+            raise ValueError
+    except (TypeError, ValueError, IndexError):
+        raise doc.error(where, f"expected a list of [x, y] points, got {raw!r}") from None
+    if len(points) < minimum:
+        raise doc.error(where, f"needs at least {minimum} points, got {len(points)}")
+    return points
+
+
+def _line(doc: YamlDocument, where: str, raw: Any) -> LineSpec:
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise doc.error(where, "a line needs 'name' and 'points'")
+    points = _points(doc, f"{where}.points", raw.get("points"), 2)
+    if len(points) != 2:
+        raise doc.error(f"{where}.points", f"a line has exactly 2 points, got {len(points)}")
+    return LineSpec(name=str(raw["name"]), points=(points[0], points[1]))
+
+
+def _zone(doc: YamlDocument, where: str, raw: Any) -> ZoneSpec:
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise doc.error(where, "a zone needs 'name' and 'polygon'")
+    return ZoneSpec(name=str(raw["name"]), polygon=_points(doc, f"{where}.polygon", raw.get("polygon"), 3))
+
+
+def _topology(doc: YamlDocument, raw: Any, camera_ids: set[str]) -> Topology:
+    if not isinstance(raw, dict):
+        raise doc.error("topology", "must be a mapping with 'links' and/or 'overlaps'")
+    links: list[Link] = []
+    for i, item in enumerate(raw.get("links") or []):
+        where = f"topology.links[{i}]"
+        if not isinstance(item, dict):
+            raise doc.error(where, "a link is a mapping {from, to, min_seconds, max_seconds}")
+        ends = []
+        for key in ("from", "to"):
+            if item.get(key) not in camera_ids:
+                raise doc.error(f"{where}.{key}", f"unknown camera {item.get(key)!r}; cameras: {sorted(camera_ids)}")
+            ends.append(item[key])
+        lo, hi = item.get("min_seconds", 0.0), item.get("max_seconds")
+        if not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)) or not 0 <= lo <= hi:
+            raise doc.error(where, f"needs 0 <= min_seconds <= max_seconds, got {lo!r}..{hi!r}")
+        links.append(Link(ends[0], ends[1], float(lo), float(hi)))
+        if item.get("bidirectional", True):
+            links.append(Link(ends[1], ends[0], float(lo), float(hi)))
+    overlaps: list[frozenset[str]] = []
+    for i, pair in enumerate(raw.get("overlaps") or []):
+        if not isinstance(pair, list) or len(pair) < 2 or any(c not in camera_ids for c in pair):
+            raise doc.error(f"topology.overlaps[{i}]", f"expected a list of known camera ids, got {pair!r}")
+        overlaps.append(frozenset(pair))
+    return Topology(links=tuple(links), overlaps=tuple(overlaps))

@@ -1,0 +1,226 @@
+"""Read a Savant module YAML and map its elements onto the embedded runtime.
+
+The file is the same one Savant runs (``module/module.yml``). Interpolations are resolved
+with OmegaConf, as Savant does (``${oc.env:VAR, default}``, ``${oc.decode:...}``,
+``${parameters.x}``). Elements pyuniproc knows are turned into typed specs; pure GStreamer
+plumbing (queues, converters) is skipped; anything else is an error naming file, line, field.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from pyuniproc.config.yaml_source import ConfigError, YamlDocument, load_yaml
+
+log = logging.getLogger(__name__)
+
+# GStreamer elements that only move or convert buffers: nothing to do without DeepStream.
+PLUMBING_ELEMENTS = {"queue", "nvvideoconvert", "videoconvert", "capsfilter", "identity", "nvstreammux"}
+TOP_LEVEL_KEYS = {"name", "parameters", "pipeline"}
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """The `nvinfer@detector` element, as the embedded runtime needs it."""
+
+    name: str
+    converter: str  # Savant converter class name; decides the decoder (see pyuniproc.detect)
+    model_dir: Path
+    model_file: str
+    batch_size: int
+    confidence_threshold: float
+    nms_iou_threshold: float
+    min_width: float
+    min_height: float
+    label: str = "person"
+
+
+@dataclass(frozen=True)
+class TrackerSpec:
+    kind: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PyFuncSpec:
+    module: str
+    class_name: str
+    kwargs: dict[str, Any]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """`parameters.pyuniproc`: knobs of the embedded runtime only."""
+
+    queue_size: int = 8
+    annotated_video: bool = True
+    summary_period_seconds: float = 2.0
+    batch_wait_ms: float = 5.0  # how long to wait for more cameras' frames before running a partial batch
+
+
+@dataclass(frozen=True)
+class ModuleConfig:
+    path: Path
+    name: str
+    parameters: dict[str, Any]
+    detector: DetectorSpec
+    tracker: TrackerSpec
+    pyfuncs: list[PyFuncSpec] = field(default_factory=list)
+    runtime: RuntimeSettings = RuntimeSettings()
+
+
+def load_module_config(path: Path | str) -> ModuleConfig:
+    """Parse, resolve and check a module YAML; raises `ConfigError` naming file, line and field."""
+    doc = load_yaml(path)
+    for key in doc.data:
+        if key not in TOP_LEVEL_KEYS:
+            raise doc.error(str(key), f"unknown top-level key; expected one of {sorted(TOP_LEVEL_KEYS)}")
+    resolved = _resolve(doc)
+    name = resolved.get("name")
+    if not isinstance(name, str) or not name:
+        raise doc.error("name", "the module needs a non-empty 'name'")
+    parameters = resolved.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise doc.error("parameters", "must be a mapping")
+    elements = (resolved.get("pipeline") or {}).get("elements")
+    if not isinstance(elements, list) or not elements:
+        raise doc.error("pipeline.elements", "the pipeline needs a non-empty list of elements")
+
+    detector: DetectorSpec | None = None
+    has_tracker = False
+    pyfuncs: list[PyFuncSpec] = []
+    for i, element in enumerate(elements):
+        where = f"pipeline.elements[{i}]"
+        if not isinstance(element, dict) or "element" not in element:
+            raise doc.error(where, "each element needs an 'element' key")
+        kind = str(element["element"])
+        if kind == "nvinfer@detector":
+            if detector is not None:
+                raise doc.error(f"{where}.element", "pyuniproc runs one primary detector; found a second")
+            detector = _detector_spec(doc, where, element)
+        elif kind == "nvtracker":
+            has_tracker = True
+        elif kind == "pyfunc":
+            pyfuncs.append(_pyfunc_spec(doc, where, element))
+        elif kind in PLUMBING_ELEMENTS:
+            log.debug("%s: element %s is GStreamer plumbing; nothing to run embedded", doc.path, kind)
+        else:
+            raise doc.error(f"{where}.element", f"unknown or unsupported element '{kind}'; pyuniproc runs "
+                            "nvinfer@detector, nvtracker, pyfunc and skips " + ", ".join(sorted(PLUMBING_ELEMENTS)))
+    if detector is None:
+        raise doc.error("pipeline.elements", "no nvinfer@detector element")
+    if not has_tracker:
+        raise doc.error("pipeline.elements", "no nvtracker element")
+    return ModuleConfig(
+        path=doc.path, name=name, parameters=parameters, detector=detector,
+        tracker=_tracker_spec(doc, parameters.get("tracker") or {}),
+        pyfuncs=pyfuncs, runtime=_runtime_settings(doc, parameters.get("pyuniproc") or {}),
+    )
+
+
+def _resolve(doc: YamlDocument) -> dict[str, Any]:
+    """Resolve interpolations as Savant does; a failure names the field that could not be resolved."""
+    try:
+        return OmegaConf.to_container(OmegaConf.create(doc.data), resolve=True)  # type: ignore[return-value]
+    except OmegaConfBaseException as exc:
+        key = str(getattr(exc, "full_key", "") or "")
+        message = str(exc).splitlines()[0]
+        raise doc.error(key, f"cannot resolve: {message}") from None
+
+
+def _require(doc: YamlDocument, where: str, mapping: dict[str, Any], key: str) -> Any:
+    if key not in mapping or mapping[key] is None:
+        raise doc.error(f"{where}.{key}" if where else key, "required field is missing")
+    return mapping[key]
+
+
+def _number(doc: YamlDocument, where: str, value: Any, *, minimum: float = 0.0, maximum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise doc.error(where, f"expected a number, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"[{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
+        raise doc.error(where, f"{value!r} is out of range {bounds}")
+    return float(value)
+
+
+def _detector_spec(doc: YamlDocument, where: str, element: dict[str, Any]) -> DetectorSpec:
+    name = str(_require(doc, where, element, "name"))
+    model = _require(doc, where, element, "model")
+    model_where = f"{where}.model"
+    if model.get("format", "onnx") != "onnx":
+        raise doc.error(f"{model_where}.format", f"pyuniproc runs ONNX models, got {model.get('format')!r}")
+    model_file = str(_require(doc, model_where, model, "model_file"))
+    output = _require(doc, model_where, model, "output")
+    converter = _require(doc, f"{model_where}.output", output, "converter")
+    converter_class = str(_require(doc, f"{model_where}.output.converter", converter, "class_name"))
+    objects = output.get("objects") or [{}]
+    selector = ((objects[0] or {}).get("selector") or {}).get("kwargs") or {}
+    sel_where = f"{model_where}.output.objects[0].selector.kwargs"
+    # Savant looks for model files in MODEL_PATH/<element name>/; the repo keeps them in module/models/.
+    model_root = Path(os.environ.get("MODEL_PATH") or doc.path.parent / "models")
+    return DetectorSpec(
+        name=name,
+        converter=converter_class,
+        model_dir=model_root / name,
+        model_file=model_file,
+        batch_size=int(_number(doc, f"{model_where}.batch_size", model.get("batch_size", 1), minimum=1)),
+        confidence_threshold=_number(doc, f"{sel_where}.confidence_threshold",
+                                     selector.get("confidence_threshold", 0.5), maximum=1.0),
+        nms_iou_threshold=_number(doc, f"{sel_where}.nms_iou_threshold",
+                                  selector.get("nms_iou_threshold", 0.45), maximum=1.0),
+        min_width=_number(doc, f"{sel_where}.min_width", selector.get("min_width", 0)),
+        min_height=_number(doc, f"{sel_where}.min_height", selector.get("min_height", 0)),
+        label=str((objects[0] or {}).get("label", "person")),
+    )
+
+
+def _pyfunc_spec(doc: YamlDocument, where: str, element: dict[str, Any]) -> PyFuncSpec:
+    kwargs = element.get("kwargs") or {}
+    if not isinstance(kwargs, dict):
+        raise doc.error(f"{where}.kwargs", "must be a mapping")
+    return PyFuncSpec(
+        module=str(_require(doc, where, element, "module")),
+        class_name=str(_require(doc, where, element, "class_name")),
+        kwargs=kwargs,
+        line=doc.line_of(where),
+    )
+
+
+def _tracker_spec(doc: YamlDocument, params: dict[str, Any]) -> TrackerSpec:
+    if not isinstance(params, dict):
+        raise doc.error("parameters.tracker", "must be a mapping")
+    params = dict(params)
+    kind = str(params.pop("kind", "bytetrack"))
+    return TrackerSpec(kind=kind, params=params)
+
+
+def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSettings:
+    if not isinstance(params, dict):
+        raise doc.error("parameters.pyuniproc", "must be a mapping")
+    known = {f.name: f for f in fields(RuntimeSettings)}
+    for key in params:
+        if key not in known:
+            raise doc.error(f"parameters.pyuniproc.{key}", f"unknown setting; known: {sorted(known)}")
+    defaults = RuntimeSettings()
+    values: dict[str, Any] = {}
+    for key, value in params.items():
+        expected = type(getattr(defaults, key))
+        if expected is bool and not isinstance(value, bool):
+            raise doc.error(f"parameters.pyuniproc.{key}", f"expected true or false, got {value!r}")
+        if expected in (int, float):
+            value = _number(doc, f"parameters.pyuniproc.{key}", value)
+            value = int(value) if expected is int else value
+        values[key] = value
+    return RuntimeSettings(**values)
+
+
+__all__ = ["ConfigError", "DetectorSpec", "ModuleConfig", "PyFuncSpec", "RuntimeSettings", "TrackerSpec",
+           "load_module_config"]

@@ -1,0 +1,82 @@
+"""Safe YAML loading that remembers where every value came from.
+
+Errors in a config file should name the file, the line and the field, so the loader keeps a
+map from each key path (e.g. ``pipeline.elements[0].model.input.shape``) to its 1-based line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names file, line and field."""
+
+    def __init__(self, path: Path | str, message: str, *, line: int | None = None, field: str | None = None):
+        self.path = str(path)
+        self.line = line
+        self.field = field
+        where = self.path if line is None else f"{self.path}:{line}"
+        what = f"field '{field}': " if field else ""
+        super().__init__(f"{where}: {what}{message}")
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """A parsed YAML mapping plus the line of every key path in it."""
+
+    path: Path
+    data: dict[str, Any]
+    lines: dict[str, int]
+
+    def line_of(self, field: str) -> int | None:
+        """Line of `field`, or of its nearest parent that has one."""
+        while field:
+            if field in self.lines:
+                return self.lines[field]
+            cut = max(field.rfind("."), field.rfind("["))
+            field = field[:cut] if cut > 0 else ""
+        return None
+
+    def error(self, field: str, message: str) -> ConfigError:
+        return ConfigError(self.path, message, line=self.line_of(field), field=field)
+
+
+def load_yaml(path: Path | str) -> YamlDocument:
+    """Read a YAML mapping with `yaml.safe_load` semantics; no Python object tags are honoured."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read: {exc}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(path, f"invalid YAML: {problem}", line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, f"expected a mapping at the top level, got {type(data).__name__}", line=1)
+    lines: dict[str, int] = {}
+    _collect_lines(node, "", lines)
+    return YamlDocument(path=path, data=data, lines=lines)
+
+
+def _collect_lines(node: yaml.Node | None, prefix: str, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            lines[key] = key_node.start_mark.line + 1
+            _collect_lines(value_node, key, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            key = f"{prefix}[{i}]"
+            lines[key] = item.start_mark.line + 1
+            _collect_lines(item, key, lines)

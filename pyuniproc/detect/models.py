@@ -1,0 +1,85 @@
+"""The committed model files: find them, check them against MODELS.json, open them with onnxruntime.
+
+Why at load time: a model file that is missing, truncated by a bad checkout (e.g. a Git LFS pointer)
+or silently replaced would otherwise surface as wrong boxes much later. Every check here raises
+`ModelError` naming the file and how to regenerate it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pyuniproc.detect.errors import ModelError
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "module" / "models" / "person_detector"
+"""Where scripts/convert_models.py writes the models in a source checkout."""
+PROVENANCE_FILE = "MODELS.json"
+REGENERATE = "regenerate with `python scripts/convert_models.py` (tools: scripts/requirements-convert.txt)"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_entry(model_dir: Path, kind: str) -> dict[str, Any]:
+    """The MODELS.json entry of `kind` (source package, file names, sha256s, input and outputs)."""
+    path = Path(model_dir) / PROVENANCE_FILE
+    if not path.is_file():
+        raise ModelError(f"model provenance file {path} is missing; {REGENERATE}")
+    try:
+        models = json.loads(path.read_text())["models"]
+    except (ValueError, KeyError) as error:
+        raise ModelError(f"model provenance file {path} is unreadable ({error}); {REGENERATE}") from error
+    if kind not in models:
+        raise ModelError(f"{path} has no entry for {kind!r} (has {sorted(models)}); {REGENERATE}")
+    return models[kind]
+
+
+def verified_path(model_dir: Path, file_name: str, expected_sha256: str) -> Path:
+    """Path of a model file after checking that it exists and its sha256 matches MODELS.json."""
+    path = Path(model_dir) / file_name
+    if not path.is_file():
+        raise ModelError(f"model file {path} is missing; {REGENERATE}")
+    actual = sha256_of(path)
+    if actual != expected_sha256:
+        raise ModelError(f"model file {path} has sha256 {actual}, but {PROVENANCE_FILE} records "
+                         f"{expected_sha256}: the file is altered or corrupt; {REGENERATE}")
+    return path
+
+
+def load_array(model_dir: Path, spec: dict[str, Any]) -> np.ndarray:
+    """A verified .npy side file (e.g. anchors) described by `spec` {"file", "sha256", "shape"}."""
+    path = verified_path(model_dir, spec["file"], spec["sha256"])
+    array = np.load(path, allow_pickle=False)
+    if list(array.shape) != list(spec["shape"]):
+        raise ModelError(f"{path} has shape {array.shape}, expected {spec['shape']}; {REGENERATE}")
+    return array
+
+
+def open_session(path: Path, intra_op_threads: int | None = None) -> Any:
+    """An onnxruntime session: CUDA when this onnxruntime build has it, else CPU.
+
+    intra_op_threads: threads for one inference; None lets onnxruntime use every core. Lower it when
+    several detectors or other stages share the machine.
+    """
+    import onnxruntime as ort  # imported here so that the pure decoders never need it
+
+    options = ort.SessionOptions()
+    if intra_op_threads is not None:
+        options.intra_op_num_threads = intra_op_threads
+    providers = ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as error:  # onnxruntime raises its own exception types for bad files
+        raise ModelError(f"onnxruntime cannot load model file {path} ({error}); {REGENERATE}") from error

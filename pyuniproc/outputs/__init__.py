@@ -1,0 +1,25 @@
+"""Run outputs: files written while frames are processed, each flushed as it goes.
+
+Frame numbers are 1-based (`Frame.index + 1`) in every output, as in MOTChallenge.
+"""
+
+from pyuniproc.outputs.draw import PALETTE, color_for_id, draw_tracks
+from pyuniproc.outputs.events import EventsWriter
+from pyuniproc.outputs.latency import LatencyStats
+from pyuniproc.outputs.mot import MotWriter
+from pyuniproc.outputs.summary import SummaryWriter
+from pyuniproc.outputs.tracks_csv import TRACKS_CSV_HEADER, TracksCsvWriter
+from pyuniproc.outputs.video import AnnotatedVideoWriter
+
+__all__ = [
+    "PALETTE",
+    "TRACKS_CSV_HEADER",
+    "AnnotatedVideoWriter",
+    "EventsWriter",
+    "LatencyStats",
+    "MotWriter",
+    "SummaryWriter",
+    "TracksCsvWriter",
+    "color_for_id",
+    "draw_tracks",
+]

@@ -1,0 +1,82 @@
+"""Shared file plumbing of the writers: append-safe opening, safe file names, JSON defaults.
+
+Run outputs are appended to, never truncated, so a restarted run continues the same files. A
+process killed in the middle of a `write` can leave a half line at the end; it is cut off on
+the next open so every line in the file stays parseable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+CAMERA_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+_TAIL_CHUNK = 65536
+
+
+def open_for_append(path: str | os.PathLike[str], header: str | None = None) -> TextIO:
+    """Open a line-oriented text file for appending, creating folders and writing `header` once.
+
+    Raises ValueError if the file already starts with a different header: appending rows of
+    another layout would corrupt it, and silently overwriting would lose a previous run.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        _drop_partial_last_line(path)
+    has_content = path.exists() and path.stat().st_size > 0
+    if has_content and header is not None:
+        with path.open("r", encoding="utf-8", newline="") as existing:
+            first = existing.readline().rstrip("\r\n")
+        if first != header:
+            raise ValueError(
+                f"{path} exists with header {first!r}, expected {header!r}; "
+                "move it away or pick another output folder"
+            )
+    file = path.open("a", encoding="utf-8", newline="")
+    if not has_content and header is not None:
+        file.write(header + "\n")
+        file.flush()
+    return file
+
+
+def _drop_partial_last_line(path: Path) -> None:
+    with path.open("rb+") as file:
+        size = file.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        file.seek(size - 1)
+        if file.read(1) == b"\n":
+            return
+        end = size
+        while end > 0:
+            start = max(0, end - _TAIL_CHUNK)
+            file.seek(start)
+            newline = file.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                file.truncate(start + newline + 1)
+                return
+            end = start
+        file.truncate(0)
+
+
+def check_camera_id(camera_id: str) -> str:
+    """Camera ids become file names; allow only what the cameras file allows (no path tricks)."""
+    if not isinstance(camera_id, str) or not CAMERA_ID_PATTERN.match(camera_id):
+        raise ValueError(f"camera_id must be letters, digits, '_' or '-', got {camera_id!r}")
+    return camera_id
+
+
+def json_default(value: Any) -> Any:
+    """`json.dumps(default=...)` hook: numpy scalars/arrays become plain Python values."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

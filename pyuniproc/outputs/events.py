@@ -1,0 +1,61 @@
+"""events.jsonl: analytics events as JSON lines, one per line, flushed line by line.
+
+An `Event` is written as its `to_json_dict()`; a mapping (e.g. that dict after a trip through
+a Savant frame tag) as it is. Either way a `frame_index` key (0-based `Frame.index`) is replaced
+by `frame` (1-based), the frame numbering of every run output.
+A restarted run appends; a half-written last line from a killed run is dropped on reopen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, Protocol
+
+from pyuniproc.outputs._files import json_default, open_for_append
+
+
+class JsonEvent(Protocol):
+    def to_json_dict(self) -> dict[str, Any]: ...
+
+
+class EventsWriter:
+    """Appends events to a JSON-lines file."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = path
+        self._file = open_for_append(path)
+
+    def write(self, event: JsonEvent | Mapping[str, Any]) -> None:
+        record = _with_output_frame(dict(event) if isinstance(event, Mapping) else event.to_json_dict())
+        self._file.write(json.dumps(record, default=json_default, allow_nan=False) + "\n")
+        self._file.flush()
+
+    def write_many(self, events: Iterable[JsonEvent | Mapping[str, Any]]) -> None:
+        for event in events:
+            self.write(event)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> EventsWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _with_output_frame(record: dict[str, Any]) -> dict[str, Any]:
+    if "frame_index" not in record or "frame" in record:
+        return record
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "frame_index":
+            out["frame"] = int(value) + 1
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,76 @@
+"""The module YAML: the repo's own file loads, and broken files name file, line and field."""
+
+from pathlib import Path
+
+import pytest
+
+from pyuniproc.config.module import load_module_config
+from pyuniproc.config.yaml_source import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE = REPO / "module" / "module.yml"
+
+
+def test_repo_module_maps_onto_the_embedded_runtime():
+    module = load_module_config(MODULE)
+    assert module.name == "people_tracking"
+    assert module.detector.converter == "SsdliteConverter"
+    assert (module.detector.model_dir / module.detector.model_file).is_file()
+    assert module.tracker.kind == "bytetrack"
+    assert module.tracker.params["track_high_threshold"] == 0.6
+    assert [p.class_name for p in module.pyfuncs] == ["PeopleAnalytics"]
+
+
+def test_environment_overrides_like_savant(monkeypatch):
+    monkeypatch.setenv("TRACK_HIGH_THRESHOLD", "0.55")
+    monkeypatch.setenv("BATCH_SIZE", "2")
+    module = load_module_config(MODULE)
+    assert module.tracker.params["track_high_threshold"] == 0.55
+    assert module.detector.batch_size == 2
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "module.yml"
+    path.write_text(text)
+    return path
+
+
+def test_invalid_yaml_names_file_and_line(tmp_path):
+    path = write(tmp_path, "name: x\npipeline:\n  elements: [1\n")
+    with pytest.raises(ConfigError, match=r"module\.yml:\d+: invalid YAML"):
+        load_module_config(path)
+
+
+def test_unknown_element_names_line_and_field(tmp_path):
+    path = write(tmp_path, "name: x\npipeline:\n  elements:\n    - element: nvinfer@nope\n")
+    with pytest.raises(ConfigError) as error:
+        load_module_config(path)
+    assert error.value.line == 4
+    assert error.value.field == "pipeline.elements[0].element"
+    assert "nvinfer@nope" in str(error.value)
+
+
+def test_out_of_range_threshold_names_its_field(tmp_path):
+    text = MODULE.read_text().replace("nms_iou_threshold: 0.45", "nms_iou_threshold: 4.5")
+    with pytest.raises(ConfigError, match="nms_iou_threshold.*out of range"):
+        load_module_config(write(tmp_path, text))
+
+
+def test_unresolvable_env_names_the_field(tmp_path, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_VARIABLE_X", raising=False)
+    text = "name: x\nparameters:\n  a: ${oc.env:NO_SUCH_VARIABLE_X}\npipeline:\n  elements: []\n"
+    with pytest.raises(ConfigError, match="cannot resolve") as error:
+        load_module_config(write(tmp_path, text))
+    assert error.value.line == 3
+
+
+def test_python_tags_are_not_executed(tmp_path):
+    path = write(tmp_path, "name: !!python/object/apply:os.system ['echo hacked']\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_module_config(path)
+
+
+def test_unknown_runtime_setting_rejected(tmp_path):
+    text = MODULE.read_text().replace("queue_size: 8", "queue_sise: 8")
+    with pytest.raises(ConfigError, match="queue_sise"):
+        load_module_config(write(tmp_path, text))

@@ -1,0 +1,68 @@
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from pyuniproc.outputs import LatencyStats, SummaryWriter
+
+
+def test_summary_is_rewritten_whole(tmp_path):
+    writer = SummaryWriter(tmp_path / "run" / "summary.json")
+    writer.write({"frames": 10, "fps": np.float32(12.5)})
+    writer.write({"frames": 20, "cameras": {"cam1": {"people": np.int64(3)}}})
+    assert json.loads(writer.path.read_text()) == {"frames": 20, "cameras": {"cam1": {"people": 3}}}
+    assert [p.name for p in writer.path.parent.iterdir()] == ["summary.json"]  # no temp files left
+
+
+def test_a_failed_summary_write_keeps_the_previous_one(tmp_path):
+    writer = SummaryWriter(tmp_path / "summary.json")
+    writer.write({"frames": 10})
+    with pytest.raises(TypeError):
+        writer.write({"frames": 11, "bad": object()})
+    with pytest.raises(ValueError):
+        writer.write({"fps": float("nan")})
+    assert json.loads(writer.path.read_text()) == {"frames": 10}
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_latency_percentiles_on_known_data():
+    stats = LatencyStats()
+    assert stats.summary() == {"count": 0}
+    for ms in range(1, 101):  # 1..100 ms
+        stats.add(ms)
+    assert stats.summary() == {"count": 100, "mean": 50.5, "p50": 50.5, "p95": 95.05, "max": 100.0}
+
+
+def test_latency_memory_is_bounded_and_percentiles_follow_recent_samples():
+    stats = LatencyStats(window=10)
+    for _ in range(1000):
+        stats.add(100.0)
+    for _ in range(10):
+        stats.add(1.0)
+    summary = stats.summary()
+    assert (summary["count"], summary["p50"], summary["p95"], summary["max"]) == (1010, 1.0, 1.0, 100.0)
+    assert summary["mean"] == pytest.approx((1000 * 100 + 10) / 1010, abs=1e-3)
+    assert stats._samples.shape == (10,)
+
+
+def test_latency_timer_threads_and_errors():
+    stats = LatencyStats()
+    with stats.time():
+        pass
+    assert stats.count == 1 and stats.summary()["max"] < 100
+
+    def feed():
+        for _ in range(500):
+            stats.add(1.0)
+
+    threads = [threading.Thread(target=feed) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert stats.count == 2001
+    with pytest.raises(ValueError, match="finite"):
+        stats.add(float("inf"))
+    with pytest.raises(ValueError, match="window"):
+        LatencyStats(window=0)

@@ -1,0 +1,258 @@
+"""ByteTrack behaviour, one scenario per test, on boxes a person-sized 40 x 80 px."""
+
+import numpy as np
+import pytest
+
+from pyuniproc.track import ByteTrack
+from pyuniproc.types import Detections
+
+
+def box(cx: float, cy: float = 100, w: float = 40, h: float = 80) -> list[float]:
+    """xyxy of a w x h box centred on (cx, cy)."""
+    return [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
+
+
+def frame(*boxes: list[float], scores: list[float] | None = None, **data: list) -> Detections:
+    """One frame's detections, score 0.9 unless given."""
+    n = len(boxes)
+    return Detections(
+        xyxy=np.array(boxes, dtype=np.float32).reshape(n, 4),
+        confidence=[0.9] * n if scores is None else scores,
+        class_id=[0] * n,
+        data={k: np.asarray(v) for k, v in data.items()},
+    )
+
+
+def ids_by_row(out: Detections) -> dict[int, int]:
+    """{input row: tracker id} of one update's output."""
+    return dict(zip(out.data["detection_index"].tolist(), out.tracker_id.tolist(), strict=True))
+
+
+# --- identity over time ------------------------------------------------------------------------
+
+
+def test_single_box_moving_steadily_keeps_id_1():
+    tracker = ByteTrack()
+    for f in range(20):
+        out = tracker.update(frame(box(50 + 5 * f)))
+        assert out.tracker_id.tolist() == [1]
+    np.testing.assert_allclose(out.xyxy[0], box(50 + 5 * 19), atol=1.0)
+
+
+def test_two_boxes_crossing_paths_keep_their_ids():
+    # Row 0 walks right, row 1 walks left, 10 px lower; they overlap fully around frame 20.
+    tracker = ByteTrack()
+    for f in range(40):
+        out = tracker.update(frame(box(20 + 8 * f), box(340 - 8 * f, cy=110)))
+        assert ids_by_row(out) == {0: 1, 1: 2}, f"frame {f}"
+
+
+def test_id_kept_through_a_short_occlusion():
+    tracker = ByteTrack(lost_track_buffer=30)
+    for f in range(10):
+        tracker.update(frame(box(50 + 5 * f)))
+    for _ in range(10, 20):  # hidden for 10 frames
+        assert len(tracker.update(frame())) == 0
+    out = tracker.update(frame(box(50 + 5 * 20)))  # back where its motion says it would be
+    assert out.tracker_id.tolist() == [1]
+
+
+def test_gap_longer_than_the_buffer_gives_a_new_id():
+    tracker = ByteTrack(lost_track_buffer=30)
+    for f in range(10):
+        tracker.update(frame(box(50 + 5 * f)))
+    for _ in range(31):
+        tracker.update(frame())
+    tracker.update(frame(box(50 + 5 * 41)))  # a new track needs a second sighting
+    assert tracker.update(frame(box(50 + 5 * 42))).tracker_id.tolist() == [2]
+
+
+def test_buffer_scales_with_frame_rate():
+    # At 60 fps a 30-frame buffer (counted at 30 fps) lasts 60 frames.
+    tracker = ByteTrack(lost_track_buffer=30, frame_rate=60)
+    assert tracker.max_frames_lost == 60
+    tracker.update(frame(box(100)))
+    for _ in range(45):
+        tracker.update(frame())
+    assert tracker.update(frame(box(100))).tracker_id.tolist() == [1]
+
+
+# --- the two-stage association -------------------------------------------------------------------
+
+SCORES = [0.9] * 5 + [0.3] * 5 + [0.9] * 5  # the person is half hidden on frames 5-9
+
+
+@pytest.mark.parametrize(
+    ("low_threshold", "reported_while_low", "id_after"),
+    [
+        (0.1, True, 1),  # the 0.3 boxes are matched in the second association
+        (0.6, False, 2),  # second stage off (low = high): the track is lost, then a new one starts
+    ],
+)
+def test_low_score_boxes_keep_a_track_alive(low_threshold, reported_while_low, id_after):
+    tracker = ByteTrack(track_low_threshold=low_threshold, lost_track_buffer=2)
+    for f, score in enumerate(SCORES):
+        out = tracker.update(frame(box(50 + 5 * f), scores=[score]))
+        if 5 <= f < 10:
+            assert (len(out) == 1) == reported_while_low, f"frame {f}"
+            if reported_while_low:
+                assert out.tracker_id.tolist() == [1] and out.confidence.tolist() == [pytest.approx(0.3)]
+    assert out.tracker_id.tolist() == [id_after]
+
+
+def test_low_score_detections_never_start_tracks():
+    tracker = ByteTrack()
+    for _ in range(5):
+        assert len(tracker.update(frame(box(100), scores=[0.5]))) == 0
+    assert tracker.active_track_count == 0
+
+
+@pytest.mark.parametrize(("score", "tracked"), [(0.65, False), (0.7, True), (0.75, True)])
+def test_new_track_threshold_is_respected(score, tracked):
+    tracker = ByteTrack(new_track_threshold=0.7)
+    tracker.update(frame())  # not the stream's first frame, where tracks start confirmed
+    for _ in range(3):
+        out = tracker.update(frame(box(100), scores=[score]))
+    assert (len(out) == 1) == tracked
+
+
+def test_a_track_is_reported_from_its_second_sighting():
+    tracker = ByteTrack()
+    tracker.update(frame())
+    assert len(tracker.update(frame(box(100)))) == 0  # New: could be a false positive
+    assert tracker.update(frame(box(102))).tracker_id.tolist() == [1]
+
+
+def test_a_one_frame_false_positive_is_dropped_without_using_an_id():
+    tracker = ByteTrack()
+    tracker.update(frame())
+    tracker.update(frame(box(300)))  # seen once, never again
+    tracker.update(frame(box(100)))
+    assert tracker.update(frame(box(100))).tracker_id.tolist() == [1]
+
+
+def test_minimum_consecutive_frames_delays_reporting():
+    tracker = ByteTrack(minimum_consecutive_frames=3)
+    reported = [len(tracker.update(frame(box(100)))) for _ in range(4)]
+    assert reported == [0, 0, 1, 1]
+
+
+# --- per-instance state --------------------------------------------------------------------------
+
+
+def test_two_instances_count_ids_independently_from_1():
+    camera_a, camera_b = ByteTrack(), ByteTrack()
+    assert camera_a.update(frame(box(100), box(300))).tracker_id.tolist() == [1, 2]
+    assert camera_b.update(frame(box(500))).tracker_id.tolist() == [1]
+    assert camera_a.update(frame(box(100), box(300))).tracker_id.tolist() == [1, 2]
+
+
+def test_reset_forgets_tracks_and_restarts_ids():
+    tracker = ByteTrack()
+    tracker.update(frame(box(100), box(300)))
+    tracker.reset()
+    assert tracker.active_track_count == 0
+    assert tracker.update(frame(box(500))).tracker_id.tolist() == [1]
+
+
+def test_active_track_count_follows_tracked_state():
+    tracker = ByteTrack()
+    tracker.update(frame(box(100), box(300)))
+    assert tracker.active_track_count == 2
+    tracker.update(frame(box(100)))  # the other is lost, not active
+    assert tracker.active_track_count == 1
+
+
+# --- output columns ------------------------------------------------------------------------------
+
+
+def test_output_carries_data_columns_and_detection_index():
+    tracker = ByteTrack()
+    tracker.update(frame(box(100), box(300), embedding=[[1, 0], [0, 1]]))
+    # Next frame the detector lists them the other way round, plus a low-score stray.
+    out = tracker.update(
+        frame(box(700), box(302), box(101), scores=[0.2, 0.9, 0.9], embedding=[[9, 9], [0, 2], [2, 0]])
+    )
+    assert out.tracker_id.tolist() == [1, 2]
+    assert out.data["detection_index"].tolist() == [2, 1]
+    assert out.data["embedding"].tolist() == [[2, 0], [0, 2]]
+    assert out.data["detection_index"].dtype == np.int64
+
+
+def test_output_data_holds_only_detection_index_when_input_has_no_data():
+    out = ByteTrack().update(frame(box(100)))
+    assert set(out.data) == {"detection_index"}
+
+
+def test_empty_frame_keeps_the_input_columns_with_zero_rows():
+    tracker = ByteTrack()
+    out = tracker.update(frame(embedding=np.zeros((0, 8), np.float32)))
+    assert out.data["embedding"].shape == (0, 8) and out.data["detection_index"].shape == (0,)
+
+
+def test_output_box_is_the_kalman_corrected_box_with_detection_score_and_class():
+    tracker = ByteTrack()
+    tracker.update(frame(box(100)))
+    detections = Detections(xyxy=[box(104)], confidence=[0.8], class_id=[3])
+    out = tracker.update(detections)
+    assert 100 < out.xyxy[0, 0] + 20 < 104  # between the prediction and the measurement
+    assert out.confidence.tolist() == [pytest.approx(0.8)] and out.class_id.tolist() == [3]
+
+
+# --- frames without a detector run ---------------------------------------------------------------
+
+
+def test_predict_only_moves_boxes_with_their_velocity():
+    tracker = ByteTrack()
+    for f in range(10):
+        last = tracker.update(frame(box(100 + 10 * f)))
+    coasted = [tracker.predict_only() for _ in range(3)]
+    centres = [float(c.xyxy[0, [0, 2]].mean()) for c in [last, *coasted]]
+    assert np.diff(centres) == pytest.approx([10, 10, 10], abs=1.5)
+    assert all(c.tracker_id.tolist() == [1] for c in coasted)
+    assert coasted[0].data["detection_index"].tolist() == [-1]
+    # and the next detector frame picks the person up where the motion model put it
+    assert tracker.update(frame(box(100 + 10 * 13))).tracker_id.tolist() == [1]
+
+
+def test_predict_only_creates_nothing():
+    tracker = ByteTrack()
+    assert len(tracker.predict_only()) == 0
+    assert tracker.active_track_count == 0
+
+
+@pytest.mark.parametrize(("coasted_frames", "id_after"), [(3, 1), (6, 2)])
+def test_lost_tracks_age_out_during_predict_only(coasted_frames, id_after):
+    tracker = ByteTrack(lost_track_buffer=5)
+    tracker.update(frame(box(100)))
+    tracker.update(frame())  # missed: lost
+    for _ in range(coasted_frames):
+        tracker.predict_only()
+    tracker.update(frame(box(100)))
+    assert tracker.update(frame(box(100))).tracker_id.tolist() == [id_after]
+
+
+# --- construction --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"track_high_threshold": 1.5},
+        {"track_low_threshold": -0.1},
+        {"track_low_threshold": 0.7},  # above the high threshold
+        {"new_track_threshold": 0.5},  # below the high threshold: would do nothing
+        {"match_iou_threshold": 0},
+        {"second_match_iou_threshold": 2},
+        {"unconfirmed_match_iou_threshold": "0.7"},
+        {"lost_track_buffer": -1},
+        {"lost_track_buffer": 2.5},
+        {"frame_rate": 0},
+        {"fuse_score": "yes"},
+        {"minimum_consecutive_frames": 0},
+    ],
+)
+def test_bad_options_raise_value_error_quoting_the_value(options):
+    ((name, value),) = options.items()
+    with pytest.raises(ValueError, match=f"{name}={value!r}".replace(".", r"\.")):
+        ByteTrack(**options)
