@@ -13,6 +13,9 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# TrackEval declares GUI OpenCV, matplotlib and more that its metrics never import; without
+	# --no-deps it would replace opencv-python-headless's cv2.
+	$(BIN)/python -m pip install --quiet --no-deps 'trackeval==1.3.0'
 	touch $@
 
 demo: $(BIN)/.installed

@@ -24,8 +24,9 @@ class Frame:
     image: (H, W, 3) uint8, RGB order.
     index: 0-based position of this frame in the camera's stream (counts frames decoded,
         across reconnects and loops, so it never goes backwards).
-    pts_seconds: presentation time in seconds from the stream's own clock (monotonic
-        per camera; continues across loops).
+    pts_seconds: presentation time in seconds on the site clock: for files, 0 at the first
+        frame played (after any start offset) and still increasing across loops; for live
+        streams, the stream's own spacing anchored to the monotonic clock at each connect.
     decoded_at: `time.monotonic()` when the frame left the decoder; end-to-end latency is
         measured from here.
     """

@@ -17,7 +17,7 @@ def test_repo_module_maps_onto_the_embedded_runtime():
     assert module.detector.converter == "SsdliteConverter"
     assert (module.detector.model_dir / module.detector.model_file).is_file()
     assert module.tracker.kind == "bytetrack"
-    assert module.tracker.params["track_high_threshold"] == 0.6
+    assert module.tracker.params["track_high_threshold"] == 0.5
     assert [p.class_name for p in module.pyfuncs] == ["PeopleAnalytics"]
 
 

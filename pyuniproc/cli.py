@@ -1,0 +1,86 @@
+"""The `pyuniproc` command: run a module on cameras, benchmark, make and score scenarios."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from pyuniproc.config.yaml_source import ConfigError
+
+DEFAULT_MODULE = "module/module.yml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pyuniproc", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _register_run(commands)
+    for register in _optional_commands():
+        register(commands)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"pyuniproc: config error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # ModelError and other clear, user-facing failures
+        print(f"pyuniproc: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _optional_commands():
+    """Subcommands living next to the code they drive; each module offers `register(subparsers)`."""
+    from pyuniproc.bench import register as register_bench
+
+    registers = [register_bench]
+    for name in ("pyuniproc.scenario.cli", "pyuniproc.evaluation.cli"):
+        try:
+            module = __import__(name, fromlist=["register"])
+        except ImportError:
+            continue
+        registers.append(module.register)
+    return registers
+
+
+def _register_run(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser("run", help="run the module on cameras and write tracks, videos and events")
+    run.add_argument("--module", type=Path, default=Path(DEFAULT_MODULE), help="Savant module YAML")
+    cams = run.add_mutually_exclusive_group(required=True)
+    cams.add_argument("--cameras", type=Path, help="cameras file (docs/cameras-file.md)")
+    cams.add_argument("--source", action="append", metavar="ID=URI", help="a camera; repeat for more")
+    run.add_argument("--out", type=Path, required=True, help="output folder")
+    run.add_argument("--max-seconds", type=float, help="stop after this many seconds of wall time")
+    run.add_argument("--max-frames", type=int, help="stop each camera after this many frames")
+    run.add_argument("--realtime", action="store_true", default=None, help="pace files at their native rate")
+    run.add_argument("--loop", action="store_true", default=None, help="loop files")
+    run.add_argument("--no-progress", action="store_true", help="no live progress display")
+    run.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from pyuniproc.config.cameras import load_cameras, site_from_sources
+    from pyuniproc.config.module import load_module_config
+    from pyuniproc.runtime.pipeline import Pipeline, RunOptions
+    from pyuniproc.runtime.report import print_run_report
+
+    module = load_module_config(args.module)
+    site = load_cameras(args.cameras) if args.cameras else site_from_sources(args.source)
+    options = RunOptions(out_dir=args.out, max_seconds=args.max_seconds, max_frames=args.max_frames,
+                         realtime=args.realtime, loop=args.loop, progress=not args.no_progress)
+    pipeline = Pipeline(module, site, options)
+    previous = signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
+    try:
+        summary = pipeline.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print_run_report(summary)
+    return 0 if summary["frames_processed"] > 0 else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

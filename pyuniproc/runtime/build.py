@@ -1,0 +1,46 @@
+"""Turn the module YAML's elements into the objects the runtime calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyuniproc.config.cameras import Site
+from pyuniproc.config.module import ModuleConfig
+from pyuniproc.config.yaml_source import ConfigError
+from pyuniproc.detect import KIND_BY_CONVERTER, create_detector
+from pyuniproc.runtime.pyfunc_host import PyFuncStage, load_pyfunc
+from pyuniproc.track import create_tracker
+
+
+def build_detector(module: ModuleConfig) -> Any:
+    """The detector named by the `nvinfer@detector` element's converter class."""
+    spec = module.detector
+    kind = KIND_BY_CONVERTER.get(spec.converter)
+    if kind is None:
+        raise ConfigError(module.path, f"no embedded decoder for converter class '{spec.converter}'; "
+                          f"known: {sorted(KIND_BY_CONVERTER)}", field="model.output.converter.class_name")
+    return create_detector(
+        kind, model_dir=spec.model_dir, model_file=spec.model_file,
+        confidence_threshold=spec.confidence_threshold, nms_iou_threshold=spec.nms_iou_threshold,
+        min_width=spec.min_width, min_height=spec.min_height,
+    )
+
+
+def build_tracker(module: ModuleConfig) -> Any:
+    """A fresh tracker (one per camera) from `parameters.tracker`."""
+    try:
+        return create_tracker(module.tracker.kind, **module.tracker.params)
+    except ValueError as exc:
+        raise ConfigError(module.path, str(exc), field="parameters.tracker") from None
+
+
+def build_pyfuncs(module: ModuleConfig, site: Site) -> list[PyFuncStage]:
+    """Instantiate the module's pyfuncs; an empty `cameras_file` kwarg gets the run's cameras file."""
+    stages = []
+    for spec in module.pyfuncs:
+        overrides = {}
+        if "cameras_file" in spec.kwargs and not spec.kwargs["cameras_file"] and site.path is not None:
+            overrides["cameras_file"] = str(site.path)
+        plugin = load_pyfunc(spec, module.path, overrides)
+        stages.append(PyFuncStage(plugin, element_name=module.detector.name, label=module.detector.label))
+    return stages

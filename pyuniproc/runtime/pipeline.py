@@ -1,0 +1,257 @@
+"""The embedded runtime: cameras -> batched detection -> per-camera tracking -> pyfuncs -> outputs.
+
+One decode thread per camera fills a small buffer (see `CameraWorker`); the main thread takes
+up to `batch_size` frames across cameras (oldest first, round robin), runs the detector once on
+the batch, then tracks, runs the module's pyfuncs and writes outputs frame by frame. Every
+output is appended and flushed as it is produced, so an interrupted run keeps all it did.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyuniproc.config.cameras import CameraSpec, Site
+from pyuniproc.config.module import ModuleConfig
+from pyuniproc.outputs import LatencyStats
+from pyuniproc.runtime.build import build_detector, build_pyfuncs, build_tracker
+from pyuniproc.runtime.camera_worker import CameraWorker
+from pyuniproc.runtime.outputs import RunOutputs
+from pyuniproc.runtime.progress import Progress
+from pyuniproc.runtime.pyfunc_host import events_from_tags
+from pyuniproc.sources import CameraSource, redact_uri
+from pyuniproc.types import Detections, Frame
+
+log = logging.getLogger(__name__)
+
+STAGES = ("decode_wait", "preprocess", "infer", "decode_boxes", "track", "analytics", "output", "end_to_end")
+
+
+@dataclass
+class CameraRun:
+    """Everything the runtime keeps for one camera, created on its first frame."""
+
+    spec: CameraSpec
+    worker: CameraWorker
+    tracker: Any = None
+    frames_processed: int = 0
+    people_max: int = 0
+    track_ids: set[int] = field(default_factory=set)
+    ended: bool = False
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    out_dir: Path
+    max_seconds: float | None = None
+    realtime: bool | None = None  # None: as the cameras file says
+    loop: bool | None = None
+    max_frames: int | None = None  # per camera, for tests and quick looks
+    progress: bool = True
+
+
+class Pipeline:
+    def __init__(self, module: ModuleConfig, site: Site, options: RunOptions):
+        self.module = module
+        self.site = site
+        self.options = options
+        self.settings = module.runtime
+        self.detector = build_detector(module)
+        self.pyfuncs = build_pyfuncs(module, site)
+        self.latency = {stage: LatencyStats() for stage in STAGES}
+        self.outputs = RunOutputs(options.out_dir, annotate=self.settings.annotated_video)
+        self._wakeup = threading.Condition()
+        self._stop = threading.Event()
+        self._cameras: dict[str, CameraRun] = {}
+        for spec in site.cameras:
+            source = CameraSource(
+                spec.id, spec.uri,
+                realtime=spec.realtime if options.realtime is None else options.realtime,
+                loop=spec.loop if options.loop is None else options.loop,
+                start_seconds=spec.start_seconds, rtsp_transport=spec.rtsp_transport,
+                max_frames=options.max_frames,
+            )
+            worker = CameraWorker(source, queue_size=self.settings.queue_size, wakeup=self._wakeup)
+            self._cameras[spec.id] = CameraRun(spec=spec, worker=worker)
+        self._started = 0.0
+        self._status = "created"
+        self._next_camera = 0
+
+    def stop(self) -> None:
+        """Ask the run to end; safe from a signal handler or another thread."""
+        self._stop.set()
+        with self._wakeup:
+            self._wakeup.notify_all()
+
+    def run(self) -> dict[str, Any]:
+        """Process until every camera ends, `max_seconds` pass, or `stop()`; returns the summary."""
+        self._started = time.monotonic()
+        self._status = "running"
+        for camera in self._cameras.values():
+            camera.worker.start()
+        progress = Progress(enabled=self.options.progress)
+        last_summary = 0.0
+        try:
+            with progress:
+                while not self._stop.is_set():
+                    if self.options.max_seconds and time.monotonic() - self._started >= self.options.max_seconds:
+                        break
+                    batch = self._next_batch()
+                    if batch is None:
+                        break
+                    if batch:
+                        self._process_batch(batch)
+                    self._end_finished_cameras()
+                    now = time.monotonic()
+                    if now - last_summary >= self.settings.summary_period_seconds:
+                        last_summary = now
+                        summary = self.summary()
+                        self.outputs.write_summary(summary)
+                        progress.update(summary)
+            self._status = "interrupted" if self._stop.is_set() else "finished"
+        except KeyboardInterrupt:
+            self._status = "interrupted"
+        finally:
+            self._shutdown()
+        return self.summary()
+
+    # -- batching -----------------------------------------------------------------------------
+
+    def _next_batch(self) -> list[Frame] | None:
+        """Up to batch_size frames, taken round robin so every camera gets its turn; None when
+        all cameras have ended."""
+        limit = self.module.detector.batch_size
+        deadline = None
+        with self._wakeup:
+            while True:
+                batch = self._take_round_robin(limit)
+                if len(batch) >= limit or (batch and self._all_buffers_empty()):
+                    return batch
+                if not batch and all(c.worker.finished for c in self._cameras.values()):
+                    return None
+                if self._stop.is_set():
+                    return batch
+                if batch:
+                    # A partial batch: wait briefly for other cameras, then go with what we have.
+                    deadline = deadline or time.monotonic() + self.settings.batch_wait_ms / 1000
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return batch
+                    self._wakeup.wait(remaining)
+                    more = self._take_round_robin(limit - len(batch))
+                    return batch + more
+                self._wakeup.wait(0.2)
+
+    def _take_round_robin(self, limit: int) -> list[Frame]:
+        cameras = list(self._cameras.values())
+        batch: list[Frame] = []
+        taken = True
+        while len(batch) < limit and taken:
+            taken = False
+            for offset in range(len(cameras)):
+                if len(batch) >= limit:
+                    break
+                camera = cameras[(self._next_camera + offset) % len(cameras)]
+                frame = camera.worker.pop()
+                if frame is not None:
+                    batch.append(frame)
+                    taken = True
+            self._next_camera = (self._next_camera + 1) % len(cameras)
+        return batch
+
+    def _all_buffers_empty(self) -> bool:
+        return all(c.worker.buffered() == 0 for c in self._cameras.values())
+
+    # -- per batch / per frame ----------------------------------------------------------------
+
+    def _process_batch(self, batch: list[Frame]) -> None:
+        started = time.monotonic()
+        for frame in batch:
+            self.latency["decode_wait"].add((started - frame.decoded_at) * 1000)
+        tensor = self.detector.preprocess([frame.image for frame in batch])
+        preprocessed = time.monotonic()
+        raw = self.detector.infer(tensor)
+        inferred = time.monotonic()
+        detections = self.detector.postprocess(raw, [(frame.height, frame.width) for frame in batch])
+        decoded = time.monotonic()
+        share = 1000 / len(batch)  # batch stages are reported per frame
+        self.latency["preprocess"].add((preprocessed - started) * share)
+        self.latency["infer"].add((inferred - preprocessed) * share)
+        self.latency["decode_boxes"].add((decoded - inferred) * share)
+        for frame, frame_detections in zip(batch, detections):
+            self._process_frame(frame, frame_detections)
+
+    def _process_frame(self, frame: Frame, detections: Detections) -> None:
+        camera = self._cameras[frame.camera_id]
+        if camera.tracker is None:
+            camera.tracker = build_tracker(self.module)
+        t0 = time.monotonic()
+        tracks = camera.tracker.update(detections)
+        t1 = time.monotonic()
+        events: list[dict[str, Any]] = []
+        for stage in self.pyfuncs:
+            tracks, tags = stage.process(frame, tracks)
+            events.extend(events_from_tags(tags))
+        t2 = time.monotonic()
+        self.outputs.write_frame(frame, tracks, events, fps=camera.worker.stats.snapshot().get("fps", 0.0))
+        t3 = time.monotonic()
+        camera.frames_processed += 1
+        camera.people_max = max(camera.people_max, len(tracks))
+        camera.track_ids.update(int(t) for t in tracks.tracker_id)
+        camera.worker.stats.mark_processed()
+        self.latency["track"].add((t1 - t0) * 1000)
+        self.latency["analytics"].add((t2 - t1) * 1000)
+        self.latency["output"].add((t3 - t2) * 1000)
+        self.latency["end_to_end"].add((t3 - frame.decoded_at) * 1000)
+
+    def _end_finished_cameras(self) -> None:
+        for camera_id, camera in self._cameras.items():
+            if not camera.ended and camera.worker.finished:
+                self._end_camera(camera_id, camera)
+
+    def _end_camera(self, camera_id: str, camera: CameraRun) -> None:
+        camera.ended = True
+        events = [e for stage in self.pyfuncs for e in stage.end_source(camera_id)]
+        self.outputs.write_events(events)
+        self.outputs.close_camera(camera_id)
+
+    def _shutdown(self) -> None:
+        for camera in self._cameras.values():
+            camera.worker.stop()
+        for camera in self._cameras.values():
+            camera.worker.join(timeout=5.0)
+        for camera_id, camera in self._cameras.items():
+            if not camera.ended:
+                self._end_camera(camera_id, camera)
+        for stage in self.pyfuncs:
+            self.outputs.write_events(stage.stop())
+        self.outputs.write_summary(self.summary())
+        self.outputs.close()
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        elapsed = time.monotonic() - self._started if self._started else 0.0
+        cameras = {}
+        for camera_id, camera in self._cameras.items():
+            snapshot = dict(camera.worker.stats.snapshot())
+            snapshot.update(uri=redact_uri(camera.spec.uri), tracks_seen=len(camera.track_ids),
+                            people_max=camera.people_max)
+            cameras[camera_id] = snapshot
+        processed = sum(c.frames_processed for c in self._cameras.values())
+        return {
+            "status": self._status,
+            "module": str(self.module.path),
+            "site": self.site.name,
+            "detector": self.module.detector.model_file,
+            "elapsed_seconds": round(elapsed, 3),
+            "frames_processed": processed,
+            "throughput_fps": round(processed / elapsed, 2) if elapsed > 0 else 0.0,
+            "cameras": cameras,
+            "latency_ms": {stage: stats.summary() for stage, stats in self.latency.items()},
+            "outputs": self.outputs.paths(),
+        }

@@ -1,0 +1,28 @@
+"""What a finished run prints: where the results are and how each camera did."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from pyuniproc.runtime.progress import render
+
+
+def print_run_report(summary: dict[str, Any]) -> None:
+    console = Console()
+    if not console.is_terminal:
+        console.width = 120
+    console.print(render(summary))
+    latency = summary["latency_ms"]
+    stages = ", ".join(f"{stage} {values.get('p50', 0):.1f}/{values.get('p95', 0):.1f}"
+                       for stage, values in latency.items() if values.get("count"))
+    console.print(f"latency ms p50/p95: {stages}")
+    for camera_id, camera in summary["cameras"].items():
+        if camera.get("last_error"):
+            console.print(f"[red]camera {camera_id}: {camera['state']}: {camera['last_error']}[/red]")
+    console.print(f"status: {summary['status']}; {summary['frames_processed']} frames in "
+                  f"{summary['elapsed_seconds']:.1f} s ({summary['throughput_fps']:.1f} frames/s)")
+    console.print("results:")
+    for name, path in summary["outputs"].items():
+        console.print(f"  {name:<10} {path}")
