@@ -27,7 +27,7 @@ class CameraWorker:
         self.source = source
         self.camera_id = source.camera_id
         self._frames: deque[Frame] = deque()
-        self._queue_size = queue_size
+        self.queue_size = queue_size
         self.drop_when_full = (source.is_live or source.realtime) if drop_when_full is None else drop_when_full
         self._wakeup = wakeup
         self._done = threading.Event()
@@ -44,10 +44,10 @@ class CameraWorker:
         try:
             for frame in self.source.frames():
                 with self._wakeup:
-                    while not self.drop_when_full and len(self._frames) >= self._queue_size \
+                    while not self.drop_when_full and len(self._frames) >= self.queue_size \
                             and not self.source.stopped:
                         self._wakeup.wait(0.1)
-                    if len(self._frames) >= self._queue_size:
+                    if len(self._frames) >= self.queue_size:
                         self._frames.popleft()
                         self.stats.mark_dropped("queue_full")
                     self._frames.append(frame)

@@ -20,6 +20,8 @@ from pyuniproc.config.module import ModuleConfig
 from pyuniproc.outputs import LatencyStats
 from pyuniproc.runtime.build import build_detector, build_pyfuncs, build_tracker
 from pyuniproc.runtime.camera_worker import CameraWorker
+from pyuniproc.runtime.live_config import (ModuleWatcher, apply_detector_thresholds, changed_sections,
+                                           detector_needs_reload)
 from pyuniproc.runtime.outputs import RunOutputs
 from pyuniproc.runtime.progress import Progress
 from pyuniproc.runtime.pyfunc_host import events_from_tags
@@ -52,6 +54,7 @@ class RunOptions:
     loop: bool | None = None
     max_frames: int | None = None  # per camera, for tests and quick looks
     progress: bool = True
+    watch_module: bool = True  # apply edits of the module YAML while running
 
 
 class Pipeline:
@@ -77,6 +80,7 @@ class Pipeline:
             )
             worker = CameraWorker(source, queue_size=self.settings.queue_size, wakeup=self._wakeup)
             self._cameras[spec.id] = CameraRun(spec=spec, worker=worker)
+        self.watcher = ModuleWatcher(module.path) if options.watch_module else None
         self._started = 0.0
         self._status = "created"
         self._next_camera = 0
@@ -106,6 +110,7 @@ class Pipeline:
                     if batch:
                         self._process_batch(batch)
                     self._end_finished_cameras()
+                    self._apply_module_edits()
                     now = time.monotonic()
                     if now - last_summary >= self.settings.summary_period_seconds:
                         last_summary = now
@@ -219,6 +224,53 @@ class Pipeline:
         self.outputs.write_events(events)
         self.outputs.close_camera(camera_id)
 
+    # -- live edits of the module YAML ---------------------------------------------------------
+
+    def _apply_module_edits(self) -> None:
+        """Apply an edited module YAML between batches; a bad edit is reported and ignored."""
+        edited = self.watcher.poll() if self.watcher else None
+        if edited is None:
+            return
+        if isinstance(edited, Exception):
+            self._reject_edit(edited)
+            return
+        sections = changed_sections(self.module, edited)
+        trackers = [c.tracker for c in self._cameras.values() if c.tracker is not None]
+        try:  # build and check everything first, so a failing edit changes nothing
+            detector = build_detector(edited) if detector_needs_reload(self.module, edited) else None
+            if "tracker" in sections:
+                if edited.tracker.kind != self.module.tracker.kind:
+                    raise ValueError(f"{edited.path}: changing the tracker kind needs a restart")
+                build_tracker(edited)
+            pyfuncs = build_pyfuncs(edited, self.site) if "pyfuncs" in sections else None
+        except (ValueError, RuntimeError) as exc:
+            self._reject_edit(exc)
+            return
+        if detector is not None:
+            self.detector = detector
+        else:
+            apply_detector_thresholds(self.detector, edited)
+        for tracker in trackers:
+            tracker.reconfigure(**edited.tracker.params)
+        if pyfuncs is not None:
+            for stage in self.pyfuncs:
+                self.outputs.write_events(stage.stop())
+            self.pyfuncs = pyfuncs
+        for camera in self._cameras.values():
+            camera.worker.queue_size = edited.runtime.queue_size
+        self.module, self.settings = edited, edited.runtime
+        self.watcher.accepted()
+        log.info("%s: applied edit (%s), config version %d", edited.path, ", ".join(sections) or "no effect",
+                 self.watcher.status.version)
+        self.outputs.write_events([{"kind": "config_reloaded", "camera_id": None, "sections": sections,
+                                    "version": self.watcher.status.version, "at": time.time()}])
+
+    def _reject_edit(self, error: Exception) -> None:
+        log.error("module edit rejected, keeping the running configuration: %s", error)
+        self.watcher.rejected(error)
+        self.outputs.write_events([{"kind": "config_rejected", "camera_id": None, "error": str(error),
+                                    "at": time.time()}])
+
     def _shutdown(self) -> None:
         for camera in self._cameras.values():
             camera.worker.stop()
@@ -253,5 +305,6 @@ class Pipeline:
             "throughput_fps": round(processed / elapsed, 2) if elapsed > 0 else 0.0,
             "cameras": cameras,
             "latency_ms": {stage: stats.summary() for stage, stats in self.latency.items()},
+            "config": self.watcher.status.to_json() if self.watcher else None,
             "outputs": self.outputs.paths(),
         }

@@ -41,6 +41,10 @@ class Tracker(Protocol):
         """Forget all tracks and restart ids."""
         ...
 
+    def reconfigure(self, **options: object) -> None:
+        """New settings for a running tracker (live module edits); tracks and ids are kept."""
+        ...
+
 
 _REGISTRY: dict[str, Callable[..., Tracker]] = {}
 

@@ -15,8 +15,10 @@ Class-agnostic, like the reference: a person's class never changes.
 from __future__ import annotations
 
 import enum
+import inspect
 from dataclasses import dataclass
 from numbers import Real
+from typing import Any
 
 import numpy as np
 
@@ -141,6 +143,18 @@ class ByteTrack:
         """Frames a lost track survives after its last match: lost_track_buffer scaled to frame_rate."""
         self._kalman = KalmanFilterXYAH()
         self.reset()
+
+    def reconfigure(self, **options: Any) -> None:
+        """Apply new settings to a running tracker, keeping its tracks and id counter.
+
+        The options are checked exactly as the constructor checks them (a bad value raises
+        ValueError and changes nothing). Public attributes are settings; state is private.
+        """
+        current = {name: getattr(self, name) for name in _OPTION_NAMES}
+        fresh = ByteTrack(**{**current, **options})
+        for name, value in vars(fresh).items():
+            if not name.startswith("_"):
+                setattr(self, name, value)
 
     def reset(self) -> None:
         """Forget every track and restart ids at 1 (e.g. when the camera's stream restarts)."""
@@ -337,3 +351,6 @@ def _check_fraction(name: str, value: object) -> None:
 def _check_int(name: str, value: object, minimum: int) -> None:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
+
+
+_OPTION_NAMES = tuple(name for name in inspect.signature(ByteTrack.__init__).parameters if name != "self")

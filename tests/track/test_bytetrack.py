@@ -256,3 +256,21 @@ def test_bad_options_raise_value_error_quoting_the_value(options):
     ((name, value),) = options.items()
     with pytest.raises(ValueError, match=f"{name}={value!r}".replace(".", r"\.")):
         ByteTrack(**options)
+
+
+def test_reconfigure_keeps_tracks_and_ids_and_checks_values():
+    import pytest
+
+    from pyuniproc.track import create_tracker
+    from pyuniproc.types import Detections
+
+    tracker = create_tracker("bytetrack", frame_rate=10)
+    box = Detections(xyxy=[[10, 10, 30, 60]], confidence=[0.9], class_id=[0])
+    for _ in range(3):
+        first = tracker.update(box)
+    tracker.reconfigure(lost_track_buffer=5, track_high_threshold=0.55, new_track_threshold=0.65)
+    assert (tracker.lost_track_buffer, tracker.track_high_threshold) == (5, 0.55)
+    assert tracker.update(box).tracker_id.tolist() == first.tracker_id.tolist()
+    with pytest.raises(ValueError, match="track_high_threshold"):
+        tracker.reconfigure(track_high_threshold=1.5)
+    assert tracker.track_high_threshold == 0.55
