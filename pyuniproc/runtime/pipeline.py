@@ -127,8 +127,8 @@ class Pipeline:
     # -- batching -----------------------------------------------------------------------------
 
     def _next_batch(self) -> list[Frame] | None:
-        """Up to batch_size frames, taken round robin so every camera gets its turn; None when
-        all cameras have ended."""
+        """Up to batch_size frames, taken round robin so every camera gets its turn; [] when none
+        came within a short wait; None when all cameras have ended."""
         limit = self.module.detector.batch_size
         deadline = None
         with self._wakeup:
@@ -149,7 +149,9 @@ class Pipeline:
                     self._wakeup.wait(remaining)
                     more = self._take_round_robin(limit - len(batch))
                     return batch + more
+                # Nothing buffered: wait a little, then let the run loop look at its clock and edits.
                 self._wakeup.wait(0.2)
+                return []
 
     def _take_round_robin(self, limit: int) -> list[Frame]:
         cameras = list(self._cameras.values())

@@ -179,9 +179,12 @@ class CameraSource:
             )
             self.stats.set_state(CameraState.DEAD)
         finally:
+            stopped_while_failing = self._stop.is_set() and self.stats.state is CameraState.CONNECTING \
+                and self.stats.consecutive_failures > 0
             self._stop.set()
             items.close()
-            self.stats.set_state(CameraState.FINISHED)  # no-op when already dead
+            # A camera stopped while it could not connect ends dead, so the summary shows the failure.
+            self.stats.set_state(CameraState.DEAD if stopped_while_failing else CameraState.FINISHED)
             logger.info(
                 "camera %s: %s after %d frames",
                 self.camera_id,

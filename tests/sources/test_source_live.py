@@ -169,7 +169,7 @@ def test_rtsp_with_credentials_to_a_closed_port(caplog: pytest.LogCaptureFixture
         assert "secret" not in text and "tok123" not in text
 
 
-def test_unlimited_retries_stay_connecting_and_stop_ends_the_backoff_wait() -> None:
+def test_unlimited_retries_stay_connecting_and_stop_ends_the_backoff_wait_as_dead() -> None:
     policy = Backoff(initial_seconds=30.0, max_seconds=30.0, seed=0)
     assert policy.schedule().delay(0) > 5.0  # the first wait is long: stop() must cut it short
     source = CameraSource("cam1", f"tcp://127.0.0.1:{free_port()}", backoff=policy)
@@ -179,7 +179,8 @@ def test_unlimited_retries_stay_connecting_and_stop_ends_the_backoff_wait() -> N
     assert source.stats.state is CameraState.CONNECTING
     assert consumer.stop_and_join(1.0) < 0.3
     assert source.join(1.0)
-    assert source.stats.state is CameraState.FINISHED
+    # Stopped while it could not connect: it ends dead, so a summary shows the failure.
+    assert source.stats.state is CameraState.DEAD
     assert consumer.frames == []
 
 
