@@ -35,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _optional_commands():
     """Subcommands living next to the code they drive; each module offers `register(subparsers)`."""
-    from pyuniproc.bench import register as register_bench
+    from pyuniproc.bench.command import register as register_bench
 
     registers = [register_bench]
-    for name in ("pyuniproc.scenario.cli", "pyuniproc.evaluation.cli"):
+    for name in ("pyuniproc.scenario.cli", "pyuniproc.evaluation.cli", "pyuniproc.deploy.cli"):
         try:
             module = __import__(name, fromlist=["register"])
         except ImportError:

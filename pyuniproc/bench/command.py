@@ -1,0 +1,142 @@
+"""`pyuniproc bench`: pyuniproc and a naive loop on the same footage, side by side, in one run.
+
+Three measurements on N copies of one video (each copy a camera):
+1. throughput: pyuniproc as fast as it can go (threaded decode, batched inference);
+2. naive: the peer loop of `pyuniproc.bench.naive` (one camera after another, one frame per call);
+3. real time: pyuniproc with every camera paced at its native rate, to check it keeps up
+   without dropping frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pyuniproc.config.cameras import CameraSpec, Site
+from pyuniproc.config.module import load_module_config
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_VIDEO = REPO / "samples" / "vtest" / "vtest.avi"
+BENCH_PYTHON = REPO / ".venv-bench" / "bin" / "python"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="benchmark pyuniproc against a naive loop on the same footage")
+    bench.add_argument("--module", type=Path, default=REPO / "module" / "module.yml")
+    bench.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
+    bench.add_argument("--cameras", type=int, default=4, help="copies of the video, each run as a camera")
+    bench.add_argument("--frames", type=int, default=200, help="frames per camera")
+    bench.add_argument("--realtime-seconds", type=float, default=20.0, help="length of the real-time check (0: skip)")
+    bench.add_argument("--baseline-python", type=Path, default=BENCH_PYTHON,
+                       help="interpreter with `trackers` installed for the naive loop (make bench builds it)")
+    bench.add_argument("--json", type=Path, help="also write the figures here")
+    bench.set_defaults(func=bench_command)
+
+
+def run_pipeline(module_path: Path, video: Path, cameras: int, *, frames: int | None, realtime: bool,
+                 max_seconds: float | None) -> dict[str, Any]:
+    from pyuniproc.runtime.pipeline import Pipeline, RunOptions
+
+    module = load_module_config(module_path)
+    module = replace(module, runtime=replace(module.runtime, annotated_video=False))
+    site = Site(name="bench", cameras=tuple(CameraSpec(id=f"cam{i + 1}", uri=str(video)) for i in range(cameras)))
+    with tempfile.TemporaryDirectory(prefix="pyuniproc-bench-") as out:
+        options = RunOptions(out_dir=Path(out), max_frames=frames, realtime=realtime, max_seconds=max_seconds,
+                             progress=False)
+        return Pipeline(module, site, options).run()
+
+
+def run_naive(python: Path, video: Path, cameras: int, frames: int, model_dir: Path) -> dict[str, Any] | None:
+    if not python.exists():
+        return None
+    command = [str(python), "-m", "pyuniproc.bench.naive", "--video", str(video), "--cameras", str(cameras),
+               "--frames", str(frames), "--model-dir", str(model_dir)]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"naive loop failed: {result.stderr.strip()[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    console = Console()
+    module = load_module_config(args.module)
+    console.print(f"[bold]pyuniproc bench[/bold]: {args.cameras} cameras x {args.frames} frames of {args.video.name}, "
+                  f"detector {module.detector.model_file}, batch {module.detector.batch_size}, {os.cpu_count()} CPUs")
+    console.print("1/3 pyuniproc, as fast as possible ...")
+    ours = run_pipeline(args.module, args.video, args.cameras, frames=args.frames, realtime=False, max_seconds=None)
+    console.print("2/3 naive loop (OpenCV + per-frame ONNX Runtime + trackers.ByteTrack) ...")
+    naive = run_naive(args.baseline_python, args.video, args.cameras, args.frames, module.detector.model_dir)
+    if naive is None:
+        console.print(f"[yellow]no baseline interpreter at {args.baseline_python}; run `make bench` to build it[/yellow]")
+    realtime = None
+    if args.realtime_seconds > 0:
+        console.print(f"3/3 pyuniproc in real time for {args.realtime_seconds:.0f} s ...")
+        realtime = run_pipeline(args.module, args.video, args.cameras, frames=None, realtime=True,
+                                max_seconds=args.realtime_seconds)
+    figures = {"cameras": args.cameras, "frames_per_camera": args.frames, "cpus": os.cpu_count(),
+               "pyuniproc": ours, "naive": naive, "realtime": realtime}
+    console.print(_table(ours, naive))
+    if realtime is not None:
+        console.print(_realtime_line(realtime))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+def _table(ours: dict[str, Any], naive: dict[str, Any] | None) -> Table:
+    table = Table(title="per-frame milliseconds (p50 / p95) and throughput")
+    table.add_column("stage")
+    table.add_column("pyuniproc", justify="right")
+    table.add_column("naive", justify="right")
+    lat = ours["latency_ms"]
+    rows = [
+        ("decode", lat["decode_wait"], None, "decode"),
+        ("preprocess", lat["preprocess"], None, None),
+        ("infer", lat["infer"], None, None),
+        ("decode boxes", lat["decode_boxes"], None, None),
+        ("detect (all three)", None, _sum_p50(lat, ("preprocess", "infer", "decode_boxes")), "detect"),
+        ("track", lat["track"], None, "track"),
+        ("end to end", lat["end_to_end"], None, "end_to_end"),
+    ]
+    for name, stats, p50_only, naive_key in rows:
+        mine = f"{p50_only:.1f}" if stats is None else f"{stats['p50']:.1f} / {stats['p95']:.1f}"
+        theirs = "-"
+        if naive and naive_key and naive_key in naive["latency_ms"]:
+            n = naive["latency_ms"][naive_key]
+            theirs = f"{n['p50']:.1f} / {n['p95']:.1f}"
+        table.add_row(name, mine, theirs)
+    ratio = f" ({ours['throughput_fps'] / naive['throughput_fps']:.2f}x)" if naive else ""
+    table.add_row("[bold]frames/s[/bold]", f"[bold]{ours['throughput_fps']:.1f}{ratio}[/bold]",
+                  f"{naive['throughput_fps']:.1f}" if naive else "-")
+    return table
+
+
+def _sum_p50(latency: dict[str, Any], stages: tuple[str, ...]) -> float:
+    return sum(latency[stage]["p50"] for stage in stages)
+
+
+def _realtime_line(summary: dict[str, Any]) -> str:
+    parts = []
+    for camera_id, camera in summary["cameras"].items():
+        dropped = sum((camera.get("dropped") or {}).values())
+        parts.append(f"{camera_id} {camera['frames_processed'] / summary['elapsed_seconds']:.1f} fps, {dropped} dropped")
+    e2e = summary["latency_ms"]["end_to_end"]
+    return (f"real time, {len(parts)} cameras at native rate: " + "; ".join(parts)
+            + f"; end to end p50 {e2e['p50']:.0f} ms, p95 {e2e['p95']:.0f} ms")
+
+
+if __name__ == "__main__":
+    from pyuniproc.cli import main
+
+    sys.exit(main(["bench", *sys.argv[1:]]))
