@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 OUT    ?= out/demo
 CAMERAS ?= samples/demo/cameras.yml
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean system-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/pyuniproc run --module module/module.yml --cameras $(CAMERAS) --out $(OUT)
 
-test: $(BIN)/.installed
+# Debian packages the tests use (prometheus + promtool); installed only when missing.
+system-deps:
+	bash scripts/system-deps.sh
+
+test: $(BIN)/.installed system-deps
 	$(BIN)/python -m pytest -q
 
 # The naive peer loop needs Roboflow's `trackers`, which brings the GUI build of OpenCV: keep it

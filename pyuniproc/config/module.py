@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from pyuniproc.config.yaml_source import ConfigError, YamlDocument, load_yaml
+from pyuniproc.telemetry.config import TelemetryConfig, TelemetryConfigError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class RuntimeSettings:
     annotated_video: bool = True
     summary_period_seconds: float = 2.0
     batch_wait_ms: float = 5.0  # how long to wait for more cameras' frames before running a partial batch
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)  # traces, metrics, health
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,13 @@ def _tracker_spec(doc: YamlDocument, params: dict[str, Any]) -> TrackerSpec:
 def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSettings:
     if not isinstance(params, dict):
         raise doc.error("parameters.pyuniproc", "must be a mapping")
-    known = {f.name: f for f in fields(RuntimeSettings)}
+    params = dict(params)
+    telemetry_raw = params.pop("telemetry", None)
+    try:
+        telemetry = TelemetryConfig.from_mapping(telemetry_raw, where="parameters.pyuniproc.telemetry")
+    except TelemetryConfigError as exc:
+        raise doc.error(exc.field, exc.message) from None
+    known = {f.name: f for f in fields(RuntimeSettings) if f.name != "telemetry"}
     for key in params:
         if key not in known:
             raise doc.error(f"parameters.pyuniproc.{key}", f"unknown setting; known: {sorted(known)}")
@@ -219,7 +227,7 @@ def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSetti
             value = _number(doc, f"parameters.pyuniproc.{key}", value)
             value = int(value) if expected is int else value
         values[key] = value
-    return RuntimeSettings(**values)
+    return RuntimeSettings(**values, telemetry=telemetry)
 
 
 __all__ = ["ConfigError", "DetectorSpec", "ModuleConfig", "PyFuncSpec", "RuntimeSettings", "TrackerSpec",

@@ -26,6 +26,7 @@ from pyuniproc.runtime.outputs import RunOutputs
 from pyuniproc.runtime.progress import Progress
 from pyuniproc.runtime.pyfunc_host import events_from_tags
 from pyuniproc.sources import CameraSource, redact_uri
+from pyuniproc.telemetry import Telemetry
 from pyuniproc.types import Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Pipeline:
             worker = CameraWorker(source, queue_size=self.settings.queue_size, wakeup=self._wakeup)
             self._cameras[spec.id] = CameraRun(spec=spec, worker=worker)
         self.watcher = ModuleWatcher(module.path) if options.watch_module else None
+        self.telemetry = Telemetry(self.settings.telemetry, cameras=self._camera_snapshots)
         self._started = 0.0
         self._status = "created"
         self._next_camera = 0
@@ -99,9 +101,11 @@ class Pipeline:
             camera.worker.start()
         progress = Progress(enabled=self.options.progress)
         last_summary = 0.0
+        self.telemetry.start()
         try:
             with progress:
                 while not self._stop.is_set():
+                    self.telemetry.tick()
                     if self.options.max_seconds and time.monotonic() - self._started >= self.options.max_seconds:
                         break
                     batch = self._next_batch()
@@ -122,6 +126,7 @@ class Pipeline:
             self._status = "interrupted"
         finally:
             self._shutdown()
+            self.telemetry.stop()
         return self.summary()
 
     # -- batching -----------------------------------------------------------------------------
@@ -177,8 +182,13 @@ class Pipeline:
 
     def _process_batch(self, batch: list[Frame]) -> None:
         started = time.monotonic()
-        for frame in batch:
+        telemetry = self.telemetry
+        cameras = [frame.camera_id for frame in batch]
+        traces = [telemetry.start_frame(frame.camera_id, frame.index, frame.decoded_at, pts_seconds=frame.pts_seconds)
+                  for frame in batch]
+        for frame, trace in zip(batch, traces):
             self.latency["decode_wait"].add((started - frame.decoded_at) * 1000)
+            telemetry.record_stage(trace, frame.camera_id, "decode_wait", frame.decoded_at, started)
         tensor = self.detector.preprocess([frame.image for frame in batch])
         preprocessed = time.monotonic()
         raw = self.detector.infer(tensor)
@@ -189,10 +199,14 @@ class Pipeline:
         self.latency["preprocess"].add((preprocessed - started) * share)
         self.latency["infer"].add((inferred - preprocessed) * share)
         self.latency["decode_boxes"].add((decoded - inferred) * share)
-        for frame, frame_detections in zip(batch, detections):
-            self._process_frame(frame, frame_detections)
+        telemetry.metrics.observe_batch(len(batch))
+        for stage, t0, t1 in (("preprocess", started, preprocessed), ("infer", preprocessed, inferred),
+                              ("decode_boxes", inferred, decoded)):
+            telemetry.record_batch_stage(traces, cameras, stage, t0, t1)
+        for frame, frame_detections, trace in zip(batch, detections, traces):
+            self._process_frame(frame, frame_detections, trace)
 
-    def _process_frame(self, frame: Frame, detections: Detections) -> None:
+    def _process_frame(self, frame: Frame, detections: Detections, trace: Any) -> None:
         camera = self._cameras[frame.camera_id]
         if camera.tracker is None:
             camera.tracker = build_tracker(self.module)
@@ -214,6 +228,9 @@ class Pipeline:
         self.latency["analytics"].add((t2 - t1) * 1000)
         self.latency["output"].add((t3 - t2) * 1000)
         self.latency["end_to_end"].add((t3 - frame.decoded_at) * 1000)
+        for stage, start, end in (("track", t0, t1), ("analytics", t1, t2), ("output", t2, t3)):
+            self.telemetry.record_stage(trace, frame.camera_id, stage, start, end)
+        self.telemetry.finish_frame(trace, frame.camera_id, frame.decoded_at, t3, objects=len(tracks))
 
     def _end_finished_cameras(self) -> None:
         for camera_id, camera in self._cameras.items():
@@ -288,6 +305,11 @@ class Pipeline:
 
     # -- reporting ----------------------------------------------------------------------------
 
+    def _camera_snapshots(self) -> dict[str, dict[str, Any]]:
+        """Per-camera health for /metrics and /readyz, read at scrape time."""
+        return {camera_id: {**camera.worker.stats.snapshot(), "queue_depth": camera.worker.buffered()}
+                for camera_id, camera in self._cameras.items()}
+
     def summary(self) -> dict[str, Any]:
         elapsed = time.monotonic() - self._started if self._started else 0.0
         cameras = {}
@@ -309,4 +331,5 @@ class Pipeline:
             "latency_ms": {stage: stats.summary() for stage, stats in self.latency.items()},
             "config": self.watcher.status.to_json() if self.watcher else None,
             "outputs": self.outputs.paths(),
+            "telemetry": {"metrics_url": self.telemetry.url},
         }

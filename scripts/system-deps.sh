@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Debian packages the test suite needs, installed only when missing (safe to run every time).
+#   prometheus: `prometheus` and `promtool`, for tests/telemetry (alert rules, a real scrape).
+# Services are not started by the install (policy-rc.d), so nothing listens on :9090 afterwards.
+set -euo pipefail
+
+need=()
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+
+if [ "${#need[@]}" -eq 0 ]; then
+    echo "system-deps: all present"
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "system-deps: need root (or sudo) to install: ${need[*]}" >&2; exit 1; }
+    SUDO="sudo"
+fi
+
+echo "system-deps: installing ${need[*]}"
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod +x "$policy"
+    made_policy=1
+fi
+cleanup() { [ -n "$made_policy" ] && $SUDO rm -f "$policy"; return 0; }
+trap cleanup EXIT
+
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+command -v prometheus >/dev/null && command -v promtool >/dev/null
+echo "system-deps: $(prometheus --version 2>&1 | head -1)"
