@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import ModuleConfig
@@ -32,6 +32,15 @@ from pyuniproc.types import Detections, Frame
 log = logging.getLogger(__name__)
 
 STAGES = ("decode_wait", "preprocess", "infer", "decode_boxes", "track", "analytics", "output", "end_to_end")
+
+
+class FrameObserver(Protocol):
+    """Something that watches the run (a live view, a recorder): called from the pipeline thread,
+    so it must return quickly (hand heavy work to its own thread)."""
+
+    def on_frame(self, frame: Frame, tracks: Detections, events: list[dict[str, Any]]) -> None: ...
+
+    def on_summary(self, summary: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -83,6 +92,7 @@ class Pipeline:
             self._cameras[spec.id] = CameraRun(spec=spec, worker=worker)
         self.watcher = ModuleWatcher(module.path) if options.watch_module else None
         self.telemetry = Telemetry(self.settings.telemetry, cameras=self._camera_snapshots)
+        self.observers: list[FrameObserver] = []
         self._started = 0.0
         self._status = "created"
         self._next_camera = 0
@@ -121,6 +131,8 @@ class Pipeline:
                         summary = self.summary()
                         self.outputs.write_summary(summary)
                         progress.update(summary)
+                        for observer in self.observers:
+                            observer.on_summary(summary)
             self._status = "interrupted" if self._stop.is_set() else "finished"
         except KeyboardInterrupt:
             self._status = "interrupted"
@@ -219,6 +231,8 @@ class Pipeline:
             events.extend(events_from_tags(tags))
         t2 = time.monotonic()
         self.outputs.write_frame(frame, tracks, events, fps=camera.worker.stats.snapshot().get("fps", 0.0))
+        for observer in self.observers:
+            observer.on_frame(frame, tracks, events)
         t3 = time.monotonic()
         camera.frames_processed += 1
         camera.people_max = max(camera.people_max, len(tracks))

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import replace
 from collections import defaultdict
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def test_traces_metrics_and_health_of_a_real_run(tmp_path, monkeypatch, receiver
     monkeypatch.setenv("OTLP_ENDPOINT", receiver.url)
     monkeypatch.setenv("TELEMETRY_PORT", str(port))
     module = load_module_config(REPO / "module" / "module.yml")
+    # Paced like cameras, with room to buffer every frame, so none is dropped on a busy machine.
+    module = replace(module, runtime=replace(module.runtime, queue_size=64))
     site = Site(name="t", cameras=(CameraSpec(id="cam1", uri=str(VTEST)), CameraSpec(id="cam2", uri=str(VTEST))))
     pipeline = Pipeline(module, site, RunOptions(out_dir=tmp_path, realtime=True, max_frames=40, progress=False))
     runner = threading.Thread(target=pipeline.run)
@@ -74,7 +77,7 @@ def test_traces_metrics_and_health_of_a_real_run(tmp_path, monkeypatch, receiver
         runner.join(30)
     summary = json.loads((tmp_path / "summary.json").read_text())
     processed = summary["frames_processed"]
-    assert processed >= 60, summary["cameras"]  # real time on a busy machine may drop a few
+    assert processed == 80, summary["cameras"]
     spans = receiver.wait_for(processed * 8, timeout=20)
     traces = defaultdict(list)
     for span in spans:
