@@ -19,9 +19,16 @@ except ImportError:  # embedded runtime
 from pyuniproc.analytics import CameraAnalytics
 from pyuniproc.config.cameras import load_cameras
 from pyuniproc.runtime.pyfunc_host import pts_seconds
-from pyuniproc.types import Detections
+from pyuniproc.types import NO_TRACK, Detections
 
 NAMESPACE = "analytics"
+UNTRACKED_OBJECT_ID = 2**64 - 1
+"""DeepStream's track id of an object the tracker has not (yet) taken: Savant's UNTRACKED_OBJECT_ID."""
+
+
+def local_track_id(track_id: int | None) -> int:
+    """Savant's track id -> ours: untracked objects (None or DeepStream's all-ones id) get NO_TRACK."""
+    return NO_TRACK if track_id is None or track_id >= 2**63 else int(track_id)
 
 
 class PeopleAnalytics(NvDsPyFuncPlugin):
@@ -57,12 +64,12 @@ class PeopleAnalytics(NvDsPyFuncPlugin):
                            for o in objects], dtype=np.float32).reshape(-1, 4),
             confidence=[o.confidence for o in objects],
             class_id=np.zeros(len(objects), np.int32),
-            tracker_id=[o.track_id for o in objects],
+            tracker_id=[local_track_id(o.track_id) for o in objects],
         )
         pts = pts_seconds(frame_meta)
         self._last_pts[frame_meta.source_id] = pts
         result = self._camera(frame_meta.source_id).update(frame_meta.frame_num, pts, tracks)
-        for obj, dwell in zip(objects, result.dwell_seconds):
+        for obj, dwell in zip(objects, result.dwell_seconds, strict=True):
             obj.add_attr_meta(NAMESPACE, "dwell_seconds", round(float(dwell), 3))
         frame_meta.set_tag("people_count", int(result.people_count))
         if result.events:

@@ -44,6 +44,17 @@ class DetectorSpec:
 
 
 @dataclass(frozen=True)
+class ReidSpec:
+    """The `nvinfer@attribute_model` element that embeds person crops, plus `parameters.reid`."""
+
+    name: str
+    model_dir: Path
+    model_file: str
+    batch_size: int
+    selection: dict[str, Any] = field(default_factory=dict)  # quality gate and schedule settings
+
+
+@dataclass(frozen=True)
 class TrackerSpec:
     kind: str
     params: dict[str, Any]
@@ -77,6 +88,8 @@ class ModuleConfig:
     tracker: TrackerSpec
     pyfuncs: list[PyFuncSpec] = field(default_factory=list)
     runtime: RuntimeSettings = RuntimeSettings()
+    reid: ReidSpec | None = None
+    fusion: Any = None  # FusionConfig from `parameters.fusion`
 
 
 def load_module_config(path: Path | str) -> ModuleConfig:
@@ -97,6 +110,7 @@ def load_module_config(path: Path | str) -> ModuleConfig:
         raise doc.error("pipeline.elements", "the pipeline needs a non-empty list of elements")
 
     detector: DetectorSpec | None = None
+    reid: ReidSpec | None = None
     has_tracker = False
     pyfuncs: list[PyFuncSpec] = []
     for i, element in enumerate(elements):
@@ -110,13 +124,18 @@ def load_module_config(path: Path | str) -> ModuleConfig:
             detector = _detector_spec(doc, where, element)
         elif kind == "nvtracker":
             has_tracker = True
+        elif kind == "nvinfer@attribute_model":
+            if reid is not None:
+                raise doc.error(f"{where}.element", "pyuniproc runs one attribute model (ReID); found a second")
+            reid = _reid_spec(doc, where, element, parameters.get("reid") or {})
         elif kind == "pyfunc":
             pyfuncs.append(_pyfunc_spec(doc, where, element))
         elif kind in PLUMBING_ELEMENTS:
             log.debug("%s: element %s is GStreamer plumbing; nothing to run embedded", doc.path, kind)
         else:
             raise doc.error(f"{where}.element", f"unknown or unsupported element '{kind}'; pyuniproc runs "
-                            "nvinfer@detector, nvtracker, pyfunc and skips " + ", ".join(sorted(PLUMBING_ELEMENTS)))
+                            "nvinfer@detector, nvinfer@attribute_model, nvtracker, pyfunc and skips "
+                            + ", ".join(sorted(PLUMBING_ELEMENTS)))
     if detector is None:
         raise doc.error("pipeline.elements", "no nvinfer@detector element")
     if not has_tracker:
@@ -125,6 +144,7 @@ def load_module_config(path: Path | str) -> ModuleConfig:
         path=doc.path, name=name, parameters=parameters, detector=detector,
         tracker=_tracker_spec(doc, parameters.get("tracker") or {}),
         pyfuncs=pyfuncs, runtime=_runtime_settings(doc, parameters.get("pyuniproc") or {}),
+        reid=reid, fusion=_fusion_config(doc, parameters.get("fusion")),
     )
 
 
@@ -184,6 +204,29 @@ def _detector_spec(doc: YamlDocument, where: str, element: dict[str, Any]) -> De
     )
 
 
+def _reid_spec(doc: YamlDocument, where: str, element: dict[str, Any], selection: Any) -> ReidSpec:
+    name = str(_require(doc, where, element, "name"))
+    model = _require(doc, where, element, "model")
+    if not isinstance(selection, dict):
+        raise doc.error("parameters.reid", "must be a mapping")
+    model_root = Path(os.environ.get("MODEL_PATH") or doc.path.parent / "models")
+    return ReidSpec(
+        name=name, model_dir=model_root / name,
+        model_file=str(_require(doc, f"{where}.model", model, "model_file")),
+        batch_size=int(_number(doc, f"{where}.model.batch_size", model.get("batch_size", 16), minimum=1)),
+        selection=dict(selection),
+    )
+
+
+def _fusion_config(doc: YamlDocument, raw: Any) -> Any:
+    from pyuniproc.fusion import FusionConfig  # the fusion core has no I/O; imported only when configured
+
+    try:
+        return FusionConfig.from_mapping(raw)
+    except (TypeError, ValueError) as exc:
+        raise doc.error("parameters.fusion", str(exc)) from None
+
+
 def _pyfunc_spec(doc: YamlDocument, where: str, element: dict[str, Any]) -> PyFuncSpec:
     kwargs = element.get("kwargs") or {}
     if not isinstance(kwargs, dict):
@@ -230,5 +273,5 @@ def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSetti
     return RuntimeSettings(**values, telemetry=telemetry)
 
 
-__all__ = ["ConfigError", "DetectorSpec", "ModuleConfig", "PyFuncSpec", "RuntimeSettings", "TrackerSpec",
+__all__ = ["ConfigError", "DetectorSpec", "ModuleConfig", "PyFuncSpec", "ReidSpec", "RuntimeSettings", "TrackerSpec",
            "load_module_config"]

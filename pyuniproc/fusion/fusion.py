@@ -1,0 +1,270 @@
+"""The online fusion driver: per-camera tracked rows in, the same rows with global ids out.
+
+Each `update` records the rows of one camera frame, then - once per `window_seconds` of site clock -
+runs one decision round, in this order:
+  1. end tracks not seen for `track_timeout_seconds` (their last row becomes an exit);
+  2. re-evaluate young assigned tracks that received new embeddings (corrections);
+  3. assign every ready pending track jointly (Hungarian with space-time gating), deferring close calls;
+  4. retire identities unseen for longer than the longest travel window (bounded memory).
+Conflicts (one identity in two exclusive places at once) are checked on every row and resolved at once:
+the later of the two assignments is undone and that track re-decided without the identity.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pyuniproc.config.cameras import Site, Topology
+from pyuniproc.fusion import events
+from pyuniproc.fusion.config import FusionConfig
+from pyuniproc.fusion.constraints import Gate
+from pyuniproc.fusion.identities import IdentityStore
+from pyuniproc.fusion.intake import fresh_embeddings, with_global_ids
+from pyuniproc.fusion.linking import Linker
+from pyuniproc.fusion.tracks import UNASSIGNED, CameraState, LocalTrack, Transition
+from pyuniproc.types import Detections
+
+
+class Fusion:
+    """Online multi-camera identity fusion for one site (see the package docstring for the data contract).
+
+    Args:
+        site: the cameras file's `Site` (its cameras and topology; a camera not in it is an error), or a
+            bare `Topology` (cameras named in its links and overlaps; any other camera is added when it
+            first sends a frame, with no links: only re-entry into itself).
+        config: thresholds and switches; defaults to `FusionConfig()`.
+    """
+
+    def __init__(self, site: Site | Topology, config: FusionConfig | None = None) -> None:
+        self.config = config = config or FusionConfig()
+        topology = site.topology if isinstance(site, Site) else site
+        if isinstance(site, Site):
+            camera_ids = [camera.id for camera in site.cameras]
+        else:
+            named = {c for link in topology.links for c in (link.source, link.target)}
+            camera_ids = sorted(named.union(*topology.overlaps))
+        self._topology, self._fixed_cameras = topology, isinstance(site, Site)
+        self._gate = self._make_gate(camera_ids)
+        longest = max(
+            [config.reentry_max_seconds + config.travel_time_slack_seconds, config.overlap_handoff_seconds]
+            + [link.max_seconds + config.travel_time_slack_seconds for link in topology.links]
+        )
+        self.retire_after_seconds = config.retire_after_seconds or longest + config.expiry_slack_seconds
+        self._store = IdentityStore(len(camera_ids))
+        self._cameras = {camera: CameraState(camera, i) for i, camera in enumerate(camera_ids)}
+        self._tracks: dict[int, LocalTrack] = {}  # by uid, every track in memory
+        self._linker = Linker(config, self._gate, self._store, self._tracks)
+        self._clock = -math.inf
+        self._next_round = -math.inf
+        self._next_uid = 1
+        self._counts = {"updates": 0, "rows": 0}
+
+    # ---- public API -------------------------------------------------------------------------------
+
+    def update(self, camera_id: str, pts_seconds: float, tracks: Detections) -> Detections:
+        """Record one camera frame's tracked rows; return them with `data["global_id"]` (n,) int64,
+        `data["global_id_tentative"]` (n,) bool and `data["global_id_confidence"]` (n,) float32
+        (see `pyuniproc.fusion.intake` for what each value means)."""
+        camera = self._camera(camera_id)
+        pts = float(pts_seconds)
+        if not math.isfinite(pts):
+            raise ValueError(f"pts_seconds must be finite, got {pts_seconds!r}")
+        embeddings, quality = fresh_embeddings(tracks)
+        if embeddings is not None:
+            self._store.set_dim(embeddings.shape[1])
+        camera.last_pts = max(camera.last_pts, pts)
+        self._advance(pts)
+        feet = tracks.bottom_center.astype(np.float64)
+        rows: list[tuple[int, LocalTrack]] = []
+        for row, track_id in enumerate(tracks.tracker_id.tolist()):
+            if track_id < 0:
+                continue
+            track = self._observe(camera, track_id, pts, (float(feet[row, 0]), float(feet[row, 1])))
+            if quality[row] > 0:
+                self._add_embedding(track, embeddings[row] * quality[row], float(quality[row]))
+            rows.append((row, track))
+        self._linker.resolve_conflicts([track for _, track in rows if track.global_id != UNASSIGNED])
+        self._counts["updates"] += 1
+        self._counts["rows"] += len(rows)
+        if self._clock >= self._next_round:
+            self._decide(force=False)
+        return with_global_ids(tracks, rows, self.config.tentative_ids)
+
+    def end_track(self, camera_id: str, track_id: int, pts_seconds: float | None = None) -> None:
+        """The camera's tracker dropped `track_id` (optional: when, to advance the site clock)."""
+        camera = self._camera(camera_id)
+        if pts_seconds is not None:
+            self._advance(float(pts_seconds))
+        track = camera.tracks.get(int(track_id))
+        if track is not None and not track.ended:
+            self._end(track)
+
+    def end_camera(self, camera_id: str) -> None:
+        """End of stream for one camera: end all its tracks (identities live on until they expire)."""
+        for track in list(self._camera(camera_id).tracks.values()):
+            if not track.ended:
+                self._end(track)
+
+    def flush(self) -> None:
+        """End of input: end every track and decide every pending one now, without waiting or deferring."""
+        for camera in self._cameras.values():
+            self.end_camera(camera.camera_id)
+        self._decide(force=True)
+
+    def events(self) -> list[dict]:
+        """Drain the events since the last call: "assigned", "corrected" and "retired" (see `events`)."""
+        events, self._linker.events = self._linker.events, []
+        return events
+
+    @property
+    def transitions(self) -> list[Transition]:
+        """Recent hand-overs between cameras (at most `max_transitions`), in the order they were decided."""
+        return list(self._linker.transitions.values())
+
+    def assignment(self, camera_id: str, track_id: int) -> int:
+        """Current global id of a local track still in memory; -1 if pending or unknown."""
+        track = self._camera(camera_id).tracks.get(int(track_id))
+        return UNASSIGNED if track is None else track.global_id
+
+    def stats(self) -> dict[str, int | float]:
+        """Counters for dashboards: live identities, tracks in memory, matches, corrections, and so on."""
+        tracks = self._tracks.values()
+        return {
+            **self._counts,
+            **self._linker.counts,
+            "active_identities": len(self._store),
+            "identities_with_active_tracks": int((self._store.active > 0).sum()),
+            "active_tracks": sum(not t.ended for t in tracks),
+            "pending_tracks": sum(t.global_id == UNASSIGNED for t in tracks),
+            "tracks_in_memory": len(self._tracks),
+            "gallery_size": len(self._store),
+            "store_capacity": self._store.capacity,
+            "clock": self._clock,
+        }
+
+    # ---- rows in ----------------------------------------------------------------------------------
+
+    def _advance(self, pts: float) -> None:
+        self._clock = max(self._clock, pts)
+        self._linker.now = self._clock
+
+    def _camera(self, camera_id: str) -> CameraState:
+        camera = self._cameras.get(camera_id)
+        if camera is not None:
+            return camera
+        if self._fixed_cameras:
+            raise ValueError(f"unknown camera {camera_id!r}; the site has {sorted(self._cameras)}")
+        camera = self._cameras[camera_id] = CameraState(camera_id, len(self._cameras))
+        self._gate = self._linker.gate = self._make_gate(list(self._cameras))
+        self._store.add_camera()
+        return camera
+
+    def _make_gate(self, camera_ids: list[str]) -> Gate:
+        cfg = self.config
+        return Gate(
+            camera_ids,
+            self._topology,
+            use_topology=cfg.use_topology,
+            use_travel_time=cfg.use_travel_time,
+            slack_seconds=cfg.travel_time_slack_seconds,
+            reentry_min_seconds=cfg.reentry_min_seconds,
+            reentry_max_seconds=cfg.reentry_max_seconds,
+            overlap_handoff_seconds=cfg.overlap_handoff_seconds,
+            cooccurrence_tolerance_seconds=cfg.cooccurrence_tolerance_seconds,
+            covisibility_bonus=cfg.covisibility_bonus,
+            travel_time_bonus=cfg.travel_time_bonus,
+        )
+
+    def _observe(
+        self, camera: CameraState, track_id: int, pts: float, feet: tuple[float, float]
+    ) -> LocalTrack:
+        track = camera.tracks.get(track_id)
+        if track is None:
+            track = LocalTrack(
+                uid=self._next_uid,
+                camera_id=camera.camera_id,
+                camera_index=camera.index,
+                track_id=track_id,
+                first_seen=pts,
+                last_seen=pts,
+                entry_position=feet,
+                position=feet,
+            )
+            self._next_uid += 1
+            camera.tracks[track_id] = track
+            self._tracks[track.uid] = track
+        elif track.ended:  # the tracker found it again
+            track.ended = False
+            if track.global_id != UNASSIGNED:
+                self._store.set_active(track, True)
+        if pts >= track.last_seen:
+            track.last_seen, track.position = pts, feet
+        track.first_seen = min(track.first_seen, pts)
+        if track.global_id != UNASSIGNED:
+            self._store.observe(track)
+        return track
+
+    def _add_embedding(self, track: LocalTrack, weighted: np.ndarray, quality: float) -> None:
+        if track.descriptor_sum is None:
+            track.descriptor_sum = np.zeros_like(weighted)
+        track.descriptor_sum += weighted
+        track.unit = None
+        track.weight += quality
+        track.n_embeddings += 1
+        if track.global_id != UNASSIGNED:
+            self._store.add_embedding(track.global_id, weighted, quality)
+
+    def _end(self, track: LocalTrack) -> None:
+        track.ended = True
+        if track.global_id != UNASSIGNED:
+            self._store.set_active(track, False)
+        elif track.descriptor_sum is None:
+            self._drop(track)  # nothing to decide with
+
+    def _drop(self, track: LocalTrack) -> None:
+        camera = self._cameras[track.camera_id]
+        if camera.tracks.get(track.track_id) is track:
+            del camera.tracks[track.track_id]
+        self._tracks.pop(track.uid, None)
+        if track.global_id != UNASSIGNED and track.global_id in self._store:
+            self._store.forget(track)
+
+    # ---- decisions --------------------------------------------------------------------------------
+
+    def _decide(self, force: bool) -> None:
+        self._next_round = self._clock + self.config.window_seconds
+        self._end_stale_tracks()
+        self._linker.reevaluate_young()
+        self._linker.assign_ready(force)
+        self._expire()
+
+    def _end_stale_tracks(self) -> None:
+        cfg = self.config
+        for camera in self._cameras.values():
+            now = max(camera.last_pts, self._clock - cfg.max_lateness_seconds)
+            for track in list(camera.tracks.values()):
+                if not track.ended and now - track.last_seen > cfg.track_timeout_seconds:
+                    self._end(track)
+                if (
+                    track.ended
+                    and track.global_id != UNASSIGNED
+                    and self._clock - track.last_seen > max(cfg.reevaluate_seconds, cfg.track_timeout_seconds)
+                ):
+                    self._drop(track)
+
+    def _expire(self) -> None:
+        store = self._store
+        for gid in store.expired(self._clock, self.retire_after_seconds):
+            self._retire(gid, reason="expired")
+        for gid in store.over_capacity(self.config.max_identities):
+            self._retire(gid, reason="capacity")
+
+    def _retire(self, gid: int, reason: str) -> None:
+        last_seen = self._store.last_seen(gid)
+        for track in self._store.retire(gid):
+            track.global_id = UNASSIGNED
+            self._drop(track)
+        self._linker.counts["identities_retired"] += 1
+        self._linker.events.append(events.retired(self._clock, gid, last_seen, reason))

@@ -1,0 +1,77 @@
+"""The data contract with the stages around fusion: which `Detections.data` keys are read and written.
+
+Read (both optional):
+    data["embedding"]: (n, D) float32, one appearance embedding per row, computed on this frame's crop
+        (not a running mean: fusion keeps each track's quality-weighted mean itself). Rows without a fresh
+        embedding are all-NaN. Rows are re-normalised to unit length; all-zero rows count as missing.
+    data["embedding_quality"]: (n,) float32 in [0, 1], how much to trust each fresh embedding (weight in the
+        track's mean). Missing key = 1 for every fresh row; 0, negative or NaN = ignore that embedding.
+Written:
+    data["global_id"]: (n,) int64, the row's global identity. While its track is pending (not enough
+        appearance evidence yet, or a deferred close call) it is the current best guess when
+        `FusionConfig.tentative_ids` is on (default), else -1; -1 before the track's first embedding
+        and for rows with tracker_id -1.
+    data["global_id_tentative"]: (n,) bool, True where "global_id" is such a guess (it may still change).
+    data["global_id_confidence"]: (n,) float32, the margin of the decision (how much the joint assignment
+        would lose without it; inf = no alternative at all); NaN for guesses and after corrections.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pyuniproc.fusion.tracks import UNASSIGNED, LocalTrack
+from pyuniproc.types import Detections
+
+EMBEDDING = "embedding"
+EMBEDDING_QUALITY = "embedding_quality"
+GLOBAL_ID = "global_id"
+GLOBAL_ID_CONFIDENCE = "global_id_confidence"
+GLOBAL_ID_TENTATIVE = "global_id_tentative"
+
+
+def fresh_embeddings(tracks: Detections) -> tuple[np.ndarray | None, np.ndarray]:
+    """(n, D) float64 unit embeddings (or None when the key is absent) and (n,) weights, 0 where not fresh."""
+    n = len(tracks)
+    raw = tracks.data.get(EMBEDDING)
+    if raw is None:
+        return None, np.zeros(n)
+    embeddings = np.asarray(raw, dtype=np.float64)
+    if embeddings.ndim != 2:
+        raise ValueError(f"Detections.data[{EMBEDDING!r}] must be (n, D), got shape {embeddings.shape}")
+    quality = tracks.data.get(EMBEDDING_QUALITY)
+    if quality is None:
+        weights = np.ones(n)
+    else:
+        weights = np.asarray(quality, dtype=np.float64).reshape(-1)
+        if weights.shape != (n,):
+            raise ValueError(
+                f"Detections.data[{EMBEDDING_QUALITY!r}] must be ({n},), got shape {np.shape(quality)}"
+            )
+    norms = np.linalg.norm(embeddings, axis=1)
+    usable = np.isfinite(norms) & (norms > 1e-12) & np.isfinite(weights) & (weights > 0)
+    weights = np.where(usable, np.minimum(weights, 1.0), 0.0)
+    embeddings = np.where(usable[:, None], embeddings / np.where(usable, norms, 1.0)[:, None], 0.0)
+    return embeddings, weights
+
+
+def with_global_ids(tracks: Detections, rows: list[tuple[int, LocalTrack]], tentative: bool) -> Detections:
+    """The same rows (arrays shared, not copied) with the three global-id columns added to `data`;
+    `tentative`: show a pending track's current best guess instead of -1."""
+    global_ids = np.full(len(tracks), UNASSIGNED, dtype=np.int64)
+    confidence = np.full(len(tracks), np.nan, dtype=np.float32)
+    guessed = np.zeros(len(tracks), dtype=bool)
+    for row, track in rows:
+        if track.global_id != UNASSIGNED:
+            global_ids[row], confidence[row] = track.global_id, track.confidence
+        elif tentative and track.tentative != UNASSIGNED:
+            global_ids[row], guessed[row] = track.tentative, True
+    data = dict(tracks.data)
+    data[GLOBAL_ID], data[GLOBAL_ID_CONFIDENCE], data[GLOBAL_ID_TENTATIVE] = global_ids, confidence, guessed
+    return Detections(
+        xyxy=tracks.xyxy,
+        confidence=tracks.confidence,
+        class_id=tracks.class_id,
+        tracker_id=tracks.tracker_id,
+        data=data,
+    )

@@ -1,0 +1,39 @@
+"""Cutting person crops out of a frame.
+
+The embedder takes crops, not frames plus boxes, so that crops from several cameras (of different
+frame sizes) can share one batch, and so that a GPU backend that crops on the device (DeepStream's
+nvinfer does) can skip this step and still reuse the rest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def crop_boxes(image: np.ndarray, xyxy: np.ndarray, *, pad: float = 0.0) -> list[np.ndarray]:
+    """One (h, w, 3) uint8 crop per box, views into `image` (copy them to keep them past the frame).
+
+    image: (H, W, 3) uint8 RGB frame.
+    xyxy: (n, 4) pixel corners x1, y1, x2, y2; rounded to whole pixels, x2/y2 exclusive.
+    pad: margin added on every side, as a fraction of the box's width (left/right) and height
+        (top/bottom). 0 crops the box exactly, as nvinfer does for a secondary model; a little pad keeps
+        feet and head that a tight detector box cuts off, at the price of more background.
+
+    Boxes are clipped to the frame; a box entirely outside it (or of zero area) gives a 1x1 crop of
+    its nearest pixel, so the output always has n usable crops and row i is box i.
+    """
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {getattr(image, 'shape', type(image))} "
+                         f"{getattr(image, 'dtype', '')}")
+    boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    if pad < 0:
+        raise ValueError(f"pad must be >= 0, got {pad!r}")
+    height, width = image.shape[:2]
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    padded = boxes + pad * np.stack([-w, -h, w, h], axis=1)
+    corners = np.round(padded).astype(np.int64)
+    x1 = np.clip(corners[:, 0], 0, width - 1)
+    y1 = np.clip(corners[:, 1], 0, height - 1)
+    x2 = np.clip(corners[:, 2], x1 + 1, width)
+    y2 = np.clip(corners[:, 3], y1 + 1, height)
+    return [image[a:b, c:d] for c, a, d, b in zip(x1, y1, x2, y2, strict=True)]
