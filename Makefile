@@ -21,7 +21,8 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/pyuniproc run --module module/module.yml --cameras $(CAMERAS) --out $(OUT)
 
-# Debian packages the tests use (prometheus + promtool); installed only when missing.
+# Debian packages the tests use (prometheus + promtool, chromium, GStreamer's RTSP server);
+# installed only when missing.
 system-deps:
 	bash scripts/system-deps.sh
 

@@ -35,16 +35,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _optional_commands():
     """Subcommands living next to the code they drive; each module offers `register(subparsers)`."""
-    from pyuniproc.bench.command import register as register_bench
+    from pyuniproc import fusion_service
+    from pyuniproc.bench import command as bench
+    from pyuniproc.deploy import cli as deploy
+    from pyuniproc.evaluation import cli as evaluation
+    from pyuniproc.scenario import cli as scenario
 
-    registers = [register_bench]
-    for name in ("pyuniproc.scenario.cli", "pyuniproc.evaluation.cli", "pyuniproc.deploy.cli"):
-        try:
-            module = __import__(name, fromlist=["register"])
-        except ImportError:
-            continue
-        registers.append(module.register)
-    return registers
+    return [module.register for module in (bench, scenario, evaluation, deploy, fusion_service)]
 
 
 def _register_run(commands: argparse._SubParsersAction) -> None:
@@ -59,6 +56,14 @@ def _register_run(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--realtime", action="store_true", default=None, help="pace files at their native rate")
     run.add_argument("--loop", action="store_true", default=None, help="loop files")
     run.add_argument("--no-progress", action="store_true", help="no live progress display")
+    view = run.add_argument_group("live view", "a web page of every camera, served with /metrics, /healthz "
+                                  "and /readyz on one port")
+    view.add_argument("--view", action="store_true", help="serve the live view while running")
+    view.add_argument("--view-host", help="listen address (default: the telemetry host, 127.0.0.1)")
+    view.add_argument("--view-port", type=int,
+                      help="port (default: the telemetry port, 9464; 0: any free port)")
+    view.add_argument("--view-fps", type=float, default=5.0,
+                      help="most pictures per second per camera tile (default 5); encoded only while watched")
     run.set_defaults(func=run_command)
 
 
@@ -73,6 +78,10 @@ def run_command(args: argparse.Namespace) -> int:
     options = RunOptions(out_dir=args.out, max_seconds=args.max_seconds, max_frames=args.max_frames,
                          realtime=args.realtime, loop=args.loop, progress=not args.no_progress)
     pipeline = Pipeline(module, site, options)
+    if args.view:
+        from pyuniproc.view import serve_view
+
+        serve_view(pipeline, host=args.view_host, port=args.view_port, tile_fps=args.view_fps)
     previous = signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
     try:
         summary = pipeline.run()

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from pyuniproc.analytics.config import LineLike, ZoneLike, parse_lines, parse_zones
-from pyuniproc.analytics.events import LINE_CROSSED, TRACK_ENDED, ZONE_ENTERED, ZONE_EXITED, Event
+from pyuniproc.analytics.events import (
+    LINE_CROSSED,
+    TRACK_ENDED,
+    TRACK_STARTED,
+    ZONE_ENTERED,
+    ZONE_EXITED,
+    Event,
+)
 from pyuniproc.analytics.lines import LineCounter
 from pyuniproc.analytics.zones import ZoneChange, ZoneMonitor
 from pyuniproc.types import Detections
@@ -33,7 +40,8 @@ class FrameAnalyticsResult:
     dwell_seconds: (n,) float32 aligned to the rows given to `update`: seconds since the row's
         track was first seen; NaN for rows without a tracker id.
     events: events decided on this frame, in order: ended tracks first (with their zone exits),
-        then line crossings, then zone entries/exits.
+        then started tracks (a new visit: an id seen for the first time, or again after the
+        timeout ended it), then line crossings, then zone entries/exits.
     line_counts: {line name: {"in": int, "out": int}}, totals since the start.
     zone_occupancy: {zone name: tracks inside now}.
     """
@@ -114,7 +122,10 @@ class CameraAnalytics:
         ids = tracks.tracker_id[tracked]
         feet = tracks.bottom_center[tracked]
         dwell = np.full(len(tracks), np.nan, dtype=np.float32)
+        started_before = self._totals.tracks_started
         dwell[tracked] = [self._see(int(track_id), frame_index, pts) for track_id in ids.tolist()]
+        if self._totals.tracks_started != started_before:
+            events.extend(self._started_events(ids, feet, frame_index, pts))
 
         for counter in self.lines:
             for crossing in counter.update(ids, feet):
@@ -192,6 +203,16 @@ class CameraAnalytics:
             track.frames_seen += 1
         track.last_pts, track.last_frame = pts, frame_index
         return pts - track.first_pts
+
+    def _started_events(self, ids: np.ndarray, feet: np.ndarray, frame_index: int, pts: float) -> list[Event]:
+        """track_started for the ids whose visit began on this frame, with where the feet were."""
+        events, seen = [], set()
+        for track_id, (x, y) in zip(ids.tolist(), feet.tolist(), strict=True):
+            track = self._tracks[track_id]
+            if track.first_frame == frame_index and track.frames_seen == 1 and track_id not in seen:
+                seen.add(track_id)
+                events.append(self._event(TRACK_STARTED, frame_index, pts, track_id, {"x": x, "y": y}))
+        return events
 
     def _end_stale_tracks(self, frame_index: int, pts: float) -> list[Event]:
         stale = [tid for tid, t in self._tracks.items() if pts - t.last_pts > self.track_timeout_seconds]

@@ -1,7 +1,7 @@
 """What analytics tells the outside world: small immutable events.
 
-An `Event` is emitted on the frame where a fact became known (a line crossed, a zone entered
-or left, a track gone), so events of one camera come out in stream order. Times that lie in the
+An `Event` is emitted on the frame where a fact became known (a track appeared, a line crossed,
+a zone entered or left, a track gone), so events of one camera come out in stream order. Times that lie in the
 past (e.g. the last moment a timed-out track was seen) are carried in `details`.
 """
 
@@ -16,8 +16,9 @@ import numpy as np
 LINE_CROSSED = "line_crossed"
 ZONE_ENTERED = "zone_entered"
 ZONE_EXITED = "zone_exited"
+TRACK_STARTED = "track_started"
 TRACK_ENDED = "track_ended"
-EVENT_KINDS = (LINE_CROSSED, ZONE_ENTERED, ZONE_EXITED, TRACK_ENDED)
+EVENT_KINDS = (TRACK_STARTED, LINE_CROSSED, ZONE_ENTERED, ZONE_EXITED, TRACK_ENDED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from pyuniproc.config.yaml_source import ConfigError, YamlDocument, load_yaml
+from pyuniproc.events import EventsConfig, EventsConfigError
+from pyuniproc.outputs import RecordingConfig, RecordingConfigError
 from pyuniproc.telemetry.config import TelemetryConfig, TelemetryConfigError
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,8 @@ class RuntimeSettings:
     summary_period_seconds: float = 2.0
     batch_wait_ms: float = 5.0  # how long to wait for more cameras' frames before running a partial batch
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)  # traces, metrics, health
+    events: EventsConfig = field(default_factory=EventsConfig)  # event sinks: jsonl, Kafka
+    recording: RecordingConfig = field(default_factory=RecordingConfig)  # annotated video segments
 
 
 @dataclass(frozen=True)
@@ -251,12 +255,15 @@ def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSetti
     if not isinstance(params, dict):
         raise doc.error("parameters.pyuniproc", "must be a mapping")
     params = dict(params)
-    telemetry_raw = params.pop("telemetry", None)
+    sections = {name: params.pop(name, None) for name in ("telemetry", "events", "recording")}
+    where = "parameters.pyuniproc"
     try:
-        telemetry = TelemetryConfig.from_mapping(telemetry_raw, where="parameters.pyuniproc.telemetry")
-    except TelemetryConfigError as exc:
+        typed = {"telemetry": TelemetryConfig.from_mapping(sections["telemetry"], where=f"{where}.telemetry"),
+                 "events": EventsConfig.from_mapping(sections["events"], where=f"{where}.events"),
+                 "recording": RecordingConfig.from_mapping(sections["recording"], where=f"{where}.recording")}
+    except (TelemetryConfigError, EventsConfigError, RecordingConfigError) as exc:
         raise doc.error(exc.field, exc.message) from None
-    known = {f.name: f for f in fields(RuntimeSettings) if f.name != "telemetry"}
+    known = {f.name: f for f in fields(RuntimeSettings) if f.name not in typed}
     for key in params:
         if key not in known:
             raise doc.error(f"parameters.pyuniproc.{key}", f"unknown setting; known: {sorted(known)}")
@@ -270,7 +277,7 @@ def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSetti
             value = _number(doc, f"parameters.pyuniproc.{key}", value)
             value = int(value) if expected is int else value
         values[key] = value
-    return RuntimeSettings(**values, telemetry=telemetry)
+    return RuntimeSettings(**values, **typed)
 
 
 __all__ = ["ConfigError", "DetectorSpec", "ModuleConfig", "PyFuncSpec", "ReidSpec", "RuntimeSettings", "TrackerSpec",

@@ -141,7 +141,7 @@ class Fusion:
             "tracks_in_memory": len(self._tracks),
             "gallery_size": len(self._store),
             "store_capacity": self._store.capacity,
-            "clock": self._clock,
+            "clock": self._clock if math.isfinite(self._clock) else None,  # None before the first frame
         }
 
     # ---- rows in ----------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ def with_global_ids(tracks: Detections, rows: list[tuple[int, LocalTrack]], tent
             global_ids[row], confidence[row] = track.global_id, track.confidence
         elif tentative and track.tentative != UNASSIGNED:
             global_ids[row], guessed[row] = track.tentative, True
+    _one_row_per_identity(global_ids, guessed)
     data = dict(tracks.data)
     data[GLOBAL_ID], data[GLOBAL_ID_CONFIDENCE], data[GLOBAL_ID_TENTATIVE] = global_ids, confidence, guessed
     return Detections(
@@ -75,3 +76,15 @@ def with_global_ids(tracks: Detections, rows: list[tuple[int, LocalTrack]], tent
         tracker_id=tracks.tracker_id,
         data=data,
     )
+
+
+def _one_row_per_identity(global_ids: np.ndarray, guessed: np.ndarray) -> None:
+    """A person is in one place at a time: when two rows of one frame carry the same id (a guess
+    beside a decision, or two guesses), the decided row keeps it and the others show -1."""
+    ids, counts = np.unique(global_ids[global_ids != UNASSIGNED], return_counts=True)
+    for gid in ids[counts > 1]:
+        rows = np.flatnonzero(global_ids == gid)
+        keep = next((r for r in rows if not guessed[r]), rows[0])
+        for row in rows:
+            if row != keep:
+                global_ids[row], guessed[row] = UNASSIGNED, False

@@ -26,6 +26,32 @@ def build_detector(module: ModuleConfig) -> Any:
     )
 
 
+GATE_OPTIONS = ("min_height", "min_confidence", "max_overlap", "edge_margin", "min_aspect", "max_aspect")
+SCHEDULE_OPTIONS = ("refresh_frames", "max_crops_per_frame", "forget_after_frames")
+
+
+def build_reid(module: ModuleConfig) -> Any:
+    """The ReID step from the `nvinfer@attribute_model` element and `parameters.reid`; None if absent."""
+    from pyuniproc.reid import EmbedScheduler, QualityGate, create_embedder, kind_for_model_file
+    from pyuniproc.runtime.reid_stage import ReidStage
+
+    spec = module.reid
+    if spec is None:
+        return None
+    unknown = sorted(set(spec.selection) - set(GATE_OPTIONS) - set(SCHEDULE_OPTIONS))
+    if unknown:
+        raise ConfigError(module.path, f"unknown ReID settings {unknown}; known: "
+                          f"{sorted(GATE_OPTIONS + SCHEDULE_OPTIONS)}", field="parameters.reid")
+    try:
+        kind = kind_for_model_file(spec.model_file)
+        gate = QualityGate(**{k: v for k, v in spec.selection.items() if k in GATE_OPTIONS})
+        scheduler = EmbedScheduler(**{k: v for k, v in spec.selection.items() if k in SCHEDULE_OPTIONS})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(module.path, str(exc), field="parameters.reid") from None
+    embedder = create_embedder(kind, model_dir=spec.model_dir, model_file=spec.model_file)
+    return ReidStage(embedder, gate=gate, scheduler=scheduler)
+
+
 def build_tracker(module: ModuleConfig) -> Any:
     """A fresh tracker (one per camera) from `parameters.tracker`."""
     try:

@@ -1,71 +1,259 @@
-"""All files of one run, in one place: `--out DIR` holds
+"""All outputs of one run, in one place: `--out DIR` holds
 
     tracks.csv            every tracked box of every camera
     mot/<camera_id>.txt   MOTChallenge rows per camera (1-based frames, local track ids)
-    video/<camera_id>.mp4 annotated video (fragmented MP4: playable even after a crash)
-    events.jsonl          analytics events (line crossings, zones, track ends)
-    summary.json          per-camera counters and stage latencies, rewritten periodically
+    mtmc/<camera_id>.txt  the same rows with global (cross-camera) ids, when fusion runs
+    video/<camera_id>.mp4 annotated video (fragmented MP4: playable even after a crash), or with
+                          `recording.segment_seconds`: video/<camera_id>/<camera_id>-<time>-<seq>.mp4
+    events.jsonl          `pyuniproc.event/1` events (docs/events.md); Kafka too when configured
+    summary.json          per-camera counters and stage latencies, rewritten periodically,
+                          plus the event sinks' and recordings' counters
+
+Events leave the process only through `self.events` (a fan-out of the configured sinks): the
+pipeline's dicts are converted to checked envelopes here, fusion's `global_id` column becomes
+global_id_assigned/corrected, and each summary's camera states become camera_up/down/stalled.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pyuniproc.outputs import AnnotatedVideoWriter, EventsWriter, MotWriter, SummaryWriter, TracksCsvWriter
+from pyuniproc.events import (
+    CameraStateWatcher,
+    EventRecord,
+    EventSchemaError,
+    EventsConfig,
+    EventSink,
+    GlobalIdWatcher,
+    JsonLinesSinkSettings,
+    build_sink,
+    to_event,
+)
+from pyuniproc.outputs import (
+    MosaicRecorder,
+    MotWriter,
+    RecordingConfig,
+    SegmentedVideoWriter,
+    SummaryWriter,
+    TracksCsvWriter,
+)
 from pyuniproc.types import Detections, Frame
+
+log = logging.getLogger(__name__)
+_VIDEO_JOIN_SECONDS = 30.0  # per camera, at the end of the run
 
 
 class RunOutputs:
-    def __init__(self, out_dir: Path, *, annotate: bool = True):
+    """The run's writers; called from the pipeline thread only.
+
+    global_ids: fusion runs, so also write mtmc/<camera_id>.txt keyed by global id.
+    site: the site name stamped on every event.
+    events: where events go (default: events.jsonl in `out_dir`).
+    recording: segmenting and queueing of the annotated video (default: one file per camera).
+    sink: an already built event sink, instead of `events` (tests, or a sink shared with fusion).
+    camera_ids: the site's cameras, in display order; needed for the mosaic (`recording.mosaic`).
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        *,
+        annotate: bool = True,
+        global_ids: bool = False,
+        site: str = "",
+        events: EventsConfig | None = None,
+        recording: RecordingConfig | None = None,
+        sink: EventSink | None = None,
+        camera_ids: Sequence[str] = (),
+    ):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.annotate = annotate
+        self.site = site
+        self.events_config = events or EventsConfig()
+        self.recording = recording or RecordingConfig()
         self.tracks = TracksCsvWriter(self.out_dir / "tracks.csv")
         self.mot = MotWriter(self.out_dir / "mot")
-        self.events = EventsWriter(self.out_dir / "events.jsonl")
+        self.mtmc = MotWriter(self.out_dir / "mtmc", id_key="global_id") if global_ids else None
+        self.events: EventSink = sink if sink is not None else build_sink(self.events_config, self.out_dir)
         self._summary = SummaryWriter(self.out_dir / "summary.json")
-        self._videos: dict[str, AnnotatedVideoWriter] = {}
-        self._closed_videos: set[str] = set()
+        self._videos: dict[str, SegmentedVideoWriter] = {}
+        self._finished_videos: dict[str, SegmentedVideoWriter] = {}
+        self._encoder_factory = self.recording.encoder_factory()
+        self._cameras = CameraStateWatcher(site=site)
+        self._global_ids = GlobalIdWatcher(site=site)
+        self._last_frames: dict[str, tuple[int, float]] = {}
+        self._rejected: dict[str, int] = {}
+        self._last_summary: dict[str, Any] | None = None
+        self.mosaic: MosaicRecorder | None = None
+        if annotate and self.recording.mosaic:
+            if camera_ids:
+                self.mosaic = MosaicRecorder(
+                    self.out_dir / "video",
+                    camera_ids,
+                    width=self.recording.mosaic_width,
+                    fps=self.recording.mosaic_fps,
+                    segment_seconds=self.recording.segment_seconds,
+                    encoder_factory=self._encoder_factory,
+                )
+            else:
+                log.warning("recording.mosaic is on but RunOutputs got no camera_ids: no mosaic recorded")
 
-    def write_frame(self, frame: Frame, tracks: Detections, events: list[dict[str, Any]], *,
-                    fps: float, video_fps: float = 10.0) -> None:
+    def write_frame(
+        self,
+        frame: Frame,
+        tracks: Detections,
+        events: list[dict[str, Any]],
+        *,
+        fps: float,
+        video_fps: float = 10.0,
+    ) -> None:
         self.tracks.write(frame.camera_id, frame.index, frame.pts_seconds, tracks)
         self.mot.write(frame.camera_id, frame.index, tracks)
+        if self.mtmc is not None:
+            self.mtmc.write(frame.camera_id, frame.index, tracks)
+        self._last_frames[frame.camera_id] = (frame.index + 1, frame.pts_seconds)
+        self._global_ids.observe(frame.camera_id, tracks)  # fusion reports its decisions as events itself
         self.write_events(events)
-        if self.annotate and frame.camera_id not in self._closed_videos:
+        if self.annotate and frame.camera_id not in self._finished_videos:
             video = self._videos.get(frame.camera_id)
             if video is None:
-                video = AnnotatedVideoWriter(self.out_dir / "video" / f"{frame.camera_id}.mp4", fps=video_fps,
-                                             width=frame.width, height=frame.height, label=frame.camera_id)
+                video = SegmentedVideoWriter(
+                    self.out_dir / "video",
+                    frame.camera_id,
+                    fps=video_fps,
+                    width=frame.width,
+                    height=frame.height,
+                    label=frame.camera_id,
+                    segment_seconds=self.recording.segment_seconds,
+                    queue_frames=self.recording.queue_frames,
+                    when_behind=self.recording.when_behind,
+                    encoder_factory=self._encoder_factory,
+                )
                 self._videos[frame.camera_id] = video
             video.write(frame, tracks, current_fps=fps)
+        if self.mosaic is not None:
+            self.mosaic.on_frame(frame, tracks)
 
-    def write_events(self, events: list[dict[str, Any]]) -> None:
-        if events:
-            self.events.write_many(events)
+    def write_events(self, events: Iterable[Mapping[str, Any] | EventRecord]) -> None:
+        """Convert each event to a `pyuniproc.event/1` envelope and publish it. An event that does
+        not fit the schema (e.g. a custom pyfunc's own kind) is logged and counted, not raised."""
+        for raw in events:
+            camera_id, track_id = _ids(raw)
+            global_id = (
+                self._global_ids.global_id(camera_id, track_id)
+                if camera_id and track_id is not None
+                else None
+            )
+            raw = self._with_frame(raw, camera_id)
+            try:
+                event = to_event(raw, site=self.site, global_id=global_id)
+            except EventSchemaError as exc:
+                kind = str(raw.get("kind") if isinstance(raw, Mapping) else type(raw).__name__)
+                self._rejected[kind] = self._rejected.get(kind, 0) + 1
+                if self._rejected[kind] == 1:
+                    log.warning("event of kind %r left out: %s (counted in summary.json)", kind, exc)
+                continue
+            self.events.publish(event)
+            if event.kind == "track_ended" and event.camera_id and event.track_id is not None:
+                self._global_ids.forget(event.camera_id, event.track_id)
+
+    def _with_frame(self, raw: Any, camera_id: str | None) -> Any:
+        """Fusion's events carry only pts: give them the frame number when it is that camera's
+        latest frame (they are decided while that frame is processed)."""
+        if not isinstance(raw, Mapping) or camera_id is None or "frame" in raw or "frame_index" in raw:
+            return raw
+        last = self._last_frames.get(camera_id)
+        if last is None or raw.get("pts_seconds") != last[1]:
+            return raw
+        return {**raw, "frame": last[0]}
+
+    def observe_cameras(self, snapshots: Mapping[str, Mapping[str, Any]]) -> None:
+        """Publish camera_up/down/stalled for state changes since the last call (`CameraStats.snapshot()`
+        per camera id). `write_summary` calls it with the summary's cameras; calling it more often
+        reports changes sooner."""
+        for event in self._cameras.update(snapshots, last_frames=self._last_frames):
+            self.events.publish(event)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        self._summary.write(summary)
+        cameras = summary.get("cameras")
+        if isinstance(cameras, Mapping):
+            self.observe_cameras(cameras)
+        self._last_summary = summary
+        self._summary.write({**summary, "events": self.event_stats(), "recording": self.recording_stats()})
+
+    def event_stats(self) -> dict[str, Any]:
+        return {**self.events.stats(), "rejected": dict(self._rejected)}
+
+    def recording_stats(self) -> dict[str, Any]:
+        videos = {**self._finished_videos, **self._videos}
+        stats = {camera_id: video.stats() for camera_id, video in sorted(videos.items())}
+        if self.mosaic is not None:
+            stats["mosaic"] = self.mosaic.stats()
+        return stats
 
     def close_camera(self, camera_id: str) -> None:
-        """A camera's stream ended: finish its video so it is complete on disk."""
+        """A camera's stream ended: its recording finishes on its own thread (the pipeline does not
+        wait; `close` does), its MOT file closes."""
         video = self._videos.pop(camera_id, None)
         if video is not None:
-            video.close()
-            self._closed_videos.add(camera_id)
+            video.close(wait=False)
+            self._finished_videos[camera_id] = video
         self.mot.close_camera(camera_id)
+        if self.mtmc is not None:
+            self.mtmc.close_camera(camera_id)
+        self._global_ids.forget(camera_id)
 
     def paths(self) -> dict[str, str]:
-        paths = {"out": self.out_dir, "tracks": self.out_dir / "tracks.csv", "mot": self.out_dir / "mot",
-                 "events": self.out_dir / "events.jsonl", "summary": self.out_dir / "summary.json"}
+        paths = {
+            "out": self.out_dir,
+            "tracks": self.out_dir / "tracks.csv",
+            "mot": self.out_dir / "mot",
+            "summary": self.out_dir / "summary.json",
+        }
+        jsonl = [s for s in self.events_config.sinks if isinstance(s, JsonLinesSinkSettings)]
+        if jsonl:
+            paths["events"] = self.out_dir / jsonl[0].path
         if self.annotate:
             paths["video"] = self.out_dir / "video"
+        if self.mtmc is not None:
+            paths["mtmc"] = self.out_dir / "mtmc"
         return {name: str(path) for name, path in paths.items()}
 
     def close(self) -> None:
         for camera_id in list(self._videos):
             self.close_camera(camera_id)
+        recorders = list(self._finished_videos.items())
+        if self.mosaic is not None:
+            self.mosaic.close(wait=False)
+            recorders.append(("mosaic", self.mosaic.writer))
+        for camera_id, video in recorders:
+            video.close(wait=True, timeout=_VIDEO_JOIN_SECONDS)
+            if not video.closed:
+                log.error(
+                    "recording %s: encoder still busy after %.0f s; its last segment may be cut short",
+                    camera_id,
+                    _VIDEO_JOIN_SECONDS,
+                )
         self.tracks.close()
         self.mot.close()
+        if self.mtmc is not None:
+            self.mtmc.close()
         self.events.close()
+        if self._last_summary is not None:  # the sinks' and recorders' final counts (e.g. lost_at_close)
+            final = {**self._last_summary, "events": self.event_stats(), "recording": self.recording_stats()}
+            self._summary.write(final)
+
+
+def _ids(raw: Mapping[str, Any] | EventRecord | Any) -> tuple[str | None, int | None]:
+    if isinstance(raw, Mapping):
+        camera_id, track_id = raw.get("camera_id"), raw.get("track_id")
+    else:
+        camera_id, track_id = getattr(raw, "camera_id", None), getattr(raw, "track_id", None)
+    return (
+        camera_id if isinstance(camera_id, str) else None,
+        int(track_id) if isinstance(track_id, int) else None,
+    )

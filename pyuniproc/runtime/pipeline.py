@@ -18,8 +18,9 @@ from typing import Any, Protocol
 from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import ModuleConfig
 from pyuniproc.outputs import LatencyStats
-from pyuniproc.runtime.build import build_detector, build_pyfuncs, build_tracker
+from pyuniproc.runtime.build import build_detector, build_pyfuncs, build_reid, build_tracker
 from pyuniproc.runtime.camera_worker import CameraWorker
+from pyuniproc.runtime.fusion_stage import FusionStage
 from pyuniproc.runtime.live_config import (ModuleWatcher, apply_detector_thresholds, changed_sections,
                                            detector_needs_reload)
 from pyuniproc.runtime.outputs import RunOutputs
@@ -31,7 +32,8 @@ from pyuniproc.types import Detections, Frame
 
 log = logging.getLogger(__name__)
 
-STAGES = ("decode_wait", "preprocess", "infer", "decode_boxes", "track", "analytics", "output", "end_to_end")
+STAGES = ("decode_wait", "preprocess", "infer", "decode_boxes", "track", "embed", "fusion", "analytics", "output",
+          "end_to_end")
 
 
 class FrameObserver(Protocol):
@@ -51,6 +53,7 @@ class CameraRun:
     worker: CameraWorker
     tracker: Any = None
     frames_processed: int = 0
+    last_frame: int = 0  # 1-based number of the last processed frame, as in the outputs
     people_max: int = 0
     track_ids: set[int] = field(default_factory=set)
     ended: bool = False
@@ -75,8 +78,14 @@ class Pipeline:
         self.settings = module.runtime
         self.detector = build_detector(module)
         self.pyfuncs = build_pyfuncs(module, site)
+        self.reid = build_reid(module)
+        # Global ids need appearance: fusion runs when the module has a ReID model.
+        self.fusion = FusionStage(site, module.fusion) if self.reid is not None and module.fusion else None
         self.latency = {stage: LatencyStats() for stage in STAGES}
-        self.outputs = RunOutputs(options.out_dir, annotate=self.settings.annotated_video)
+        self.outputs = RunOutputs(options.out_dir, annotate=self.settings.annotated_video,
+                                  global_ids=self.fusion is not None, site=site.name,
+                                  events=self.settings.events, recording=self.settings.recording,
+                                  camera_ids=[camera.id for camera in site.cameras])
         self._wakeup = threading.Condition()
         self._stop = threading.Event()
         self._cameras: dict[str, CameraRun] = {}
@@ -125,6 +134,7 @@ class Pipeline:
                         self._process_batch(batch)
                     self._end_finished_cameras()
                     self._apply_module_edits()
+                    self.outputs.observe_cameras(self._camera_snapshots())
                     now = time.monotonic()
                     if now - last_summary >= self.settings.summary_period_seconds:
                         last_summary = now
@@ -215,17 +225,36 @@ class Pipeline:
         for stage, t0, t1 in (("preprocess", started, preprocessed), ("infer", preprocessed, inferred),
                               ("decode_boxes", inferred, decoded)):
             telemetry.record_batch_stage(traces, cameras, stage, t0, t1)
-        for frame, frame_detections, trace in zip(batch, detections, traces):
-            self._process_frame(frame, frame_detections, trace)
+        tracked = [self._track(frame, frame_detections, trace)
+                   for frame, frame_detections, trace in zip(batch, detections, traces)]
+        if self.reid is not None:
+            t0 = time.monotonic()
+            tracked = self.reid.process(batch, tracked)
+            t1 = time.monotonic()
+            self.latency["embed"].add((t1 - t0) * share)
+            telemetry.record_batch_stage(traces, cameras, "embed", t0, t1)
+        for frame, tracks, trace in zip(batch, tracked, traces):
+            self._process_frame(frame, tracks, trace)
 
-    def _process_frame(self, frame: Frame, detections: Detections, trace: Any) -> None:
+    def _track(self, frame: Frame, detections: Detections, trace: Any) -> Detections:
         camera = self._cameras[frame.camera_id]
         if camera.tracker is None:
             camera.tracker = build_tracker(self.module)
         t0 = time.monotonic()
         tracks = camera.tracker.update(detections)
         t1 = time.monotonic()
+        self.latency["track"].add((t1 - t0) * 1000)
+        self.telemetry.record_stage(trace, frame.camera_id, "track", t0, t1)
+        return tracks
+
+    def _process_frame(self, frame: Frame, tracks: Detections, trace: Any) -> None:
+        camera = self._cameras[frame.camera_id]
+        t0 = time.monotonic()
         events: list[dict[str, Any]] = []
+        if self.fusion is not None:
+            tracks = self.fusion.process(frame.camera_id, frame.pts_seconds, tracks)
+            events.extend(self.fusion.events())
+        t1 = time.monotonic()
         for stage in self.pyfuncs:
             tracks, tags = stage.process(frame, tracks)
             events.extend(events_from_tags(tags))
@@ -235,15 +264,18 @@ class Pipeline:
             observer.on_frame(frame, tracks, events)
         t3 = time.monotonic()
         camera.frames_processed += 1
+        camera.last_frame = frame.index + 1
         camera.people_max = max(camera.people_max, len(tracks))
         camera.track_ids.update(int(t) for t in tracks.tracker_id)
         camera.worker.stats.mark_processed()
-        self.latency["track"].add((t1 - t0) * 1000)
+        if self.fusion is not None:
+            self.latency["fusion"].add((t1 - t0) * 1000)
         self.latency["analytics"].add((t2 - t1) * 1000)
         self.latency["output"].add((t3 - t2) * 1000)
         self.latency["end_to_end"].add((t3 - frame.decoded_at) * 1000)
-        for stage, start, end in (("track", t0, t1), ("analytics", t1, t2), ("output", t2, t3)):
-            self.telemetry.record_stage(trace, frame.camera_id, stage, start, end)
+        for stage, start, end in (("fusion", t0, t1), ("analytics", t1, t2), ("output", t2, t3)):
+            if stage != "fusion" or self.fusion is not None:
+                self.telemetry.record_stage(trace, frame.camera_id, stage, start, end)
         self.telemetry.finish_frame(trace, frame.camera_id, frame.decoded_at, t3, objects=len(tracks))
 
     def _end_finished_cameras(self) -> None:
@@ -254,6 +286,11 @@ class Pipeline:
     def _end_camera(self, camera_id: str, camera: CameraRun) -> None:
         camera.ended = True
         events = [e for stage in self.pyfuncs for e in stage.end_source(camera_id)]
+        if self.fusion is not None:
+            self.fusion.end_camera(camera_id)
+            events.extend(self.fusion.events())
+        if self.reid is not None:
+            self.reid.end_camera(camera_id)
         self.outputs.write_events(events)
         self.outputs.close_camera(camera_id)
 
@@ -314,6 +351,9 @@ class Pipeline:
                 self._end_camera(camera_id, camera)
         for stage in self.pyfuncs:
             self.outputs.write_events(stage.stop())
+        if self.fusion is not None:
+            self.fusion.flush()
+            self.outputs.write_events(self.fusion.events())
         self.outputs.write_summary(self.summary())
         self.outputs.close()
 
@@ -330,7 +370,7 @@ class Pipeline:
         for camera_id, camera in self._cameras.items():
             snapshot = dict(camera.worker.stats.snapshot())
             snapshot.update(uri=redact_uri(camera.spec.uri), tracks_seen=len(camera.track_ids),
-                            people_max=camera.people_max)
+                            people_max=camera.people_max, last_frame=camera.last_frame)
             cameras[camera_id] = snapshot
         processed = sum(c.frames_processed for c in self._cameras.values())
         return {
@@ -344,6 +384,7 @@ class Pipeline:
             "cameras": cameras,
             "latency_ms": {stage: stats.summary() for stage, stats in self.latency.items()},
             "config": self.watcher.status.to_json() if self.watcher else None,
+            "fusion": self.fusion.summary() if self.fusion is not None else None,
             "outputs": self.outputs.paths(),
             "telemetry": {"metrics_url": self.telemetry.url},
         }

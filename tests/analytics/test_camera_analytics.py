@@ -5,7 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from pyuniproc.analytics import LINE_CROSSED, TRACK_ENDED, ZONE_ENTERED, ZONE_EXITED, CameraAnalytics
+from pyuniproc.analytics import (
+    LINE_CROSSED,
+    TRACK_ENDED,
+    TRACK_STARTED,
+    ZONE_ENTERED,
+    ZONE_EXITED,
+    CameraAnalytics,
+)
 from pyuniproc.types import NO_TRACK, Detections
 
 # A horizontal line drawn left to right at y=100: "in" = moving down the picture (y grows).
@@ -25,11 +32,13 @@ def tracks(*rows: tuple[int, float, float]) -> Detections:
 
 
 def walk(analytics: CameraAnalytics, path: list[tuple[float, float]], *, track_id: int = 1, fps: float = 10):
-    """Feed one track along `path`, one point per frame; return all events."""
+    """Feed one track along `path`, one point per frame; return its events after track_started
+    (which every new track emits on its first frame, tested on its own below)."""
     events = []
     for i, (x, y) in enumerate(path):
         events += analytics.update(i, i / fps, tracks((track_id, x, y))).events
-    return events
+    assert events[:1] == [] or events[0].kind == TRACK_STARTED
+    return events[1:]
 
 
 def kinds(events):
@@ -122,8 +131,8 @@ def test_track_ends_after_timeout_with_dwell_and_zone_exit():
     analytics.update(1, 2.5, tracks((3, 350, 350)))
     assert analytics.update(2, 4.5, tracks()).events == []  # 2.0 s unseen: not yet "longer than"
     result = analytics.update(3, 4.6, tracks((5, 10, 10)))
-    assert kinds(result.events) == [ZONE_EXITED, TRACK_ENDED]
-    exited, ended = result.events
+    assert kinds(result.events) == [ZONE_EXITED, TRACK_ENDED, TRACK_STARTED]  # ended first, then track 5
+    exited, ended, _ = result.events
     assert exited.details["reason"] == "track_ended" and exited.details["seconds_in_zone"] == 1.5
     assert (ended.track_id, ended.frame_index, ended.pts_seconds) == (3, 3, 4.6)
     assert ended.details == {
@@ -141,7 +150,20 @@ def test_an_id_seen_again_after_the_timeout_is_a_new_visit():
     analytics = CameraAnalytics("cam1", track_timeout_seconds=1.0)
     analytics.update(0, 0.0, tracks((1, 10, 10)))
     result = analytics.update(1, 5.0, tracks((1, 10, 10)))
-    assert kinds(result.events) == [TRACK_ENDED] and result.dwell_seconds.tolist() == [0.0]
+    assert kinds(result.events) == [TRACK_ENDED, TRACK_STARTED] and result.dwell_seconds.tolist() == [0.0]
+
+
+def test_every_new_track_starts_once_with_its_feet():
+    analytics = CameraAnalytics("cam1")
+    first = analytics.update(0, 0.0, tracks((1, 10, 20), (2, 30, 40)))
+    assert [(e.kind, e.track_id, e.frame_index) for e in first.events] == [
+        (TRACK_STARTED, 1, 0),
+        (TRACK_STARTED, 2, 0),
+    ]
+    assert first.events[1].details == {"x": 30.0, "y": 40.0}
+    second = analytics.update(1, 0.1, tracks((1, 12, 20), (2, 30, 42), (3, 5, 5)))
+    assert [(e.kind, e.track_id) for e in second.events] == [(TRACK_STARTED, 3)]
+    assert analytics.summary()["tracks_started"] == 3
 
 
 def test_finish_ends_every_open_track():

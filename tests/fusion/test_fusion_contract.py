@@ -165,3 +165,25 @@ def play_cameras(fusion: Fusion, rows: list[tuple[str, float, int]]) -> dict[tup
         gid = fusion.update(camera, pts, frame([(track, RED)])).data["global_id"].tolist()[0]
         out.setdefault((camera, track), []).append(gid)
     return out
+
+
+def test_one_identity_is_never_on_two_rows_of_one_frame():
+    import numpy as np
+
+    from pyuniproc.fusion.intake import _one_row_per_identity
+
+    global_ids = np.array([4, 4, 7, 4, -1], np.int64)
+    guessed = np.array([True, False, True, True, False])
+    _one_row_per_identity(global_ids, guessed)
+    # The decided row keeps id 4; the guesses beside it show -1.
+    assert global_ids.tolist() == [-1, 4, 7, -1, -1]
+    assert guessed.tolist() == [False, False, True, False, False]
+
+
+def test_stats_are_json_before_the_first_frame():
+    import json
+
+    from pyuniproc.config.cameras import Topology
+    from pyuniproc.fusion import Fusion
+
+    json.dumps(Fusion(Topology()).stats(), allow_nan=False)

@@ -59,16 +59,16 @@ def test_edits_apply_while_running_and_broken_edits_are_ignored(tmp_path):
         assert wait_for(lambda: pipeline.watcher.status.last_error is not None, 10)
         assert "module.yml:" in pipeline.watcher.status.last_error
         assert runner.is_alive()
-        frame_now = pipeline.summary()["cameras"]["cam1"]["frames_processed"]
+        frame_now = pipeline.summary()["cameras"]["cam1"]["last_frame"]
         assert wait_for(lambda: rows_after(out / "tracks.csv", frame_now) > 5, 10), "tracking stopped"
 
         # 2. A good edit: a detector threshold no person reaches empties the tracks within seconds.
         module_path.write_text(original.replace("DETECTION_THRESHOLD, 0.15", "DETECTION_THRESHOLD, 0.999"))
         assert wait_for(lambda: pipeline.watcher.status.version == 2, 10)
         assert pipeline.detector.confidence_threshold == 0.999
-        switched = pipeline.summary()["cameras"]["cam1"]["frames_processed"]
+        switched = pipeline.summary()["cameras"]["cam1"]["last_frame"]
         time.sleep(1.5)
-        assert rows_after(out / "tracks.csv", switched + 1) == 0
+        assert rows_after(out / "tracks.csv", switched) == 0
 
         # 3. Tracker settings reach the running tracker, which keeps its id counter.
         module_path.write_text(original.replace("lost_track_buffer: 30", "lost_track_buffer: 12"))

@@ -1,0 +1,137 @@
+"""`pyuniproc fusion`: the fusion stage as its own process.
+
+Reads the module's frames (Savant's ZeroMQ output, or pyuniproc's) with tracked people and their
+ReID embeddings, gives every person a global id across cameras, and writes the same frames back
+with the `("mtmc", "global_id")` attribute on each object. In production the Savant module embeds
+every person; the quality gate here decides which embeddings fusion trusts (crops too small,
+occluded or cut by the frame edge get weight 0), as the embedded runtime's ReID step does.
+
+A malformed message is logged and counted, never fatal; an end of stream drops that camera's
+tracks (identities live on until their travel windows close).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pyuniproc.config.cameras import load_cameras
+from pyuniproc.config.module import load_module_config
+from pyuniproc.fusion import Fusion
+from pyuniproc.reid import QualityGate
+from pyuniproc.runtime.build import GATE_OPTIONS
+from pyuniproc.runtime.fusion_stage import to_run_event
+from pyuniproc.transport import FrameMessage, FrameReader, FrameWriter, StreamEnd, TransportError
+from pyuniproc.types import Detections
+
+log = logging.getLogger(__name__)
+REPO_MODULE = Path(__file__).resolve().parents[1] / "module" / "module.yml"
+
+
+class FusionService:
+    def __init__(self, reader: Any, writer: Any, fusion: Fusion, gate: QualityGate):
+        self.reader, self.writer, self.fusion, self.gate = reader, writer, fusion, gate
+        self.counts = {"frames": 0, "ends": 0, "bad_messages": 0, "send_errors": 0}
+        self.events: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, *, max_seconds: float | None = None, idle_seconds: float | None = None) -> dict[str, int]:
+        """Serve until stopped, `max_seconds` pass, or nothing arrived for `idle_seconds`."""
+        started = last_message = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if max_seconds is not None and now - started >= max_seconds:
+                break
+            if idle_seconds is not None and now - last_message >= idle_seconds:
+                break
+            try:
+                message = self.reader.receive()
+            except (TransportError, ValueError, RuntimeError) as exc:
+                self.counts["bad_messages"] += 1
+                log.warning("fusion: unreadable message skipped: %s", exc)
+                continue
+            if message is None:
+                continue
+            last_message = time.monotonic()
+            self.handle(message)
+        self.fusion.flush()
+        self.events.extend(to_run_event(e) for e in self.fusion.events())
+        return dict(self.counts)
+
+    def handle(self, message: FrameMessage | StreamEnd) -> None:
+        if isinstance(message, StreamEnd):
+            self.counts["ends"] += 1
+            self.fusion.end_camera(message.camera_id)
+            self._send(lambda: self.writer.send_end(message.camera_id))
+            return
+        try:
+            tracks = self.fusion.update(message.camera_id, message.pts_seconds, self._weighted(message))
+        except (KeyError, ValueError) as exc:  # an unknown camera, NaN times, a malformed embedding
+            self.counts["bad_messages"] += 1
+            log.warning("fusion: frame of camera %r skipped: %s", message.camera_id, exc)
+            return
+        self.counts["frames"] += 1
+        self.events.extend(to_run_event(e) for e in self.fusion.events())
+        message.tracks = tracks
+        self._send(lambda: self.writer.send(message))
+
+    def _weighted(self, message: FrameMessage) -> Detections:
+        """Embeddings weighted by crop quality: every object carries one in Savant, not all deserve trust."""
+        tracks = message.tracks
+        if "embedding" not in tracks.data or not len(tracks):
+            return tracks
+        good, quality = self.gate.assess(tracks.xyxy, tracks.confidence, (message.height, message.width))
+        fresh = np.isfinite(np.asarray(tracks.data["embedding"], np.float32)).all(axis=1)
+        data = {**tracks.data, "embedding_quality": np.where(good & fresh, quality, 0.0).astype(np.float32)}
+        return Detections(tracks.xyxy, tracks.confidence, tracks.class_id, tracks.tracker_id, data)
+
+    def _send(self, send: Any) -> None:
+        try:
+            send()
+        except TransportError as exc:
+            self.counts["send_errors"] += 1
+            log.warning("fusion: %s", exc)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("fusion", help="give people global ids across cameras (ZeroMQ in and out)")
+    parser.add_argument("--in", dest="inbound", required=True,
+                        help="reader endpoint, e.g. sub+connect:ipc:///tmp/zmq-sockets/output-video.ipc")
+    parser.add_argument("--out", dest="outbound", required=True,
+                        help="writer endpoint, e.g. pub+bind:ipc:///tmp/zmq-sockets/fusion-output.ipc")
+    parser.add_argument("--cameras", type=Path, required=True, help="cameras file: topology and travel times")
+    parser.add_argument("--module", type=Path, default=REPO_MODULE,
+                        help="module YAML whose parameters.fusion and parameters.reid apply")
+    parser.add_argument("--max-seconds", type=float, help="stop after this long")
+    parser.add_argument("--idle-seconds", type=float, help="stop when nothing arrived for this long")
+    parser.set_defaults(func=fusion_command)
+
+
+def fusion_command(args: argparse.Namespace) -> int:
+    module = load_module_config(args.module)
+    site = load_cameras(args.cameras)
+    selection = module.reid.selection if module.reid else {}
+    gate = QualityGate(**{k: v for k, v in selection.items() if k in GATE_OPTIONS})
+    with FrameReader(args.inbound) as reader, FrameWriter(args.outbound) as writer:
+        service = FusionService(reader, writer, Fusion(site, module.fusion), gate)
+        previous = signal.signal(signal.SIGTERM, lambda *_: service.stop())
+        try:
+            counts = service.run(max_seconds=args.max_seconds, idle_seconds=args.idle_seconds)
+        except KeyboardInterrupt:
+            counts = dict(service.counts)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    stats = service.fusion.stats()
+    print(f"fusion: {counts['frames']} frames, {counts['ends']} stream ends, {counts['bad_messages']} bad "
+          f"messages; {stats['active_identities']} identities, {len(service.fusion.transitions)} transitions")
+    return 0

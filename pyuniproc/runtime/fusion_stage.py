@@ -1,0 +1,49 @@
+"""Cross-camera fusion inside the embedded runtime: global ids on every tracked row, fusion's
+decisions as events in the run's event schema, and what the summary reports about identities."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from pyuniproc.config.cameras import Site
+from pyuniproc.fusion import Fusion, FusionConfig
+from pyuniproc.types import Detections
+
+EVENT_KINDS = {"assigned": "global_id_assigned", "corrected": "global_id_corrected", "retired": "identity_retired"}
+
+
+class FusionStage:
+    def __init__(self, site: Site, config: FusionConfig):
+        self.fusion = Fusion(site, config)
+
+    def process(self, camera_id: str, pts_seconds: float, tracks: Detections) -> Detections:
+        return self.fusion.update(camera_id, pts_seconds, tracks)
+
+    def end_camera(self, camera_id: str) -> None:
+        self.fusion.end_camera(camera_id)
+
+    def flush(self) -> None:
+        self.fusion.flush()
+
+    def events(self) -> list[dict[str, Any]]:
+        """Fusion's decisions since the last call, shaped like every other event of the run."""
+        return [to_run_event(event) for event in self.fusion.events()]
+
+    def summary(self, recent: int = 20) -> dict[str, Any]:
+        transitions = self.fusion.transitions
+        return {**self.fusion.stats(), "transitions": len(transitions),
+                "recent_transitions": [asdict(t) for t in transitions[-recent:]]}
+
+
+def to_run_event(event: dict[str, Any]) -> dict[str, Any]:
+    """{"event": "assigned", "pts": ..} -> {"kind": "global_id_assigned", "pts_seconds": .., "details": {..}}."""
+    details = {k: v for k, v in event.items() if k not in ("event", "pts", "camera_id", "track_id", "global_id")}
+    return {
+        "kind": EVENT_KINDS.get(event["event"], f"fusion_{event['event']}"),
+        "camera_id": event.get("camera_id"),
+        "pts_seconds": event.get("pts"),
+        "track_id": event.get("track_id"),
+        "global_id": event.get("global_id", event.get("to_global_id")),
+        "details": details,
+    }
