@@ -27,7 +27,8 @@ from pyuniproc.config.module import load_module_config
 from pyuniproc.fusion import Fusion
 from pyuniproc.reid import QualityGate
 from pyuniproc.runtime.build import GATE_OPTIONS
-from pyuniproc.runtime.fusion_stage import to_run_event
+from pyuniproc.runtime.fusion_stage import FusionMetrics, to_run_event
+from pyuniproc.telemetry import Telemetry
 from pyuniproc.transport import FrameMessage, FrameReader, FrameWriter, StreamEnd, TransportError
 from pyuniproc.types import Detections
 
@@ -36,8 +37,11 @@ REPO_MODULE = Path(__file__).resolve().parents[1] / "module" / "module.yml"
 
 
 class FusionService:
-    def __init__(self, reader: Any, writer: Any, fusion: Fusion, gate: QualityGate):
+    def __init__(self, reader: Any, writer: Any, fusion: Fusion, gate: QualityGate,
+                 metrics: FusionMetrics | None = None, tick: Any = None):
         self.reader, self.writer, self.fusion, self.gate = reader, writer, fusion, gate
+        self.metrics = metrics
+        self.tick = tick or (lambda: None)  # liveness for /healthz
         self.counts = {"frames": 0, "ends": 0, "bad_messages": 0, "send_errors": 0}
         self.events: list[dict[str, Any]] = []
         self._stop = threading.Event()
@@ -49,6 +53,7 @@ class FusionService:
         """Serve until stopped, `max_seconds` pass, or nothing arrived for `idle_seconds`."""
         started = last_message = time.monotonic()
         while not self._stop.is_set():
+            self.tick()
             now = time.monotonic()
             if max_seconds is not None and now - started >= max_seconds:
                 break
@@ -82,6 +87,8 @@ class FusionService:
             return
         self.counts["frames"] += 1
         self.events.extend(to_run_event(e) for e in self.fusion.events())
+        if self.metrics is not None and self.counts["frames"] % 10 == 0:
+            self.metrics.update(self.fusion)
         message.tracks = tracks
         self._send(lambda: self.writer.send(message))
 
@@ -122,8 +129,12 @@ def fusion_command(args: argparse.Namespace) -> int:
     site = load_cameras(args.cameras)
     selection = module.reid.selection if module.reid else {}
     gate = QualityGate(**{k: v for k, v in selection.items() if k in GATE_OPTIONS})
+    # /metrics, /healthz, /readyz as the pipeline serves them (TELEMETRY_HOST/PORT in the module YAML).
+    telemetry = Telemetry(module.runtime.telemetry, cameras=dict)
+    telemetry.start()
     with FrameReader(args.inbound) as reader, FrameWriter(args.outbound) as writer:
-        service = FusionService(reader, writer, Fusion(site, module.fusion), gate)
+        service = FusionService(reader, writer, Fusion(site, module.fusion), gate,
+                                FusionMetrics(telemetry.metrics), tick=telemetry.tick)
         previous = signal.signal(signal.SIGTERM, lambda *_: service.stop())
         try:
             counts = service.run(max_seconds=args.max_seconds, idle_seconds=args.idle_seconds)
@@ -131,6 +142,7 @@ def fusion_command(args: argparse.Namespace) -> int:
             counts = dict(service.counts)
         finally:
             signal.signal(signal.SIGTERM, previous)
+            telemetry.stop()
     stats = service.fusion.stats()
     print(f"fusion: {counts['frames']} frames, {counts['ends']} stream ends, {counts['bad_messages']} bad "
           f"messages; {stats['active_identities']} identities, {len(service.fusion.transitions)} transitions")

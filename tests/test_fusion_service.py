@@ -2,6 +2,7 @@
 real Savant module's ZeroMQ sink would — and reads the frames back with global ids."""
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +14,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 RED = np.array([1.0] + [0.0] * 15, np.float32)
 BLUE = np.array([0.0, 1.0] + [0.0] * 14, np.float32)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def savant_frame(camera: str, pts_seconds: float, people: list[tuple[int, np.ndarray, float]]):
@@ -57,7 +64,8 @@ def test_global_ids_come_back_on_savant_messages(tmp_path):
         [sys.executable, "-m", "pyuniproc.cli", "fusion", "--in", f"router+bind:{inbound}",
          "--out", f"dealer+connect:{outbound}", "--cameras", str(cameras), "--idle-seconds", "5",
          "--max-seconds", "60"],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "TELEMETRY_PORT": str(free_port())},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True)
     received: list = []
 

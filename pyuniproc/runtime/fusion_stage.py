@@ -16,6 +16,14 @@ EVENT_KINDS = {"assigned": "global_id_assigned", "corrected": "global_id_correct
 class FusionStage:
     def __init__(self, site: Site, config: FusionConfig):
         self.fusion = Fusion(site, config)
+        self.metrics: FusionMetrics | None = None
+
+    def attach_metrics(self, metrics: Any) -> None:
+        self.metrics = FusionMetrics(metrics)
+
+    def report(self) -> None:
+        if self.metrics is not None:
+            self.metrics.update(self.fusion)
 
     def process(self, camera_id: str, pts_seconds: float, tracks: Detections) -> Detections:
         return self.fusion.update(camera_id, pts_seconds, tracks)
@@ -47,3 +55,26 @@ def to_run_event(event: dict[str, Any]) -> dict[str, Any]:
         "global_id": event.get("global_id", event.get("to_global_id")),
         "details": details,
     }
+
+
+class FusionMetrics:
+    """Moves fusion's counters into Prometheus: identities, pending tracks, matches, transitions."""
+
+    def __init__(self, metrics: Any):
+        self.metrics = metrics
+        self._matches = 0
+        self._transitions = 0
+
+    def update(self, fusion: Fusion) -> None:
+        stats = fusion.stats()
+        self.metrics.set_fusion_state(active_identities=int(stats["active_identities"]),
+                                      backlog=int(stats["pending_tracks"]))
+        matches = int(stats.get("matches", 0))
+        if matches > self._matches:
+            self.metrics.add_matches(matches - self._matches)
+            self._matches = matches
+        transitions = int(stats.get("transitions", 0))
+        if transitions > self._transitions:
+            for transition in fusion.transitions[-(transitions - self._transitions):]:
+                self.metrics.add_transition(transition.from_camera, transition.to_camera)
+            self._transitions = transitions

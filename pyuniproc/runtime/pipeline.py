@@ -101,6 +101,8 @@ class Pipeline:
             self._cameras[spec.id] = CameraRun(spec=spec, worker=worker)
         self.watcher = ModuleWatcher(module.path) if options.watch_module else None
         self.telemetry = Telemetry(self.settings.telemetry, cameras=self._camera_snapshots)
+        if self.fusion is not None:
+            self.fusion.attach_metrics(self.telemetry.metrics)
         self.observers: list[FrameObserver] = []
         self._started = 0.0
         self._status = "created"
@@ -235,6 +237,8 @@ class Pipeline:
             telemetry.record_batch_stage(traces, cameras, "embed", t0, t1)
         for frame, tracks, trace in zip(batch, tracked, traces):
             self._process_frame(frame, tracks, trace)
+        if self.fusion is not None:
+            self.fusion.report()
 
     def _track(self, frame: Frame, detections: Detections, trace: Any) -> Detections:
         camera = self._cameras[frame.camera_id]
