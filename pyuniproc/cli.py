@@ -37,11 +37,12 @@ def _optional_commands():
     """Subcommands living next to the code they drive; each module offers `register(subparsers)`."""
     from pyuniproc import fusion_service
     from pyuniproc.bench import command as bench
+    from pyuniproc.bench import gpu as bench_gpu
     from pyuniproc.deploy import cli as deploy
     from pyuniproc.evaluation import cli as evaluation
     from pyuniproc.scenario import cli as scenario
 
-    return [module.register for module in (bench, scenario, evaluation, deploy, fusion_service)]
+    return [module.register for module in (bench, bench_gpu, scenario, evaluation, deploy, fusion_service)]
 
 
 def _register_run(commands: argparse._SubParsersAction) -> None:

@@ -149,3 +149,13 @@ def test_stop_keeps_everything_already_processed(tmp_path, module_config):
     assert max(frames) <= processed
     with av.open(str(tmp_path / "video" / "cam1.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) == processed
+
+
+def test_without_a_gpu_the_detector_runs_on_onnx_runtime(module_config):
+    from pyuniproc.detect import OnnxDetector
+    from pyuniproc.gpu import gpu_available
+    from pyuniproc.runtime.build import build_detector
+
+    if gpu_available():
+        pytest.skip("this machine has a GPU: the GPU detector is picked")
+    assert isinstance(build_detector(module_config), OnnxDetector)

@@ -1,0 +1,56 @@
+"""The NVIDIA GPU path of pyuniproc: optional, picked automatically when CUDA is present.
+
+- `onnx_torch`: our ONNX files -> torch modules (one small converter for the ops our graphs use);
+- `net.TorchNet`: fp16, channels_last, batch buckets captured as CUDA graphs;
+- `image`: NV12 (NVDEC's output) -> net inputs and ReID crops on the GPU, same resampling as the CPU path;
+- `postprocess`: the detectors' decoders in torch (boxes stay on the GPU for the crops);
+- `static_decode`: the same decoders with fixed shapes (top-k + Cluster-NMS), capturable in a CUDA graph;
+- `detector.GpuDetector` / `GpuEmbedder`: same interfaces as the CPU detector and embedder;
+- `engine.BatchEngine`: one worker's static batch and graphs (detect + decode in one replay, crops +
+  embed in another);
+- `nvdec`: PyNvVideoCodec decoder sessions, one per camera;
+- `pipeline.GpuPipeline`: decode threads -> batched detect + embed -> per-camera ByteTrack in worker
+  processes (`tracking`), stages overlapped; what `pyuniproc bench-gpu` measures (with `stats`,
+  `report`, `parity`).
+
+Nothing here imports torch until asked: `create_detector_auto` returns the CPU detector on a machine
+without torch or CUDA, so CI and CPU deployments never need the GPU packages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def gpu_available() -> bool:
+    """True when torch with a usable CUDA device and the `onnx` package are importable."""
+    try:
+        from pyuniproc.gpu.detector import cuda_usable
+    except ImportError:  # torch not installed
+        return False
+    return cuda_usable()
+
+
+def create_detector_auto(kind: str, *, model_dir: Path, backend: str = "auto", **options: Any) -> Any:
+    """The detector `kind` on the GPU when one is usable (backend "auto"), else the onnxruntime one.
+
+    backend: "auto", "gpu" (fail without CUDA) or "cpu". options: as `pyuniproc.detect.create_detector`
+    (confidence_threshold, nms_iou_threshold, min_width, min_height, model_file, intra_op_threads; the
+    last only matters on the CPU).
+    """
+    if backend not in ("auto", "gpu", "cpu"):
+        raise ValueError(f"backend must be 'auto', 'gpu' or 'cpu', got {backend!r}")
+    if backend == "gpu" or (backend == "auto" and gpu_available()):
+        if not gpu_available():
+            raise RuntimeError("backend 'gpu' asked for, but torch sees no CUDA device (or onnx is missing)")
+        from pyuniproc.gpu.detector import GpuDetector
+
+        options.pop("intra_op_threads", None)
+        return GpuDetector(kind, model_dir=model_dir, **options)
+    from pyuniproc.detect import create_detector
+
+    return create_detector(kind, model_dir=model_dir, **options)
+
+
+__all__ = ["create_detector_auto", "gpu_available"]

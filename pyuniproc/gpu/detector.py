@@ -1,0 +1,280 @@
+"""`GpuDetector` and `GpuEmbedder`: the shipped ONNX models run by torch, same interfaces as the CPU ones.
+
+`GpuDetector` offers `preprocess / infer / postprocess / detect` like `pyuniproc.detect.OnnxDetector`
+(frames in, one `Detections` per frame out, same thresholds, same decoder semantics), plus the NV12 entry
+points the NVDEC pipeline uses (`preprocess_nv12`, `decode`) that keep everything on the GPU until the
+final copy. `GpuEmbedder` mirrors `pyuniproc.reid.OnnxEmbedder` and adds `embed_nv12` (crops cut on the
+GPU from the decoded frames). On a machine without CUDA both run on torch's CPU backend in float32
+(what the parity tests use); `create_detector_auto` picks the GPU only when CUDA is there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pyuniproc.detect.models import load_array, model_entry, verified_path
+from pyuniproc.detect.preprocess import check_images
+from pyuniproc.gpu.image import nv12_crops, nv12_resize_legacy, rgb_resize_legacy
+from pyuniproc.gpu.net import TorchNet
+from pyuniproc.gpu.onnx_torch import from_onnx
+from pyuniproc.gpu.postprocess import BatchDetections, decode_nanodet_torch, decode_ssd_torch
+from pyuniproc.types import Detections
+
+DETECTOR_BUCKETS = (1, 8, 16, 32, 64)
+EMBEDDER_BUCKETS = (16, 64, 128, 256, 512)
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+class GpuDetector:
+    """A shipped detector (`ssdlite_pedestrian` or `nanodet_coco`) on torch.
+
+    Thresholds mean what they mean for `OnnxDetector` (see there). device: default CUDA when available.
+    half / cuda_graphs: default on for CUDA (fp16 + channels_last, one captured graph per batch bucket).
+    colour_matrix: YUV -> RGB of NV12 input ("bt601" matches PyAV's and OpenCV's conversion of untagged
+    streams, so GPU and CPU paths see the same pixels; "bt709" for HD-tagged cameras).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        model_dir: Path,
+        confidence_threshold: float = 0.5,
+        nms_iou_threshold: float = 0.45,
+        min_width: float = 0.0,
+        min_height: float = 0.0,
+        model_file: str | None = None,
+        device: torch.device | str | None = None,
+        half: bool | None = None,
+        cuda_graphs: bool | None = None,
+        buckets: Sequence[int] = DETECTOR_BUCKETS,
+        colour_matrix: str = "bt601",
+    ) -> None:
+        if kind not in ("ssdlite_pedestrian", "nanodet_coco"):
+            raise ValueError(f"unknown detector kind {kind!r}; known kinds: nanodet_coco, ssdlite_pedestrian")
+        if not 0.0 < confidence_threshold <= 1.0:
+            raise ValueError(f"confidence_threshold must be in (0, 1], got {confidence_threshold!r}")
+        if not 0.0 < nms_iou_threshold <= 1.0:
+            raise ValueError(f"nms_iou_threshold must be in (0, 1], got {nms_iou_threshold!r}")
+        if min_width < 0 or min_height < 0:
+            raise ValueError(f"min_width and min_height must be >= 0, got {min_width!r}, {min_height!r}")
+        self.name = kind
+        self.model_dir = Path(model_dir)
+        self.entry = model_entry(self.model_dir, kind)
+        if model_file is not None and Path(model_file).name != self.entry["file"]:
+            raise ValueError(
+                f"model_file {model_file!r} is not the {kind} model; its file is {self.entry['file']!r}"
+            )
+        self.model_path = verified_path(self.model_dir, self.entry["file"], self.entry["sha256"])
+        self.device = torch.device(device) if device is not None else default_device()
+        net_input = self.entry["input"]
+        self.input_size = int(net_input["shape"][-1])
+        scale = float(net_input["scale_factor"])
+        self.scale = scale
+        self.bias = torch.tensor([-scale * float(o) for o in net_input["offsets"]], device=self.device)[
+            None, :, None, None
+        ]
+        self.net = TorchNet(
+            from_onnx(self.model_path),
+            (3, self.input_size, self.input_size),
+            device=self.device,
+            half=half,
+            cuda_graphs=cuda_graphs,
+            buckets=buckets,
+        )
+        self.colour_matrix = colour_matrix
+        self.confidence_threshold = confidence_threshold
+        self.nms_iou_threshold = nms_iou_threshold
+        self.min_width = min_width
+        self.min_height = min_height
+        if kind == "ssdlite_pedestrian":
+            self.anchors = torch.from_numpy(load_array(self.model_dir, self.entry["anchors"])).to(self.device)
+            self.scale_factors = tuple(self.entry["anchors"]["box_coder_scale_factors"])
+
+    def clone(self) -> GpuDetector:
+        """Same weights and settings, own CUDA graphs: one per worker thread."""
+        twin = object.__new__(GpuDetector)
+        twin.__dict__.update(self.__dict__)
+        twin.net = self.net.clone()
+        return twin
+
+    def _normalise(self, rgb: torch.Tensor) -> torch.Tensor:
+        batch = rgb * self.scale + self.bias
+        return batch.to(self.net.dtype)
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """(H, W, 3) uint8 RGB frames of any sizes -> (N, 3, S, S) net input on the device (TF legacy
+        resize)."""
+        check_images(images)
+        out = torch.empty(
+            (len(images), 3, self.input_size, self.input_size), device=self.device, dtype=self.net.dtype
+        )
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for index, image in enumerate(images):
+            by_shape.setdefault(image.shape, []).append(index)
+        for indices in by_shape.values():
+            frames = torch.from_numpy(np.stack([images[i] for i in indices])).to(self.device)
+            out[torch.tensor(indices, device=self.device)] = self._normalise(
+                rgb_resize_legacy(frames, self.input_size)
+            )
+        return out
+
+    def preprocess_nv12(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, H*3/2, W) uint8 NV12 frames on the device -> (B, 3, S, S) net input."""
+        return self._normalise(nv12_resize_legacy(frames, self.input_size, self.colour_matrix))
+
+    def infer(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Net input -> raw outputs on the device, in MODELS.json order (asynchronous on CUDA)."""
+        return self.net(batch)
+
+    def decode(
+        self, raw_outputs: Sequence[torch.Tensor], original_sizes: Sequence[tuple[int, int]] | torch.Tensor
+    ) -> BatchDetections:
+        """Raw outputs -> kept boxes of the batch, still on the device (for GPU crops)."""
+        thresholds: dict[str, Any] = {
+            "confidence_threshold": self.confidence_threshold,
+            "nms_iou_threshold": self.nms_iou_threshold,
+            "min_width": self.min_width,
+            "min_height": self.min_height,
+        }
+        if self.name == "ssdlite_pedestrian":
+            return decode_ssd_torch(
+                raw_outputs[0],
+                raw_outputs[1],
+                self.anchors,
+                original_sizes,
+                scale_factors=self.scale_factors,
+                **thresholds,
+            )
+        return decode_nanodet_torch(
+            raw_outputs[0], raw_outputs[1], original_sizes, input_size=self.input_size, **thresholds
+        )
+
+    def postprocess(
+        self, raw_outputs: Sequence[torch.Tensor], original_sizes: Sequence[tuple[int, int]]
+    ) -> list[Detections]:
+        """Raw outputs -> one `Detections` per frame (one device->host copy for the batch)."""
+        return self.decode(raw_outputs, original_sizes).to_host(len(original_sizes))
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        if len(images) == 0:
+            return []
+        return self.postprocess(self.infer(self.preprocess(images)), [image.shape[:2] for image in images])
+
+    def __repr__(self) -> str:
+        return (
+            f"GpuDetector({self.name}, {self.device}, {'fp16' if self.net.half else 'fp32'}, "
+            f"graphs={self.net.cuda_graphs}, threshold={self.confidence_threshold})"
+        )
+
+
+class GpuEmbedder:
+    """The shipped appearance embedder on torch; `embed` mirrors `pyuniproc.reid.OnnxEmbedder.embed`."""
+
+    def __init__(
+        self,
+        kind: str = "mobilenetv2_imagenet",
+        *,
+        model_dir: Path,
+        model_file: str | None = None,
+        device: torch.device | str | None = None,
+        half: bool | None = None,
+        cuda_graphs: bool | None = None,
+        buckets: Sequence[int] = EMBEDDER_BUCKETS,
+        colour_matrix: str = "bt601",
+    ) -> None:
+        self.name = kind
+        self.model_dir = Path(model_dir)
+        self.entry = model_entry(self.model_dir, kind)
+        if model_file is not None and Path(model_file).name != self.entry["file"]:
+            raise ValueError(
+                f"model_file {model_file!r} is not the {kind} model; its file is {self.entry['file']!r}"
+            )
+        self.model_path = verified_path(self.model_dir, self.entry["file"], self.entry["sha256"])
+        self.device = torch.device(device) if device is not None else default_device()
+        net_input = self.entry["input"]
+        self.input_height, self.input_width = (int(v) for v in net_input["shape"][2:])
+        self.scale = float(net_input["scale_factor"])
+        self.offsets = torch.tensor([float(o) for o in net_input["offsets"]], device=self.device)[
+            None, :, None, None
+        ]
+        self.dimension = int(self.entry["output"]["shape"][1])
+        self.net = TorchNet(
+            from_onnx(self.model_path),
+            (3, self.input_height, self.input_width),
+            device=self.device,
+            half=half,
+            cuda_graphs=cuda_graphs,
+            buckets=buckets,
+        )
+        self.colour_matrix = colour_matrix
+
+    def clone(self) -> GpuEmbedder:
+        twin = object.__new__(GpuEmbedder)
+        twin.__dict__.update(self.__dict__)
+        twin.net = self.net.clone()
+        return twin
+
+    def _embed_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
+        batch = ((rgb - self.offsets) * self.scale).to(self.net.dtype)
+        (raw,) = self.net(batch)
+        raw = raw.float()
+        return raw / raw.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+    def embed_nv12(self, frames: torch.Tensor, frame_index: torch.Tensor, xyxy: torch.Tensor) -> torch.Tensor:
+        """Boxes of NV12 frames on the device -> (n, D) float32 unit rows on the device (crops cut there)."""
+        if len(xyxy) == 0:
+            return torch.zeros((0, self.dimension), device=self.device)
+        crops = nv12_crops(frames, frame_index, xyxy, self.input_height, self.input_width, self.colour_matrix)
+        return self._embed_rgb(crops)
+
+    def preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Crops -> (N, 3, H, W) float32 resized RGB 0..255 (OpenCV bilinear, as the CPU embedder resizes);
+        the offsets are subtracted on the device, in `infer`."""
+        import cv2
+
+        batch = np.empty((len(crops), 3, self.input_height, self.input_width), dtype=np.float32)
+        for index, crop in enumerate(crops):
+            resized = cv2.resize(
+                np.ascontiguousarray(crop),
+                (self.input_width, self.input_height),
+                interpolation=cv2.INTER_LINEAR,
+            )
+            batch[index] = resized.transpose(2, 0, 1)
+        return batch
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 3, H, W) float32 net input (as `preprocess` makes it) -> (N, D) float32 raw output."""
+        rgb = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+        with torch.no_grad():
+            (raw,) = self.net(((rgb - self.offsets) * self.scale).to(self.net.dtype))
+        return raw.float().cpu().numpy()
+
+    def postprocess(self, raw: np.ndarray) -> np.ndarray:
+        """(N, D) raw output -> (N, D) float32 unit rows."""
+        raw = np.asarray(raw, dtype=np.float32)
+        return raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), np.float32(1e-12))
+
+    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """(n, D) float32 unit rows, row i for crops[i]; one inference for all crops."""
+        if len(crops) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        rgb = torch.from_numpy(self.preprocess(crops)).to(self.device)
+        return self._embed_rgb(rgb).cpu().numpy()
+
+
+def cuda_usable() -> bool:
+    """True when torch sees a CUDA device and the `onnx` package (needed to read the models) imports."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        return False
+    return torch.cuda.is_available()

@@ -1,0 +1,268 @@
+"""One inference worker's GPU state: a static frame batch and two families of captured CUDA graphs.
+
+Why: launched op by op from Python, one batch is ~300 small kernels (NV12 gathers, colour conversion,
+two networks, crop sampling), and every op releases and re-takes the GIL, which 96 decoder threads also
+want. Measured on the H100 with op-by-op launches: ~110 ms per batch of 64 with the GPU half idle. Here the
+two static parts of a batch are captured once per size bucket and replayed with one call each:
+
+- detect graph per frame bucket b: `static_frames[:b]` (NV12) -> net input -> detector raw outputs ->
+  fixed-shape decode and NMS (`static_decode`) -> one packed result tensor, and the kept boxes compacted
+  into `static_boxes` for the embed graph;
+- embed graph per crop bucket c: `static_boxes[:c]` of `static_frames` -> crops -> embeddings (unit rows).
+
+So a batch is: one index_select, one replay, one copy to the host (boxes), one replay, one copy (embeddings).
+When the fixed-shape decode cannot vouch for its answer (more candidates than it keeps, NMS not converged)
+the batch is decoded the exact, dynamic way instead (`fallbacks` counts those batches). On the CPU (tests)
+the same steps run eagerly.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
+from pyuniproc.gpu.image import nv12_crops
+from pyuniproc.gpu.postprocess import _priors
+from pyuniproc.gpu.static_decode import decode_nanodet_static, decode_ssd_static
+from pyuniproc.types import Detections
+
+FRAME_BUCKETS = (1, 8, 16, 32, 64)
+CROP_BUCKETS = (16, 32, 64, 128, 192, 256, 384, 512)
+
+_CAPTURE_LOCK = threading.Lock()
+
+
+def capture(
+    fn: Callable[[], tuple[torch.Tensor, ...]], device: torch.device, pool: object = None
+) -> tuple[torch.cuda.CUDAGraph, tuple]:
+    """Warm `fn` up on a side stream (cuDNN picks algorithms, caches fill), then capture it as a graph.
+
+    pool: memory pool shared with other graphs that are never replayed at the same time as this one."""
+    with _CAPTURE_LOCK:
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side), torch.no_grad():
+            for _ in range(2):
+                fn()
+        torch.cuda.current_stream(device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, pool=pool, stream=side), torch.no_grad():
+            outputs = fn()
+        torch.cuda.current_stream(device).wait_stream(side)
+    return graph, outputs
+
+
+class BatchEngine:
+    """detect(n) and embed(frame_index, boxes) over frames loaded with `load()`; one engine per thread.
+
+    frame_shape: (rows, width) of the NV12 frames (rows = height * 3 // 2); every camera must share it.
+    graphs: capture CUDA graphs (default: on CUDA). Memory: the static frame batch (max bucket x frame) plus
+    one graph memory pool shared by all of the engine's graphs (sized by its largest step).
+    """
+
+    def __init__(
+        self,
+        detector: GpuDetector,
+        embedder: GpuEmbedder | None,
+        frame_shape: tuple[int, int],
+        *,
+        frame_buckets: Sequence[int] = FRAME_BUCKETS,
+        crop_buckets: Sequence[int] = CROP_BUCKETS,
+        graphs: bool | None = None,
+        candidates: int = 256,
+        max_detections: int = 100,
+    ) -> None:
+        self.detector = detector
+        self.embedder = embedder
+        self.device = detector.device
+        self.graphs = (self.device.type == "cuda") if graphs is None else graphs
+        self.frame_buckets = tuple(sorted(frame_buckets))
+        self.crop_buckets = tuple(sorted(crop_buckets))
+        rows, width = frame_shape
+        self.height, self.width = rows * 2 // 3, width
+        self.frames = torch.zeros(
+            (self.frame_buckets[-1], rows, width), dtype=torch.uint8, device=self.device
+        )
+        self.candidates = candidates
+        self.max_detections = max_detections
+        rows_capacity = max(self.crop_buckets[-1], self.frame_buckets[-1] * candidates) + 1  # + trash row
+        self.boxes = torch.zeros((rows_capacity, 4), dtype=torch.float32, device=self.device)
+        self.box_frame = torch.zeros(rows_capacity, dtype=torch.int64, device=self.device)
+        self.sizes = torch.tensor([[float(self.height), float(self.width)]], device=self.device).repeat(
+            self.frame_buckets[-1], 1
+        )
+        self.fallbacks = 0
+        self._detect_graphs: dict[int, tuple[torch.cuda.CUDAGraph, tuple]] = {}
+        self._embed_graphs: dict[int, tuple[torch.cuda.CUDAGraph, tuple]] = {}
+        if self.graphs:
+            # One memory pool for all of this engine's graphs: they replay one after another on the engine's
+            # thread, and each replay's outputs are cloned before the next, so their scratch memory can be
+            # shared (separate pools cost ~35 GB per engine, mostly the large crop buckets).
+            pool = torch.cuda.graph_pool_handle()
+            for bucket in self.frame_buckets:
+                self._detect_graphs[bucket] = capture(
+                    lambda b=bucket: self._detect_step(b), self.device, pool
+                )
+            if embedder is not None:
+                for bucket in self.crop_buckets:
+                    self._embed_graphs[bucket] = capture(
+                        lambda c=bucket: self._embed_step(c), self.device, pool
+                    )
+
+    @property
+    def capacity(self) -> int:
+        return self.frame_buckets[-1]
+
+    def _detect_step(self, n: int) -> tuple[torch.Tensor, ...]:
+        """-> (packed (n, K * 7 + 3) float32 rows | overflow, converged | kept count, *raw outputs)."""
+        detector = self.detector
+        raw = detector.net.module(
+            detector.preprocess_nv12(self.frames[:n]).contiguous(
+                memory_format=torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+            )
+        )
+        options = {
+            "confidence_threshold": detector.confidence_threshold,
+            "nms_iou_threshold": detector.nms_iou_threshold,
+            "min_width": detector.min_width,
+            "min_height": detector.min_height,
+            "max_detections": self.max_detections,
+            "candidates": self.candidates,
+            "out_boxes": self.boxes,
+            "out_frame": self.box_frame,
+        }
+        if detector.name == "ssdlite_pedestrian":
+            static = decode_ssd_static(
+                raw[0],
+                raw[1],
+                detector.anchors,
+                self.sizes[:n],
+                scale_factors=detector.scale_factors,
+                **options,
+            )
+        else:
+            wanted = torch.zeros(1, dtype=torch.int64, device=self.device)  # COCO person
+            static = decode_nanodet_static(
+                raw[0],
+                raw[1],
+                _priors(detector.input_size, self.device),
+                wanted,
+                self.sizes[:n],
+                input_size=detector.input_size,
+                **options,
+            )
+        packed = torch.cat(
+            [
+                static.rows.reshape(n, -1),
+                static.flags.float(),
+                static.count.float().reshape(1, 1).expand(n, 1),
+            ],
+            dim=1,
+        )
+        return (packed, *raw)
+
+    def _embed_step(self, n: int) -> tuple[torch.Tensor, ...]:
+        embedder = self.embedder
+        assert embedder is not None
+        crops = nv12_crops(
+            self.frames,
+            self.box_frame[:n],
+            self.boxes[:n],
+            embedder.input_height,
+            embedder.input_width,
+            embedder.colour_matrix,
+        )
+        batch = ((crops - embedder.offsets) * embedder.scale).to(embedder.net.dtype)
+        if self.device.type == "cuda":
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        (raw,) = embedder.net.module(batch)
+        raw = raw.float()
+        return (raw / raw.norm(dim=1, keepdim=True).clamp_min(1e-12),)
+
+    @staticmethod
+    def _bucket(buckets: Sequence[int], n: int) -> int:
+        return next(b for b in buckets if b >= n)
+
+    def load(self, pool: torch.Tensor, slots: torch.Tensor) -> None:
+        """Copy the frames at `slots` of `pool` into the static batch (at most `capacity`)."""
+        torch.index_select(pool, 0, slots, out=self.frames[: len(slots)])
+
+    def detect(self, n: int) -> tuple[torch.Tensor, ...]:
+        """(packed, *raw outputs) for the first n loaded frames (see `_detect_step`); the raw outputs are
+        only valid until the next `detect` of this engine."""
+        if not self.graphs:
+            with torch.no_grad():
+                return self._detect_step(n)
+        bucket = self._bucket(self.frame_buckets, n)
+        graph, outputs = self._detect_graphs[bucket]
+        graph.replay()
+        # raw outputs are returned as views of the graph's buffers: valid until this engine's next replay
+        return (outputs[0][:n].clone(), *(o[:n] for o in outputs[1:]))
+
+    def detect_frames(self, n: int) -> tuple[list[Detections], int | None, tuple[torch.Tensor, ...]]:
+        """Detections of the first n loaded frames, with one device->host copy.
+
+        Returns (per-frame detections, number of kept boxes compacted into the static buffer for
+        `embed_kept`, or None when the batch fell back to the exact decoder, raw outputs)."""
+        packed, *raw = self.detect(n)
+        host = packed.cpu().numpy()
+        k = (host.shape[1] - 3) // 7
+        rows = host[:, : k * 7].reshape(n, k, 7)
+        overflow, converged = host[:, k * 7] > 0.5, host[:, k * 7 + 1] > 0.5
+        if overflow.any() or not converged.all():
+            self.fallbacks += 1
+            exact = self.detector.decode(raw, self.sizes[:n]).to_host(n)
+            return exact, None, tuple(raw)
+        frames = []
+        for frame_rows in rows:
+            kept = frame_rows[frame_rows[:, 6] > 0.5]
+            frames.append(
+                Detections(xyxy=kept[:, :4], confidence=kept[:, 4], class_id=kept[:, 5].astype(np.int32))
+            )
+        # kept rows of these n frames come first in the static buffer (a padded bucket's extra frames follow)
+        return frames, int((rows[:, :, 6] > 0.5).sum()), tuple(raw)
+
+    def embed_kept(self, count: int) -> torch.Tensor:
+        """(count, D) embeddings of the boxes the last `detect` compacted into the static buffer, in order."""
+        assert self.embedder is not None
+        if count == 0:
+            return torch.zeros((0, self.embedder.dimension), device=self.device)
+        largest = self.crop_buckets[-1]
+        parts = []
+        for start in range(0, count, largest):
+            size = min(largest, count - start)
+            if start:  # move the next chunk to the front, where the embed step reads
+                self.boxes[:size].copy_(self.boxes[start : start + size].clone())
+                self.box_frame[:size].copy_(self.box_frame[start : start + size].clone())
+            parts.append(self._run_embed(size))
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _run_embed(self, k: int) -> torch.Tensor:
+        if not self.graphs:
+            with torch.no_grad():
+                return self._embed_step(k)[0]
+        graph, (embeddings,) = self._embed_graphs[self._bucket(self.crop_buckets, k)]
+        graph.replay()
+        return embeddings[:k].clone()
+
+    def embed(self, frame_index: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        """(k, D) float32 unit embeddings of `boxes` (k, 4) of loaded frames `frame_index` (k,)."""
+        assert self.embedder is not None
+        k = len(boxes)
+        if k == 0:
+            return torch.zeros((0, self.embedder.dimension), device=self.device)
+        largest = self.crop_buckets[-1]
+        if k > largest:
+            return torch.cat(
+                [
+                    self.embed(frame_index[i : i + largest], boxes[i : i + largest])
+                    for i in range(0, k, largest)
+                ]
+            )
+        self.boxes[:k].copy_(boxes)
+        self.box_frame[:k].copy_(frame_index)
+        return self._run_embed(k)

@@ -1,0 +1,142 @@
+"""Video decoder sessions that hand out NV12 frames: NVDEC through PyNvVideoCodec, or PyAV on the CPU.
+
+One session per camera (NVDEC runs many sessions at once; the H100 has 7 NVDEC engines). A session's
+`read()` returns the next frame as a (H * 3 // 2, W) uint8 NV12 tensor *view into the decoder's own
+buffer*: copy it before the next `read()` (the pipeline copies it into its frame pool at once). Files
+loop when `loop` is set, so a short synthetic clip can feed a benchmark of any length.
+
+PyNvVideoCodec is imported only by `NvdecStream`; `PyAvStream` is the CPU stand-in that lets the
+pipeline run (and be tested) on a machine without a GPU.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+
+class NV12Stream(Protocol):
+    device: torch.device
+
+    def read(self) -> torch.Tensor | None:
+        """Next frame (H * 3 // 2, W) uint8 NV12 on `device`, or None at the end of a non-looping file."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def pynvvideocodec_version() -> str | None:
+    try:
+        import PyNvVideoCodec as nvc
+    except Exception:
+        return None
+    return str(getattr(nvc, "__version__", "unknown"))
+
+
+def _as_nv12(frame: Any, device: torch.device) -> torch.Tensor:
+    """A PyNvVideoCodec DecodedFrame -> (H * 3 // 2, W) uint8 tensor view on the GPU (no copy)."""
+    try:
+        tensor = torch.from_dlpack(frame)
+    except Exception:  # older builds: CUDA array interface only
+        tensor = torch.as_tensor(frame, device=device)
+    if tensor.dim() == 3 and tensor.shape[-1] == 1:
+        tensor = tensor[..., 0]
+    if tensor.dim() != 2 or tensor.dtype != torch.uint8:
+        raise RuntimeError(
+            f"unexpected NV12 frame from PyNvVideoCodec: shape {tuple(tensor.shape)}, {tensor.dtype}"
+        )
+    return tensor
+
+
+class NvdecStream:
+    """One NVDEC decoder session over one file (H.264/HEVC in MP4/MKV/TS), NV12 frames on the GPU."""
+
+    def __init__(self, path: Path | str, *, gpu_id: int = 0, loop: bool = True) -> None:
+        import PyNvVideoCodec as nvc
+
+        self._nvc = nvc
+        self.path = str(path)
+        self.loop = loop
+        self.device = torch.device("cuda", gpu_id)
+        self._demuxer = nvc.CreateDemuxer(filename=self.path)
+        self._decoder = nvc.CreateDecoder(
+            gpuid=gpu_id,
+            codec=self._demuxer.GetNvCodecId(),
+            cudacontext=0,
+            cudastream=0,
+            usedevicememory=True,
+        )
+        self._packets = iter(self._demuxer)
+        self._pending: deque[Any] = deque()
+        self._ended = False
+        self.loops = 0
+
+    def read(self) -> torch.Tensor | None:
+        while not self._pending:
+            if self._ended:
+                return None
+            try:
+                packet = next(self._packets)
+            except StopIteration:
+                if not self.loop:
+                    self._ended = True
+                    continue
+                self.loops += 1
+                self._demuxer = self._nvc.CreateDemuxer(filename=self.path)
+                self._packets = iter(self._demuxer)
+                continue
+            self._pending.extend(self._decoder.Decode(packet))
+        return _as_nv12(self._pending.popleft(), self.device)
+
+    def close(self) -> None:
+        self._pending.clear()
+        self._decoder = None
+        self._demuxer = None
+
+
+class PyAvStream:
+    """CPU stand-in: PyAV decodes, libswscale converts to NV12, frames are CPU tensors."""
+
+    def __init__(self, path: Path | str, *, loop: bool = True, device: torch.device | str = "cpu") -> None:
+        import av
+
+        self._av = av
+        self.path = str(path)
+        self.loop = loop
+        self.device = torch.device(device)
+        self._open()
+        self.loops = 0
+
+    def _open(self) -> None:
+        self._container = self._av.open(self.path)
+        self._frames = self._container.decode(video=0)
+
+    def read(self) -> torch.Tensor | None:
+        while True:
+            try:
+                frame = next(self._frames)
+            except StopIteration:
+                self._container.close()
+                if not self.loop:
+                    return None
+                self.loops += 1
+                self._open()
+                continue
+            array = frame.to_ndarray(format="nv12")
+            return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+
+    def close(self) -> None:
+        self._container.close()
+
+
+def open_stream(path: Path | str, *, backend: str = "auto", gpu_id: int = 0, loop: bool = True) -> NV12Stream:
+    """`NvdecStream` when backend is "nvdec" (or "auto" and PyNvVideoCodec + CUDA are there), else PyAV."""
+    if backend not in ("auto", "nvdec", "pyav"):
+        raise ValueError(f"decoder backend must be 'auto', 'nvdec' or 'pyav', got {backend!r}")
+    if backend == "nvdec" or (backend == "auto" and torch.cuda.is_available() and pynvvideocodec_version()):
+        return NvdecStream(path, gpu_id=gpu_id, loop=loop)
+    return PyAvStream(path, loop=loop)

@@ -1,0 +1,104 @@
+"""GpuDetector / GpuEmbedder: the CPU detector's and embedder's contract, on torch (CPU here, CUDA there)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+import numpy as np
+import torch
+
+from pyuniproc.detect import DEFAULT_MODEL_DIR, Detector, create_detector
+from pyuniproc.gpu import create_detector_auto, gpu_available
+from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
+from pyuniproc.reid import DEFAULT_MODEL_DIR as REID_DIR
+from pyuniproc.reid import create_embedder, crop_boxes
+
+KINDS = ["ssdlite_pedestrian", "nanodet_coco"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_same_boxes_as_the_onnxruntime_detector(frames, kind):
+    expected = create_detector(kind, model_dir=DEFAULT_MODEL_DIR, confidence_threshold=0.4).detect(frames)
+    ours = GpuDetector(kind, model_dir=DEFAULT_MODEL_DIR, confidence_threshold=0.4, device="cpu")
+    assert isinstance(ours, Detector)
+    got = ours.detect(frames)
+    for e, g in zip(expected, got, strict=True):
+        assert len(g) == len(e) > 0
+        np.testing.assert_allclose(g.xyxy, e.xyxy, atol=0.05)
+        np.testing.assert_allclose(g.confidence, e.confidence, atol=1e-4)
+
+
+def test_embedder_matches_the_onnxruntime_embedder(frames):
+    boxes = np.array([[100, 100, 150, 250], [300, 200, 340, 300], [5, 5, 20, 20]], np.float32)
+    crops = crop_boxes(frames[1], boxes)
+    expected = create_embedder("mobilenetv2_imagenet", model_dir=REID_DIR).embed(crops)
+    got = GpuEmbedder(model_dir=REID_DIR, device="cpu").embed(crops)
+    assert got.shape == expected.shape == (3, 1280)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    ours = GpuEmbedder(model_dir=REID_DIR, device="cpu")
+    assert ours.embed([]).shape == (0, 1280)
+    staged = ours.postprocess(ours.infer(ours.preprocess(crops)))  # the Embedder protocol's three stages
+    np.testing.assert_allclose(staged, expected, atol=1e-4)
+    from pyuniproc.reid import Embedder
+
+    assert isinstance(ours, Embedder)
+
+
+def test_auto_falls_back_to_the_cpu_detector_without_cuda():
+    detector = create_detector_auto("ssdlite_pedestrian", model_dir=DEFAULT_MODEL_DIR, intra_op_threads=1)
+    if gpu_available():
+        assert isinstance(detector, GpuDetector)
+    else:
+        assert type(detector).__name__ == "SsdlitePedestrianDetector"
+        assert (
+            create_detector_auto("nanodet_coco", model_dir=DEFAULT_MODEL_DIR, backend="cpu").name
+            == "nanodet_coco"
+        )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without CUDA")
+def test_asking_for_the_gpu_without_cuda_fails_clearly():
+    with pytest.raises(RuntimeError, match="CUDA"):
+        create_detector_auto("ssdlite_pedestrian", model_dir=DEFAULT_MODEL_DIR, backend="gpu")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kind": "yolo"}, "unknown detector kind"),
+        ({"kind": "nanodet_coco", "confidence_threshold": 0.0}, "confidence_threshold"),
+        ({"kind": "nanodet_coco", "model_file": "ssdlite_pedestrian.onnx"}, "not the nanodet_coco model"),
+    ],
+)
+def test_bad_arguments_are_rejected(kwargs, message):
+    kind = kwargs.pop("kind")
+    with pytest.raises(ValueError, match=message):
+        GpuDetector(kind, model_dir=DEFAULT_MODEL_DIR, device="cpu", **kwargs)
+    with pytest.raises(ValueError, match="backend"):
+        create_detector_auto("nanodet_coco", model_dir=DEFAULT_MODEL_DIR, backend="tpu")
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("kind", KINDS)
+def test_cuda_fp16_finds_the_same_people(frames, kind):
+    """On the GPU machine: fp16 + channels_last + CUDA graphs vs onnxruntime float32 on the CPU."""
+    from pyuniproc.detect.nms import box_iou
+
+    expected = create_detector(kind, model_dir=DEFAULT_MODEL_DIR, confidence_threshold=0.4).detect(frames)
+    got = GpuDetector(kind, model_dir=DEFAULT_MODEL_DIR, confidence_threshold=0.4).detect(frames)
+    for e, g in zip(expected, got, strict=True):
+        assert abs(len(e) - len(g)) <= 1
+        iou = box_iou(e.xyxy, g.xyxy)
+        assert (iou.max(axis=1) > 0.9).mean() >= 0.9
+
+
+@pytest.mark.cuda
+def test_cuda_graph_replay_equals_eager():
+    detector = GpuDetector("ssdlite_pedestrian", model_dir=DEFAULT_MODEL_DIR, cuda_graphs=True)
+    eager = GpuDetector("ssdlite_pedestrian", model_dir=DEFAULT_MODEL_DIR, cuda_graphs=False)
+    batch = torch.randn(5, 3, 300, 300, device="cuda", dtype=torch.float16)
+    for a, b in zip(detector.infer(batch), eager.infer(batch), strict=True):
+        torch.testing.assert_close(a, b, atol=2e-2, rtol=2e-2)
