@@ -350,6 +350,13 @@ class Pipeline:
             camera.worker.stop()
         for camera in self._cameras.values():
             camera.worker.join(timeout=5.0)
+        with self._wakeup:  # frames decoded but never processed are accounted for, not lost silently
+            for camera in self._cameras.values():
+                left = 0
+                while camera.worker.pop() is not None:
+                    left += 1
+                if left:
+                    camera.worker.stats.mark_dropped("shutdown", left)
         for camera_id, camera in self._cameras.items():
             if not camera.ended:
                 self._end_camera(camera_id, camera)

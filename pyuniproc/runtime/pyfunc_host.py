@@ -13,6 +13,7 @@ import importlib
 import json
 import sys
 from dataclasses import dataclass
+from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any
 
@@ -148,12 +149,19 @@ def load_pyfunc(spec: PyFuncSpec, module_path: Path, overrides: dict[str, Any] |
     """Import and instantiate a pyfunc class named in the module YAML.
 
     Pyfunc modules are looked up only in the project that holds the module YAML (the folder
-    above `module/`), the way Savant resolves them from its project mount.
+    above `module/`), the way Savant resolves them from its project mount. A module path whose
+    top-level package is not in that folder (`os`, `subprocess`, any installed package) is refused
+    before anything is imported: a module YAML must not be able to run arbitrary installed code.
     """
     project_root = str(module_path.resolve().parent.parent)
+    where = f"pyfunc {spec.module}.{spec.class_name}"
+    top_level = spec.module.split(".", 1)[0]
+    if not top_level.isidentifier() or PathFinder.find_spec(top_level, [project_root]) is None:
+        raise ConfigError(module_path, f"cannot import {where}: pyfunc modules are loaded only from the "
+                          f"module's project {project_root}, which has no '{top_level}'",
+                          line=spec.line, field="module")
     if project_root not in sys.path:
         sys.path.insert(0, project_root)
-    where = f"pyfunc {spec.module}.{spec.class_name}"
     try:
         module = importlib.import_module(spec.module)
     except ImportError as exc:

@@ -8,6 +8,7 @@ redacted URI, and scrubbed once more in case the reason itself echoes a secret.
 from __future__ import annotations
 
 import logging
+import time
 from fractions import Fraction
 from typing import Any
 
@@ -40,9 +41,23 @@ class SourceDead(Exception):
     """Raised inside the package when a source must end as dead; the message is final and redacted."""
 
 
-def error_reason(exc: BaseException, uri: SourceUri, *, timeout_seconds: float | None = None) -> str:
-    """The cause of `exc` as a short redacted phrase (no URL prefix, no errno noise)."""
-    if isinstance(exc, av.error.ExitError):
+def error_reason(
+    exc: BaseException,
+    uri: SourceUri,
+    *,
+    timeout_seconds: float | None = None,
+    elapsed_seconds: float | None = None,
+) -> str:
+    """The cause of `exc` as a short redacted phrase (no URL prefix, no errno noise).
+
+    elapsed_seconds: how long the failed call ran. When it reached `timeout_seconds` the cause is
+    the timeout, whatever FFmpeg says: its RTSP client answers an interrupted wait for a server
+    that accepted the connection but never replied with "Invalid data found when processing input".
+    """
+    timed_out = (
+        timeout_seconds is not None and elapsed_seconds is not None and elapsed_seconds >= timeout_seconds
+    )
+    if isinstance(exc, av.error.ExitError) or timed_out:
         # AVERROR_EXIT only comes from PyAV's interrupt callback, i.e. our timeout expired.
         return f"timed out after {timeout_seconds:g} s" if timeout_seconds else "timed out"
     if isinstance(exc, (av.error.FFmpegError, OSError)) and getattr(exc, "strerror", None):
@@ -156,6 +171,7 @@ def probe(
     info: dict[str, Any] = {"kind": parsed.kind.value, "uri": parsed.redacted}
     if parsed.kind is SourceKind.IMAGES:
         return info | _probe_images(parsed, camera_id, images_fps)
+    started = time.monotonic()
     try:
         container = open_input(
             parsed,
@@ -165,7 +181,8 @@ def probe(
             av_options=av_options,
         )
     except (av.error.FFmpegError, OSError) as exc:
-        reason = error_reason(exc, parsed, timeout_seconds=timeout_seconds)
+        elapsed = time.monotonic() - started if parsed.is_live else None
+        reason = error_reason(exc, parsed, timeout_seconds=timeout_seconds, elapsed_seconds=elapsed)
         raise _error(camera_id, parsed, "cannot open", reason) from None
     with container:
         try:

@@ -174,6 +174,7 @@ class LiveReader:
 
     def _connect_and_read(self) -> tuple[bool, str]:
         """One connection: (whether it delivered a frame, why it ended)."""
+        started = time.monotonic()
         try:
             container = open_input(
                 self.uri,
@@ -183,7 +184,8 @@ class LiveReader:
                 av_options=self.av_options,
             )
         except (av.error.FFmpegError, OSError) as exc:
-            reason = error_reason(exc, self.uri, timeout_seconds=self.open_timeout_seconds)
+            reason = error_reason(exc, self.uri, timeout_seconds=self.open_timeout_seconds,
+                                  elapsed_seconds=time.monotonic() - started)
             return False, self._error("cannot open", reason)
         delivered = False
         with container:
@@ -192,8 +194,22 @@ class LiveReader:
             except ValueError as exc:
                 return False, self._error("cannot use", str(exc))
             self.clock.reconnect()
+            packets = container.demux(stream)
+            last_frame_at = time.monotonic()
             try:
-                for packet in container.demux(stream):
+                while True:
+                    asked = time.monotonic()
+                    try:
+                        packet = next(packets)
+                    except StopIteration:
+                        break
+                    now = time.monotonic()
+                    if now - asked >= self.read_timeout_seconds:
+                        # The read timeout fired, but FFmpeg's RTSP demuxer answers the interrupt with
+                        # a packet still held for reordering instead of an error: the connection has
+                        # stalled all the same (that packet is stale), so drop it now rather than one
+                        # more read timeout later, with a camera reading "live" meanwhile.
+                        return delivered, self._lost(f"no data for {self.read_timeout_seconds:g} s (stalled)")
                     if self.stop.is_set():
                         return delivered, "stopped"
                     try:
@@ -203,7 +219,13 @@ class LiveReader:
                         self.stats.record_read_error(
                             describe(self.camera_id, self.uri, "bad packet from", reason)
                         )
-                        continue
+                        decoded = []
+                    if not decoded and delivered and now - last_frame_at >= self.read_timeout_seconds:
+                        # Packets keep coming but none decodes (a damaged bitstream, a wedged
+                        # encoder): as useless as a stall; a new session restarts at a keyframe.
+                        return delivered, self._lost(
+                            f"no decodable frame for {self.read_timeout_seconds:g} s (corrupt stream)"
+                        )
                     for frame in decoded:
                         image = frame.to_ndarray(format="rgb24")
                         now = time.monotonic()
@@ -215,15 +237,21 @@ class LiveReader:
                             logger.info("camera %s: connected to %s", self.camera_id, self.uri.redacted)
                         if not self._put((image, pts, now)):
                             return delivered, "stopped"
+                    if decoded:
+                        last_frame_at = time.monotonic()  # after _put: a slow consumer is no corrupt stream
             except av.error.FFmpegError as exc:
                 if isinstance(exc, av.error.ExitError):
                     reason = f"no data for {self.read_timeout_seconds:g} s (stalled)"
                 else:
                     reason = error_reason(exc, self.uri)
-                message = describe(self.camera_id, self.uri, "connection lost to", reason)
-                self.stats.record_read_error(message)
-                return delivered, message
+                return delivered, self._lost(reason)
         return delivered, self._error("connection lost to", "end of stream")
+
+    def _lost(self, reason: str) -> str:
+        """A connection that delivered is given up: counted as a read error, reported redacted."""
+        message = describe(self.camera_id, self.uri, "connection lost to", reason)
+        self.stats.record_read_error(message)
+        return message
 
     def _error(self, what: str, reason: str) -> str:
         message = describe(self.camera_id, self.uri, what, reason)

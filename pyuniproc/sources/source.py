@@ -46,6 +46,9 @@ class CameraSource:
         reconnected. Lower notices dead cameras sooner; below the camera's frame interval
         it drops healthy connections.
     stall_timeout_seconds: `stats` reads "stalled" when a live camera gave no frame for this long.
+        Keep it below `read_timeout_seconds`: "stalled" is what health shows between frames stopping
+        and the reader giving up on the connection (then "connecting" while it retries); at or above
+        the read timeout a stall is never seen as such.
     backoff: reconnect policy of live sources (see `Backoff`, `LiveReader` for the semantics).
     max_frames: end (finished) after this many frames.
     clock_origin: `time.monotonic()` value that is pts 0 of a live source; give all live cameras
@@ -67,7 +70,7 @@ class CameraSource:
         images_fps: float = 10.0,
         open_timeout_seconds: float = 5.0,
         read_timeout_seconds: float = 5.0,
-        stall_timeout_seconds: float = 5.0,
+        stall_timeout_seconds: float = 2.0,
         backoff: Backoff | None = None,
         max_frames: int | None = None,
         clock_origin: float | None = None,

@@ -39,7 +39,7 @@ BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 CAMERA_STATES = ("connecting", "live", "stalled", "dead", "finished")
 # Drop reasons exported as 0 before the first drop, so rate() and the drop-ratio alert have a
 # series from the start (CameraWorker's only reason today).
-KNOWN_DROP_REASONS = ("queue_full",)
+KNOWN_DROP_REASONS = ("queue_full", "shutdown")
 END_TO_END = "end_to_end"
 
 CameraSnapshots = Mapping[str, Mapping[str, Any]]

@@ -2,6 +2,7 @@
 are reported and change nothing."""
 
 import csv
+import re
 import json
 import shutil
 import threading
@@ -63,7 +64,7 @@ def test_edits_apply_while_running_and_broken_edits_are_ignored(tmp_path):
         assert wait_for(lambda: rows_after(out / "tracks.csv", frame_now) > 5, 10), "tracking stopped"
 
         # 2. A good edit: a detector threshold no person reaches empties the tracks within seconds.
-        module_path.write_text(original.replace("DETECTION_THRESHOLD, 0.15", "DETECTION_THRESHOLD, 0.999"))
+        module_path.write_text(re.sub(r"DETECTION_THRESHOLD, [0-9.]+", "DETECTION_THRESHOLD, 0.999", original))
         assert wait_for(lambda: pipeline.watcher.status.version == 2, 10)
         assert pipeline.detector.confidence_threshold == 0.999
         switched = pipeline.summary()["cameras"]["cam1"]["last_frame"]
@@ -71,12 +72,12 @@ def test_edits_apply_while_running_and_broken_edits_are_ignored(tmp_path):
         assert rows_after(out / "tracks.csv", switched) == 0
 
         # 3. Tracker settings reach the running tracker, which keeps its id counter.
-        module_path.write_text(original.replace("lost_track_buffer: 30", "lost_track_buffer: 12"))
+        module_path.write_text(re.sub(r"lost_track_buffer: \d+", "lost_track_buffer: 12", original))
         assert wait_for(lambda: pipeline.watcher.status.version == 3, 10)
         tracker = pipeline._cameras["cam1"].tracker
         assert tracker.lost_track_buffer == 12
         assert tracker._next_id > 1
-        assert pipeline.detector.confidence_threshold == 0.15
+        assert pipeline.detector.confidence_threshold == module.detector.confidence_threshold
     finally:
         pipeline.stop()
         runner.join(20)

@@ -1,0 +1,121 @@
+"""More cameras than the CPU can serve: 8 cameras of the sample clip paced in real time (80 frames/s)
+on a 2-core machine. Queues stay bounded and every frame is accounted for, per camera:
+received = processed + dropped (by reason) + still buffered."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from chaoskit import RunningPipeline, free_port
+
+from pyuniproc.config.cameras import CameraSpec, Site
+from pyuniproc.config.module import load_module_config
+from pyuniproc.runtime.overload import OverloadPolicy
+from pyuniproc.runtime.pipeline import Pipeline, RunOptions
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE = REPO / "module" / "module.yml"
+VTEST = REPO / "samples" / "vtest" / "vtest.avi"
+CAMERAS = 8
+RUN_SECONDS = 5.0
+
+
+def overloaded_pipeline(out: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    monkeypatch.setenv("TELEMETRY_PORT", str(free_port()))
+    module = load_module_config(MODULE)
+    module = replace(
+        module, runtime=replace(module.runtime, annotated_video=False, summary_period_seconds=0.5)
+    )
+    cameras = tuple(
+        CameraSpec(f"c{i}", str(VTEST), realtime=True, loop=True, start_seconds=7.0 * i)
+        for i in range(CAMERAS)
+    )
+    return Pipeline(
+        module, Site("overload", cameras), RunOptions(out_dir=out, progress=False, watch_module=False)
+    )
+
+
+def scrape(run: RunningPipeline) -> dict[str, dict[str, float]]:
+    """Per-camera counters of one /metrics scrape."""
+    names = {
+        "pyuniproc_camera_frames_received_total": "received",
+        "pyuniproc_camera_frames_processed_total": "processed",
+        "pyuniproc_camera_frames_dropped_total": "dropped",
+        "pyuniproc_camera_queue_depth": "queued",
+    }
+    cameras: dict[str, dict[str, float]] = {}
+    for line in run.metrics().splitlines():
+        name, _, rest = line.partition("{")
+        if name not in names:
+            continue
+        labels, _, value = rest.rpartition("} ")
+        camera = labels.split('camera="', 1)[1].split('"', 1)[0]
+        counters = cameras.setdefault(camera, {"received": 0, "processed": 0, "dropped": 0, "queued": 0})
+        counters[names[name]] += float(value)
+    return cameras
+
+
+def test_queues_stay_bounded_and_every_frame_is_accounted_while_running(tmp_path, monkeypatch, chaos_report):
+    pipeline = overloaded_pipeline(tmp_path, monkeypatch)
+    queue_size = pipeline.settings.queue_size
+    batch_size = pipeline.module.detector.batch_size
+    run = RunningPipeline(pipeline).start()
+    scrapes = []
+    try:
+        assert run.wait(lambda: run.camera("c0")["frames_processed"] > 0, timeout=30)
+        deadline = time.monotonic() + RUN_SECONDS
+        while time.monotonic() < deadline:
+            scrapes.append(scrape(run))
+            time.sleep(0.5)
+    finally:
+        summary = run.stop()
+    for cameras in scrapes:
+        assert len(cameras) == CAMERAS
+        for camera_id, c in cameras.items():
+            assert c["queued"] <= queue_size, (camera_id, c)
+            # What is neither processed, dropped nor queued is in the batch being processed (the
+            # counters are read one after the other, so allow one frame moving meanwhile).
+            in_flight = c["received"] - c["processed"] - c["dropped"] - c["queued"]
+            assert -1 <= in_flight <= batch_size + 1, (camera_id, c)
+    # It really was overloaded: frames were dropped for a full buffer on every camera.
+    assert all(c["dropped"].get("queue_full", 0) > 0 for c in summary["cameras"].values()), summary["cameras"]
+    # After the run, summary.json must account for every frame with nothing left in flight.
+    saved = json.loads((tmp_path / "summary.json").read_text())["cameras"]
+    unaccounted = {
+        camera_id: c["frames_received"] - c["frames_processed"] - sum(c["dropped"].values())
+        for camera_id, c in saved.items()
+    }
+    chaos_report.add(
+        "overload (8 realtime cameras)",
+        scrapes=len(scrapes),
+        max_queue_depth=max(c["queued"] for cameras in scrapes for c in cameras.values()),
+        throughput_fps=summary["throughput_fps"],
+        end_to_end_ms={k: summary["latency_ms"]["end_to_end"].get(k) for k in ("p50", "p95")},
+        cameras={
+            camera_id: [c["frames_received"], c["frames_processed"], c["dropped"], unaccounted[camera_id]]
+            for camera_id, c in saved.items()
+        },
+    )
+    assert all(0 <= n <= queue_size for n in unaccounted.values()), unaccounted
+    if any(unaccounted.values()):
+        pytest.xfail(
+            "needs pipeline integration: frames still buffered when the run stops are neither processed nor "
+            f"counted as dropped (Pipeline._shutdown); unaccounted per camera: {unaccounted}"
+        )
+
+
+@pytest.mark.xfail(
+    strict=False, reason="needs pipeline integration: Pipeline does not consult OverloadPolicy yet"
+)
+def test_skip_detection_policy_keeps_latency_bounded(tmp_path, monkeypatch):
+    pipeline = overloaded_pipeline(tmp_path, monkeypatch)
+    pipeline.overload = OverloadPolicy("skip_detection", detect_every=3, max_latency_ms=400)
+    pipeline.options = replace(pipeline.options, max_seconds=RUN_SECONDS)
+    summary = pipeline.run()
+    overload = summary["overload"]["cameras"]
+    assert all(overload[c]["predicted"] > 0 for c in overload)  # the detector was skipped on some frames
+    assert summary["latency_ms"]["end_to_end"]["p50"] < 400 + 300
