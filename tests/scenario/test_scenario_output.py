@@ -11,6 +11,8 @@ import numpy as np
 import yaml
 
 from pyuniproc.scenario import generate
+from pyuniproc.scenario.render import DISTRACTOR_CLASS
+from pyuniproc.scenario.site import MIN_VISIBLE
 
 
 def _pixels_hash(path) -> str:
@@ -43,6 +45,7 @@ def test_layout(short_scenario, short_spec):
 
 
 def test_gt_rows_are_motchallenge(short_scenario, short_spec):
+    n_scored = n_rows = 0
     for path in (short_scenario / "gt").glob("*.txt"):
         rows = np.loadtxt(path, delimiter=",", ndmin=2)
         assert rows.shape[1] == 9
@@ -50,9 +53,15 @@ def test_gt_rows_are_motchallenge(short_scenario, short_spec):
         assert (rows[:, 4] > 0).all() and (rows[:, 5] > 0).all()
         assert (rows[:, 2] >= 0).all() and (rows[:, 2] + rows[:, 4] <= 640).all()
         assert (rows[:, 3] >= 0).all() and (rows[:, 3] + rows[:, 5] <= 360).all()
-        assert (rows[:, 8] >= 0.3).all() and (rows[:, 8] <= 1).all()
+        scored = rows[:, 6] == 1
+        assert set(np.unique(rows[:, 6])) <= {0, 1}
+        assert (rows[scored, 7] == 1).all() and (rows[~scored, 7] == DISTRACTOR_CLASS).all()
+        assert (rows[scored, 8] >= MIN_VISIBLE).all() and (rows[:, 8] <= 1).all()
+        assert (rows[~scored, 8] <= MIN_VISIBLE).all() and (rows[~scored, 8] >= 0).all()  # 3 decimals
         frame_id = rows[:, 0] * 1000 + rows[:, 1]
         assert len(np.unique(frame_id)) == len(rows)  # one row per person per frame
+        n_scored, n_rows = n_scored + scored.sum(), n_rows + len(rows)
+    assert n_scored > 0.6 * n_rows  # most rows are scored; distractors are the mostly hidden
 
 
 def test_same_seed_same_output_and_other_seed_differs(short_spec, tmp_path):

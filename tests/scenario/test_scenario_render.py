@@ -45,13 +45,17 @@ def test_gt_boxes_are_the_visible_extent_of_drawn_masks(short_scenario, short_sp
             rows = {int(r[1]): r for r in gt_file[gt_file[:, 0] == f + 1]}
             assert set(rows) <= set(ids.values())  # every GT row belongs to someone drawn in that frame
             for label, pid in ids.items():
-                if pid not in rows:
-                    continue  # drawn but less than MIN_VISIBLE of them visible: no row
                 mask = labels == label
+                if pid not in rows:
+                    assert not mask.any()  # drawn but wholly hidden: no row
+                    continue
                 ys, xs = np.nonzero(mask)
                 x, y, w, h = rows[pid][2:6].astype(int)
                 assert (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) == (x, y, w, h)
-                assert rows[pid][8] >= MIN_VISIBLE
+                # Scored when at least MIN_VISIBLE of them is visible, else a distractor row.
+                assert (rows[pid][6] == 1) == (rows[pid][8] >= MIN_VISIBLE)
+                if rows[pid][6] == 0:
+                    continue
                 # The decoded picture differs from the empty scene where the person was drawn.
                 diff = np.abs(decoded[f].astype(np.int16) - empty).max(axis=2)
                 assert diff[mask].mean() > 2 * np.median(diff[~mask]) + 5

@@ -22,6 +22,7 @@ def _stretches(gt_dir):
     out = []  # (person, camera, first frame, last frame)
     for path in sorted(gt_dir.glob("*.txt")):
         rows = np.loadtxt(path, delimiter=",", ndmin=2)
+        rows = rows[rows[:, 6] == 1]  # scored rows; distractor rows (mostly hidden) do not count
         for pid in np.unique(rows[:, 1]):
             frames = np.sort(rows[rows[:, 1] == pid, 0].astype(int))
             breaks = np.nonzero(np.diff(frames) > SAME_STRETCH_GAP_FRAMES)[0]

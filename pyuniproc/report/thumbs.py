@@ -1,0 +1,120 @@
+"""Thumbnails of each identity's crops, cut from the cameras' videos, as base64 JPEG for inline <img>.
+
+Per identity, up to `per_identity` visits (spread over its cameras first) get one thumbnail each:
+the frame where the box is largest within the middle 80% of the visit (away from the entry and exit,
+where the person is cut by the frame edge). Each camera's video is decoded once, front to back,
+stopping after the last frame needed.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import defaultdict
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pyuniproc.report.data import Identity, RunData, Visit, camera_sources
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    global_id: int
+    camera_id: str
+    frame: int  # 1-based
+    pts: float
+    jpeg_base64: str
+
+
+def pick_visits(identity: Identity, per_identity: int) -> list[Visit]:
+    """Longest visit per camera first (every camera shown), then the other visits by length."""
+    by_length = sorted(identity.visits, key=lambda v: -v.seconds)
+    chosen: list[Visit] = []
+    for camera in identity.cameras:
+        chosen.append(next(v for v in by_length if v.camera_id == camera))
+    chosen += [v for v in by_length if v not in chosen]
+    chosen = chosen[:per_identity]
+    return sorted(chosen, key=lambda v: v.start)
+
+
+def best_row(visit: Visit) -> tuple[int, float, float, float, float]:
+    rows = visit.rows
+    lo, hi = int(len(rows) * 0.1), max(int(len(rows) * 0.9), int(len(rows) * 0.1) + 1)
+    middle = rows[lo:hi] or rows
+    return max(middle, key=lambda r: (r[3] - r[1]) * (r[4] - r[2]))
+
+
+def make_thumbnails(
+    data: RunData,
+    *,
+    per_identity: int = 6,
+    height: int = 96,
+    quality: int = 80,
+    max_identities: int | None = None,
+) -> dict[int, list[Thumbnail]]:
+    """global id -> its thumbnails in time order ({} for identities whose camera video is not found)."""
+    sources = camera_sources(data)
+    wanted: dict[str, dict[int, list[tuple[int, Visit, tuple[float, float, float, float]]]]] = defaultdict(
+        dict
+    )
+    for identity in data.identities[:max_identities]:
+        for visit in pick_visits(identity, per_identity):
+            if visit.camera_id not in sources:
+                continue
+            frame, *box = best_row(visit)
+            wanted[visit.camera_id].setdefault(frame, []).append((identity.global_id, visit, tuple(box)))
+    out: dict[int, list[Thumbnail]] = defaultdict(list)
+    for camera, frames in wanted.items():
+        uri, start_seconds = sources[camera]
+        for index, image in _decode(camera, uri, start_seconds, set(frames)):
+            for gid, visit, box in frames[index + 1]:
+                jpeg = _encode(_crop(image, box), height, quality)
+                out[gid].append(Thumbnail(gid, camera, index + 1, visit.start, jpeg))
+    for items in out.values():
+        items.sort(key=lambda t: t.pts)
+    return dict(out)
+
+
+def _decode(camera: str, uri: str, start_seconds: float, frames: set[int]):
+    """(0-based index, RGB image) of the wanted 1-based `frames`, decoded with the runtime's own reader
+    (so indices count as the run counted them)."""
+    from pyuniproc.sources import CameraSource
+
+    last = max(frames)
+    source = CameraSource(
+        camera, uri, realtime=False, loop=False, start_seconds=start_seconds, max_frames=last
+    )
+    try:
+        for frame in source.frames():
+            if frame.index + 1 in frames:
+                yield frame.index, frame.image
+            if frame.index + 1 >= last:
+                break
+    finally:
+        source.stop()
+
+
+def _crop(image: np.ndarray, box: tuple[float, float, float, float], pad: float = 0.08) -> np.ndarray:
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    height, width = image.shape[:2]
+    left, right = int(max(0, x1 - pad * w)), int(min(width, x2 + pad * w))
+    top, bottom = int(max(0, y1 - pad * h)), int(min(height, y2 + pad * h))
+    if right - left < 2 or bottom - top < 2:
+        return np.zeros((8, 4, 3), np.uint8)
+    return image[top:bottom, left:right]
+
+
+def _encode(crop: np.ndarray, height: int, quality: int) -> str:
+    scale = height / crop.shape[0]
+    width = max(1, int(round(crop.shape[1] * scale)))
+    resized = cv2.resize(
+        crop, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    )
+    ok, buffer = cv2.imencode(
+        ".jpg", cv2.cvtColor(resized, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return base64.b64encode(buffer.tobytes()).decode("ascii")

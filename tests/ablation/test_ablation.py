@@ -1,0 +1,167 @@
+"""`pyuniproc ablation` on a tiny generated scenario: one pipeline run, three fusion settings, scored."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from pyuniproc.ablation import StreamRecorder, TrackStream, command, replay
+from pyuniproc.ablation.capture import cached, scenario_site, split_at_gaps
+from pyuniproc.config.cameras import Link, Topology
+from pyuniproc.fusion import FusionConfig
+from pyuniproc.types import Detections, Frame
+
+
+def rows_by(result, stream):
+    return {r["ablation"]: r for r in result["rows"] if r["stream"] == stream}
+
+
+def test_every_stream_gets_every_ablation_scored(ablation):
+    result, _, _ = ablation
+    assert set(result["streams"]) == {"pipeline", "oracle"}
+    for stream in ("pipeline", "oracle"):
+        rows = rows_by(result, stream)
+        assert list(rows) == ["none", "appearance", "topology", "travel_time", "ideal"]
+        for row in rows.values():
+            mc = row["multi_camera"]
+            assert 0.0 <= mc["IDF1"] <= 1.0
+            assert mc["errors"] == mc["IDFP"] + mc["IDFN"]
+    assert result["streams"]["pipeline"]["rows"] > 0
+    assert result["streams"]["pipeline"]["embeddings"] > 0
+    # Ground-truth boxes: every box found, so per-camera recall is perfect in the oracle stream.
+    assert result["streams"]["oracle"]["per_camera"]["all"]["Recall"] == pytest.approx(1.0)
+
+
+def test_constraints_do_not_make_identities_worse(ablation):
+    result, _, _ = ablation
+    for stream in ("pipeline", "oracle"):
+        rows = rows_by(result, stream)
+        appearance = rows["appearance"]["multi_camera"]["IDF1"]
+        assert rows["topology"]["multi_camera"]["IDF1"] >= appearance - 1e-9, stream
+        assert rows["travel_time"]["multi_camera"]["IDF1"] >= appearance - 1e-9, stream
+    assert set(result["gains"]["oracle"]) == {"topology", "travel_time"}
+
+
+def test_out_folders_are_scorable_run_outputs(ablation, tiny_scenario):
+    from pyuniproc.evaluation.cli import main as evaluate
+
+    result, out, _ = ablation
+    folder = out / "pipeline-travel_time"
+    for camera in ("cam1", "cam2"):
+        assert (folder / "mot" / f"{camera}.txt").is_file() and (folder / "mtmc" / f"{camera}.txt").is_file()
+    assert (folder / "tracks.csv").read_text().startswith("camera_id,frame,pts_seconds,track_id,global_id")
+    assert (
+        evaluate(["--gt", str(tiny_scenario), "--pred", str(folder), "--json", str(out / "eval.json")]) == 0
+    )
+    scored = json.loads((out / "eval.json").read_text())["multi_camera"]["IDF1"]
+    assert scored == pytest.approx(rows_by(result, "pipeline")["travel_time"]["multi_camera"]["IDF1"])
+    assert (out / "capture" / "tracks.csv").is_file()  # the one pipeline run's own outputs
+
+
+def test_cached_streams_replay_to_the_same_table(ablation, tiny_scenario, module):
+    result, _, cache = ablation
+    again = command.run_ablation(
+        tiny_scenario, module, command.fusion_settings(module.fusion), cache_dir=cache
+    )
+    assert all(s["meta"].get("cached") for s in again["streams"].values())
+    assert [r["multi_camera"] for r in again["rows"]] == [r["multi_camera"] for r in result["rows"]]
+    assert "pipeline" in command.render(again) and "+ topology + travel time" in command.render(again)
+
+
+def test_cli_writes_json_and_rejects_unknown_settings(ablation, tiny_scenario, tmp_path, capsys):
+    _, _, cache = ablation
+    parser = argparse.ArgumentParser(prog="pyuniproc")
+    command.register(parser.add_subparsers())
+    args = parser.parse_args(
+        [
+            "ablation",
+            "--scenario",
+            str(tiny_scenario),
+            "--cache",
+            str(cache),
+            "--no-oracle",
+            "--json",
+            str(tmp_path / "a.json"),
+            "--set",
+            "match_threshold=0.9",
+        ]
+    )
+    assert args.func(args) == 0
+    written = json.loads((tmp_path / "a.json").read_text())
+    assert written["fusion"]["match_threshold"] == 0.9 and set(written["streams"]) == {"pipeline"}
+    capsys.readouterr()
+    bad = parser.parse_args(["ablation", "--scenario", str(tiny_scenario), "--set", "no_such=1"])
+    assert bad.func(bad) == 2
+    assert "no_such" in capsys.readouterr().err
+
+
+def test_recorder_round_trip_keeps_rows_order_and_embeddings(tmp_path):
+    recorder = StreamRecorder(["a", "b"], meta={"fingerprint": "x"})
+    image = np.zeros((10, 10, 3), np.uint8)
+    fresh = np.array([[1, 0, 0], [np.nan, np.nan, np.nan]], np.float32)
+    two = Detections(
+        [[0, 0, 5, 9], [1, 1, 4, 8]],
+        [0.9, 0.8],
+        [0, 0],
+        [7, 8],
+        data={"embedding": fresh, "embedding_quality": np.array([0.5, 0.0], np.float32)},
+    )
+    recorder.on_frame(Frame("b", 0, 0.0, image), two, [])
+    recorder.on_frame(Frame("a", 0, 0.05, image), Detections(np.zeros((0, 4)), [], [], []), [])
+    stream = recorder.stream()
+    stream.save(tmp_path / "s.npz")
+    loaded = TrackStream.load(tmp_path / "s.npz")
+    frames = list(loaded.frames())
+    assert [(f.camera_id, f.index) for f in frames] == [("b", 0), ("a", 0)]
+    assert frames[0].tracks.tracker_id.tolist() == [7, 8]
+    np.testing.assert_array_equal(frames[0].tracks.data["embedding"][0], [1, 0, 0])
+    assert np.isnan(frames[0].tracks.data["embedding"][1]).all()
+    assert loaded.camera_rows("b")[:, :2].tolist() == [[1, 7], [1, 8]]
+    assert cached(tmp_path / "s.npz", "x", lambda: pytest.fail("should reuse")).rows == 2
+
+
+def test_replay_makes_the_runtime_calls_and_relabels_offline():
+    site = Topology(links=(Link("a", "b", 1.0, 5.0),))
+    recorder = StreamRecorder(["a", "b"])
+    image = np.zeros((100, 100, 3), np.uint8)
+
+    def person(track_id: int) -> Detections:
+        return Detections(
+            [[10, 10, 30, 80]],
+            [0.9],
+            [0],
+            [track_id],
+            data={
+                "embedding": np.array([[1.0, 0.0]], np.float32),
+                "embedding_quality": np.ones(1, np.float32),
+            },
+        )
+
+    nobody = Detections(np.zeros((0, 4)), [], [], [])
+    for i in range(50):  # one person in a for 1 s, then in b 3 s later for 2 s
+        t = i * 0.1
+        recorder.on_frame(Frame("a", i, t, image), person(1) if t < 1 else nobody)
+        recorder.on_frame(Frame("b", i, t, image), person(4) if 3 <= t < 5 else nobody)
+    done = replay(recorder.stream(), site, FusionConfig(min_embeddings=1))
+    assert set(done.online["a"][:, 1]) == {1}
+    assert set(done.online["b"][:, 1]) == {1}  # the rows after its decision round
+    assert len(done.final["b"]) == 20 and set(done.final["b"][:, 1]) == {1}  # offline: every row
+    assert len(done.transitions) == 1 and done.transitions[0].to_camera == "b"
+    assert [(e["camera_id"], e["global_id"]) for e in done.events if e["event"] == "assigned"] == [
+        ("a", 1),
+        ("b", 1),
+    ]
+
+
+def test_oracle_tracks_split_where_a_person_is_gone_for_a_while():
+    rows = np.array([[1, 5, 0, 0, 1, 1], [2, 5, 0, 0, 1, 1], [30, 5, 0, 0, 1, 1], [3, 7, 0, 0, 1, 1]], float)
+    ids = {(int(f), int(i)) for f, i in split_at_gaps(rows, max_gap_frames=10)[:, :2]}
+    assert ids == {(1, 5000), (2, 5000), (30, 5001), (3, 7000)}
+
+
+def test_scenario_without_cameras_file_is_rejected(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cameras"):
+        scenario_site(tmp_path)
