@@ -20,6 +20,7 @@ $(BIN)/.installed: pyproject.toml
 
 demo: $(BIN)/.installed
 	$(BIN)/pyuniproc run --module module/module.yml --cameras $(CAMERAS) --out $(OUT)
+	$(BIN)/pyuniproc report --run $(OUT) --cameras $(CAMERAS) --out $(OUT)/report.html
 
 # Debian packages the tests use (prometheus + promtool, chromium, GStreamer's RTSP server);
 # installed only when missing.
