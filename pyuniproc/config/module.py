@@ -78,6 +78,7 @@ class RuntimeSettings:
     annotated_video: bool = True
     summary_period_seconds: float = 2.0
     batch_wait_ms: float = 5.0  # how long to wait for more cameras' frames before running a partial batch
+    cpu_precision: str = "fp32"  # detector weights on the CPU: fp32 (the converted model) or int8 (its quantised copy, faster)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)  # traces, metrics, health
     events: EventsConfig = field(default_factory=EventsConfig)  # event sinks: jsonl, Kafka
     recording: RecordingConfig = field(default_factory=RecordingConfig)  # annotated video segments

@@ -82,10 +82,12 @@ def create_detector(
     min_height: float = 0,
     intra_op_threads: int | None = None,
     model_file: str | None = None,
+    precision: str = "fp32",
 ) -> Detector:
     """Build the detector `kind` from the verified model files in `model_dir`.
 
     model_file: optional ONNX file name from the module YAML, checked against the kind's model.
+    precision: "fp32" (the converted model) or "int8" (its quantised copy, faster on CPUs).
     Raises ValueError for an unknown kind, a bad threshold or a mismatched model_file; ModelError for a
     missing, altered or unreadable model file (saying how to regenerate it). See `OnnxDetector` for what
     each knob trades.
@@ -94,4 +96,4 @@ def create_detector(
         raise ValueError(f"unknown detector kind {kind!r}; known kinds: {', '.join(sorted(DETECTORS))}")
     return DETECTORS[kind](model_dir=Path(model_dir), confidence_threshold=confidence_threshold,
                            nms_iou_threshold=nms_iou_threshold, min_width=min_width, min_height=min_height,
-                           intra_op_threads=intra_op_threads, model_file=model_file)
+                           intra_op_threads=intra_op_threads, model_file=model_file, precision=precision)

@@ -12,11 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from pyuniproc.detect.errors import ModelError
 from pyuniproc.detect.models import load_array, model_entry, open_session, verified_path
 from pyuniproc.detect.nanodet import decode_nanodet
 from pyuniproc.detect.preprocess import to_nchw_batch
 from pyuniproc.detect.ssd import decode_ssd
 from pyuniproc.types import Detections
+
+
+PRECISIONS = ("fp32", "int8")
+"""CPU precisions a detector can run in (both files ship in module/models/person_detector)."""
 
 
 class OnnxDetector:
@@ -27,6 +32,9 @@ class OnnxDetector:
         dropped; higher keeps people in tight groups apart, lower merges duplicates harder.
     min_width / min_height: smallest box kept, in original-frame pixels (0 keeps all).
     intra_op_threads: onnxruntime threads per inference (None: all cores).
+    precision: "fp32" runs the converted float model; "int8" its statically quantised copy
+        (scripts/quantize_models.py, MODELS.json `int8` entry): ~1.8x faster on CPUs with VNNI, same
+        preprocessing and decoder, boxes within a few hundredths of score of the float ones.
     model_file: the ONNX file name the module YAML names, if any; it must be the file MODELS.json
         records for this kind, so a YAML pairing one model's converter with another's file fails at start.
     """
@@ -43,6 +51,7 @@ class OnnxDetector:
         min_height: float = 0.0,
         intra_op_threads: int | None = None,
         model_file: str | None = None,
+        precision: str = "fp32",
     ) -> None:
         if not 0.0 < confidence_threshold <= 1.0:
             raise ValueError(f"confidence_threshold must be in (0, 1], got {confidence_threshold!r}")
@@ -57,7 +66,16 @@ class OnnxDetector:
         if model_file is not None and Path(model_file).name != self.entry["file"]:
             raise ValueError(f"model_file {model_file!r} is not the {self.name} model; "
                              f"its file is {self.entry['file']!r}")
-        self.model_path = verified_path(self.model_dir, self.entry["file"], self.entry["sha256"])
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        weights = self.entry
+        if precision == "int8":
+            if "int8" not in self.entry:
+                raise ModelError(f"{self.model_dir / 'MODELS.json'} has no int8 copy of {self.name}; "
+                                 "make it with `python scripts/quantize_models.py` or use precision fp32")
+            weights = self.entry["int8"]
+        self.precision = precision
+        self.model_path = verified_path(self.model_dir, weights["file"], weights["sha256"])
         self.session = open_session(self.model_path, intra_op_threads)
         net_input = self.entry["input"]
         self.input_name: str = net_input["name"]
@@ -96,7 +114,7 @@ class OnnxDetector:
                 "min_width": self.min_width, "min_height": self.min_height}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.model_path.name}, {self._thresholds()})"
+        return f"{type(self).__name__}({self.model_path.name}, {self.precision}, {self._thresholds()})"
 
 
 class SsdlitePedestrianDetector(OnnxDetector):

@@ -36,8 +36,8 @@ def create_detector_auto(kind: str, *, model_dir: Path, backend: str = "auto", *
     """The detector `kind` on the GPU when one is usable (backend "auto"), else the onnxruntime one.
 
     backend: "auto", "gpu" (fail without CUDA) or "cpu". options: as `pyuniproc.detect.create_detector`
-    (confidence_threshold, nms_iou_threshold, min_width, min_height, model_file, intra_op_threads; the
-    last only matters on the CPU).
+    (confidence_threshold, nms_iou_threshold, min_width, min_height, model_file, intra_op_threads,
+    precision; the last two only matter on the CPU).
     """
     if backend not in ("auto", "gpu", "cpu"):
         raise ValueError(f"backend must be 'auto', 'gpu' or 'cpu', got {backend!r}")
@@ -47,6 +47,7 @@ def create_detector_auto(kind: str, *, model_dir: Path, backend: str = "auto", *
         from pyuniproc.gpu.detector import GpuDetector
 
         options.pop("intra_op_threads", None)
+        options.pop("precision", None)  # CPU-only choice; the GPU runs the float weights in fp16
         return GpuDetector(kind, model_dir=model_dir, **options)
     from pyuniproc.detect import create_detector
 

@@ -8,6 +8,7 @@ from pyuniproc.config.cameras import Site
 from pyuniproc.config.module import ModuleConfig
 from pyuniproc.config.yaml_source import ConfigError
 from pyuniproc.detect import KIND_BY_CONVERTER
+from pyuniproc.detect.onnx_detector import PRECISIONS
 from pyuniproc.gpu import create_detector_auto
 from pyuniproc.runtime.pyfunc_host import PyFuncStage, load_pyfunc
 from pyuniproc.track import create_tracker
@@ -20,11 +21,15 @@ def build_detector(module: ModuleConfig) -> Any:
     if kind is None:
         raise ConfigError(module.path, f"no embedded decoder for converter class '{spec.converter}'; "
                           f"known: {sorted(KIND_BY_CONVERTER)}", field="model.output.converter.class_name")
+    precision = module.runtime.cpu_precision
+    if precision not in PRECISIONS:
+        raise ConfigError(module.path, f"unknown CPU precision {precision!r}; known: {list(PRECISIONS)}",
+                          field="parameters.pyuniproc.cpu_precision")
     # An NVIDIA GPU when torch sees one (same ONNX weights, same decoder), else ONNX Runtime on the CPU.
     return create_detector_auto(
         kind, model_dir=spec.model_dir, model_file=spec.model_file,
         confidence_threshold=spec.confidence_threshold, nms_iou_threshold=spec.nms_iou_threshold,
-        min_width=spec.min_width, min_height=spec.min_height,
+        min_width=spec.min_width, min_height=spec.min_height, precision=precision,
     )
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pyuniproc.detect.preprocess import resize_bilinear_legacy, to_nchw_batch
+from pyuniproc.detect.preprocess import resize_bilinear_legacy, resize_legacy_fast, to_nchw_batch
 
 
 def test_downscale_samples_at_left_edges_not_pixel_centres():
@@ -36,3 +36,14 @@ def test_per_channel_bias_follows_rgb_order():
 def test_rejects_frames_that_are_not_hw3_uint8(bad):
     with pytest.raises(ValueError, match=r"images\[1\]"):
         to_nchw_batch([np.zeros((10, 10, 3), np.uint8), bad], 8, 1.0, 0.0)
+
+
+def test_fast_resize_samples_like_the_exact_legacy_kernel():
+    rng = np.random.default_rng(3)
+    for in_h, in_w, size in ((576, 768, 300), (272, 640, 416), (100, 90, 300)):
+        image = rng.integers(0, 256, size=(in_h, in_w, 3), dtype=np.uint8)
+        exact = resize_bilinear_legacy(image, size, size)
+        fast = resize_legacy_fast(image, size, size)
+        assert fast.dtype == np.float32 and fast.shape == (size, size, 3)
+        # Float rounding only, never the ~175-level shift of half-pixel-centre resizing.
+        assert np.abs(fast - exact).max() <= 1e-3
