@@ -1,18 +1,23 @@
 """`pyuniproc bench-gpu`: the GPU truth table: streams per GPU against the NVDEC ceiling, in one run.
 
 For each number of 1080p H.264 streams (default 1, 8, 32, 64, 96) it measures, on the same machine and
-in the same process:
+in the same run:
 
-1. the decode-only ceiling: PyNvVideoCodec decoding every stream as fast as it can, nothing else;
-2. for each detector, the full pipeline as fast as it can (decode -> detect -> ReID -> track, no frame
-   dropped: back-pressure), reported as fps and as a fraction of (1);
+1. the decode-only ceiling: PyNvVideoCodec decoding every stream as fast as it can, nothing else, in two
+   layouts (all decoder threads in one process; decoders spread over the worker processes the pipeline
+   uses); the higher of the two is the ceiling the pipeline is compared with;
+2. for each detector, the full pipeline as fast as it can (decode -> detect -> track -> scheduled ReID, no
+   frame dropped: back-pressure), cameras spread over worker processes (`pyuniproc.gpu.shards`), reported
+   as fps and as a fraction of (1);
 3. the same pipeline with every stream paced like a live 30 fps camera: dropped frames and camera-to-track
    latency;
+4. variants at one stream count (first detector): ReID on every detection, ReID off, one process only;
 and once per detector a naive baseline (one stream, one frame per inference, no overlap).
 Before the sweep it checks numerical parity against the ONNX Runtime CPU path on frames of the same video.
 
-Writes results.json, results.md and fps_latency.png into --out. The synthetic streams come from the
-sample footage: `--make-video` upscales vtest.avi to 1920x1080 and encodes H.264 with PyAV's libx264.
+Tracker thresholds and the ReID gate and schedule come from the module YAML (`--module`), as in the
+embedded runtime. Writes results.json, results.md and fps_latency.png into --out. The synthetic streams
+come from the sample footage: `--make-video` upscales vtest.avi to 1920x1080 and encodes H.264 with PyAV.
 """
 
 from __future__ import annotations
@@ -112,12 +117,37 @@ def _latency(records: np.ndarray, start: str, end: str) -> dict:
     return percentiles((records[:, FIELDS[end]] - records[:, FIELDS[start]]) * 1000.0)
 
 
+def processes_for(streams: int, args: argparse.Namespace) -> int:
+    """Worker processes for a stream count: one per `streams_per_process` cameras, at most `processes`."""
+    return max(1, min(args.processes, -(-streams // args.streams_per_process)))
+
+
+def measure_decode_sharded(
+    pool, video: Path, streams: int, processes: int, *, backend: str, seconds: float, warmup: float
+) -> dict:
+    """Decode-only throughput with the decoders spread over `processes` workers of `pool`."""
+    results, start, end = pool.run(
+        "decode",
+        streams,
+        processes=processes,
+        video=str(video),
+        backend=backend,
+        warmup=warmup,
+        seconds=seconds,
+    )
+    return {
+        "streams": streams,
+        "processes": len(results),
+        "decode_fps": sum(r["decoded"] for r in results.values()) / (end - start),
+    }
+
+
 def measure_pipeline(
+    pool,
     video: Path,
     streams: int,
     *,
-    engines,
-    trackers,
+    processes: int,
     options,
     backend: str,
     seconds: float,
@@ -125,40 +155,51 @@ def measure_pipeline(
     sampler,
 ) -> dict:
     """One configuration of the full pipeline; figures over frames whose tracking ended in the window."""
-    import torch
+    from dataclasses import asdict
 
-    from pyuniproc.gpu.pipeline import GpuPipeline
     from pyuniproc.gpu.stats import CpuMeter, percentiles
 
-    trackers.reset()
-    pipeline = GpuPipeline([_stream_factory(video, backend)] * streams, engines, trackers, options)
-    pipeline.start()
-    time.sleep(warmup)
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
-    start, (decoded0, dropped0) = time.perf_counter(), pipeline.counters.snapshot()
-    cpu = CpuMeter(trackers.pids)
-    sampler.start()
-    time.sleep(seconds)
-    end, (decoded1, dropped1) = time.perf_counter(), pipeline.counters.snapshot()
-    usage = {**cpu.read(), **sampler.stop()}
-    pipeline.stop()
-    records = trackers.collect()
+    meter: dict[str, Any] = {}
+
+    def begin() -> None:
+        meter["cpu"] = CpuMeter(pool.pids)
+        sampler.start()
+
+    def finish() -> None:
+        meter["usage"] = {**meter["cpu"].read(), **sampler.stop()}
+
+    results, start, end = pool.run(
+        "pipeline",
+        streams,
+        processes=processes,
+        video=str(video),
+        backend=backend,
+        warmup=warmup,
+        seconds=seconds,
+        options=asdict(options),
+        on_start=begin,
+        on_end=finish,
+    )
+    records = np.concatenate([r["records"].reshape(-1, len(RECORD_FIELDS)) for r in results.values()])
+    batches = np.concatenate([r["batches"] for r in results.values()])
     window = records[(records[:, FIELDS["tracked"]] >= start) & (records[:, FIELDS["tracked"]] < end)]
+    batches = batches[(batches[:, 2] >= start) & (batches[:, 2] < end)]
     elapsed = end - start
     per_stream = np.bincount(window[:, 0].astype(int), minlength=streams) / elapsed
-    batches = np.array([b for b in pipeline.batches if start <= b[2] < end]).reshape(-1, 5)
     paced = options.pace_fps > 0
     offered = streams * options.pace_fps * elapsed if paced else None
-    result = {
+    frames = max(1, len(window))
+    return {
         "streams": streams,
+        "processes": len(results),
         "mode": "paced" if paced else "max",
+        "reid_mode": options.reid,
         "pace_fps": options.pace_fps,
         "fps_total": len(window) / elapsed,
         "fps_per_stream_mean": float(per_stream.mean()),
         "fps_per_stream_min": float(per_stream.min()),
-        "decoded_fps": (decoded1 - decoded0) / elapsed,
-        "dropped_frames": int(dropped1 - dropped0),
+        "decoded_fps": sum(r["decoded"] for r in results.values()) / elapsed,
+        "dropped_frames": int(sum(r["dropped"] for r in results.values())),
         # paced: what the cameras sent in the window and never got tracked
         "dropped_pct": max(0.0, 100.0 * (1.0 - len(window) / offered)) if offered else 0.0,
         "latency_ms": {
@@ -170,20 +211,21 @@ def measure_pipeline(
             "camera_to_track": _latency(window, "due", "tracked") if paced else None,
         },
         "batch_size_mean": float(batches[:, 3].mean()) if len(batches) else None,
-        "detections_per_frame": float(window[:, FIELDS["detections"]].mean()) if len(window) else None,
-        "gpu_memory_peak_torch_mib": (torch.cuda.max_memory_allocated() / 2**20)
-        if torch.cuda.is_available()
-        else None,
-        "gpu_memory_reserved_torch_mib": (torch.cuda.memory_reserved() / 2**20)
-        if torch.cuda.is_available()
-        else None,
-        **usage,
+        "detections_per_frame": float(window[:, FIELDS["detections"]].sum() / frames),
+        "tracks_per_frame": float(window[:, FIELDS["tracks"]].sum() / frames),
+        "crops_per_frame": float(window[:, FIELDS["embedded"]].sum() / frames),
+        "fallbacks": int(sum(r["fallbacks"] for r in results.values())),
+        # CPU time per frame done, by thread kind, summed over the processes (window only)
+        "cpu_ms_per_frame": {
+            kind: 1000.0 * sum(r["thread_cpu_seconds"][kind] for r in results.values()) / frames
+            for kind in ("decode", "inference")
+        },
+        **meter.get("usage", {}),
     }
-    return result
 
 
 def measure_naive(
-    video: Path, *, detector, embedder, backend: str, seconds: float, tracker_kind: str = "bytetrack"
+    video: Path, *, detector, embedder, backend: str, seconds: float, settings: dict[str, Any]
 ) -> dict:
     """One stream, one frame per inference, every stage waiting for the previous one."""
     import torch
@@ -193,7 +235,7 @@ def measure_naive(
     from pyuniproc.types import Detections
 
     stream = _stream_factory(video, backend)()
-    tracker = create_tracker(tracker_kind)
+    tracker = create_tracker(settings["tracker_kind"], **settings["tracker_options"])
     latencies = []
     frames = 0
     deadline = None
@@ -222,7 +264,9 @@ def measure_naive(
     stream.close()
     return {
         "streams": 1,
+        "processes": 1,
         "mode": "naive",
+        "reid_mode": "all" if embedder is not None else "off",
         "fps_total": frames / (time.perf_counter() - begun),
         "latency_ms": {"end_to_end": percentiles(latencies)},
     }
@@ -241,6 +285,8 @@ def environment(sampler) -> dict[str, Any]:
         "pynvvideocodec": pynvvideocodec_version(),
         "host": platform.node(),
     }
+    pipe = Path(os.environ.get("CUDA_MPS_PIPE_DIRECTORY", "/tmp/nvidia-mps")) / "control"
+    info["mps"] = pipe.exists()  # an MPS control daemon is running: processes share the GPU concurrently
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
         info["gpu_count"] = torch.cuda.device_count()
@@ -254,7 +300,9 @@ def environment(sampler) -> dict[str, Any]:
     return info
 
 
-def run_parity(video: Path, backend: str, detectors: list[str], threshold: float, frames: int = 8) -> dict:
+def run_parity(
+    video: Path, backend: str, detectors: list[str], threshold: float, reid_kind: str, frames: int = 8
+) -> dict:
     import torch
 
     from pyuniproc.gpu.nvdec import open_stream
@@ -282,7 +330,9 @@ def run_parity(video: Path, backend: str, detectors: list[str], threshold: float
             reference = parity.pop("reference_detections")
             results[f"{kind}_{parity['precision']}"] = parity
     for half in (True, False):
-        parity = embedder_parity(nv12, reference, model_dir=REID_DIR, device=nv12.device, half=half)
+        parity = embedder_parity(
+            nv12, reference, model_dir=REID_DIR, device=nv12.device, half=half, kind=reid_kind
+        )
         results[f"embedder_{parity.get('precision', 'fp32')}"] = parity
     return results
 
@@ -295,14 +345,86 @@ def frame_shape_of(video: Path, backend: str) -> tuple[int, int]:
     return shape  # type: ignore[return-value]
 
 
-def build(kind: str, args: argparse.Namespace, frame_shape: tuple[int, int]):
-    """Detector, embedder (None with --no-reid) and one engine per inference worker, graphs captured."""
-    from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
-    from pyuniproc.gpu.pipeline import prepare_engines
+def module_settings(path: Path) -> dict[str, Any]:
+    """Tracker kind and thresholds, ReID model kind and its gate/schedule settings, from the module YAML.
 
-    detector = GpuDetector(kind, model_dir=DETECTOR_DIR, confidence_threshold=args.threshold)
-    embedder = None if args.no_reid else GpuEmbedder(model_dir=REID_DIR)
-    return detector, embedder, prepare_engines(detector, embedder, frame_shape, args.workers)
+    Through `pyuniproc.config.load_module_config` where the runtime's packages are installed; the GPU
+    machine has only torch's stack, so there the same fields are read with PyYAML, `${oc.env:NAME, default}`
+    resolved from the environment as OmegaConf does for these plain values."""
+    from pyuniproc.reid import kind_for_model_file
+
+    try:
+        from pyuniproc.config.module import load_module_config
+
+        module = load_module_config(path)
+        tracker_kind, tracker_options = module.tracker.kind, dict(module.tracker.params)
+        reid_file = module.reid.model_file if module.reid else None
+        selection = dict(module.reid.selection) if module.reid else {}
+        source = "load_module_config"
+    except ImportError:
+        tracker_kind, tracker_options, reid_file, selection = _module_settings_plain(path)
+        source = "pyyaml"
+    return {
+        "module": str(path),
+        "read_with": source,
+        "tracker_kind": tracker_kind,
+        "tracker_options": tracker_options,
+        "reid_model_file": reid_file,
+        "reid_kind": kind_for_model_file(reid_file) if reid_file else None,
+        "reid_selection": selection,
+    }
+
+
+def _module_settings_plain(path: Path) -> tuple[str, dict[str, Any], str | None, dict[str, Any]]:
+    import re
+
+    import yaml
+
+    pattern = re.compile(r"^\$\{(?:oc\.decode:)?\$?\{?oc\.env:([A-Za-z_0-9]+)\s*(?:,\s*([^}]*))?\}\}?$")
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        if isinstance(value, str):
+            match = pattern.match(value.strip())
+            if match:
+                name, default = match.group(1), (match.group(2) or "").strip().strip("'\"")
+                return yaml.safe_load(os.environ.get(name, default))
+        return value
+
+    document = yaml.safe_load(Path(path).read_text())
+    parameters = document.get("parameters", {})
+    tracker = resolve(dict(parameters.get("tracker", {})))
+    kind = str(tracker.pop("kind", "bytetrack"))
+    reid_file = None
+    for element in document.get("pipeline", {}).get("elements", []):
+        if str(element.get("element", "")).startswith("nvinfer@attribute_model"):
+            reid_file = str(element["model"]["model_file"])
+    return kind, tracker, reid_file, resolve(dict(parameters.get("reid", {})))
+
+
+def shard_spec(kind: str, args: argparse.Namespace, frame_shape: tuple[int, int], settings: dict[str, Any]):
+    """What every worker process builds for detector `kind`."""
+    from pyuniproc.gpu.shards import ShardSpec
+    from pyuniproc.gpu.tracking import ReidSelection
+
+    selection = ReidSelection.from_module(settings["reid_selection"]) if settings["reid_kind"] else None
+    return ShardSpec(
+        detector=kind,
+        detector_dir=str(DETECTOR_DIR),
+        reid_dir=str(REID_DIR),
+        frame_shape=tuple(frame_shape),
+        threshold=args.threshold,
+        reid_kind=None if args.reid == "off" else settings["reid_kind"],
+        workers=args.workers,
+        tracker_kind=settings["tracker_kind"],
+        tracker_options=settings["tracker_options"],
+        reid_selection={"gate": dict(selection.gate), "schedule": dict(selection.schedule)}
+        if selection
+        else None,
+        switch_interval_ms=args.switch_interval_ms,
+        blocking_sync=args.blocking_sync,
+    )
 
 
 def pipeline_options(args: argparse.Namespace, pace: float, **overrides: Any):
@@ -313,16 +435,27 @@ def pipeline_options(args: argparse.Namespace, pace: float, **overrides: Any):
         "inference_workers": args.workers,
         "max_batch_wait_ms": args.max_batch_wait_ms,
         "pace_fps": pace,
-        "reid": not args.no_reid,
+        "reid": args.reid,
+        "pool_frames": args.pool_frames or None,
     }
     return PipelineOptions(**(settings | overrides))
+
+
+def _annotate(row: dict[str, Any], kind: str, ceiling: dict[int, float], naive_fps: float | None) -> dict:
+    row["detector"] = kind
+    row["decode_ceiling_fps"] = ceiling.get(row["streams"])
+    row["fraction_of_ceiling"] = (
+        row["fps_total"] / ceiling[row["streams"]] if ceiling.get(row["streams"]) else None
+    )
+    row["speedup_vs_naive"] = row["fps_total"] / naive_fps if naive_fps else None
+    print("run:", json.dumps(row), flush=True)
+    return row
 
 
 def sweep(
     kind: str,
     args: argparse.Namespace,
-    engines,
-    trackers,
+    pool,
     sampler,
     streams: list[int],
     ceiling: dict[int, float],
@@ -333,33 +466,76 @@ def sweep(
     modes = [0.0] + ([args.paced_fps] if args.paced_fps > 0 else [])
     for count in streams:
         for pace in modes:
+            options = pipeline_options(
+                args, pace, **({"max_batch_wait_ms": args.paced_batch_wait_ms} if pace else {})
+            )
             row = measure_pipeline(
+                pool,
                 args.video,
                 count,
-                engines=engines,
-                trackers=trackers,
-                options=pipeline_options(args, pace),
+                processes=processes_for(count, args),
+                options=options,
                 backend=args.decoder,
                 seconds=args.seconds,
                 warmup=args.warmup,
                 sampler=sampler,
             )
-            row["detector"] = kind
-            row["reid"] = not args.no_reid
-            row["decode_ceiling_fps"] = ceiling.get(count)
-            row["fraction_of_ceiling"] = row["fps_total"] / ceiling[count] if ceiling.get(count) else None
-            row["speedup_vs_naive"] = row["fps_total"] / naive_fps if naive_fps else None
-            rows.append(row)
-            print("run:", json.dumps(row), flush=True)
+            rows.append(_annotate(row, kind, ceiling, naive_fps))
+    return rows
+
+
+VARIANT_KEYS = {
+    "reid": str,
+    "processes": int,
+    "pool_frames": int,
+    "batch_size": int,
+    "max_batch_wait_ms": float,
+}
+
+
+def parse_variants(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """ "reid=all,processes=1" -> [("reid=all", {"reid": "all"}), ("processes=1", {"processes": 1})]."""
+    cases = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, _, value = item.partition("=")
+        if key not in VARIANT_KEYS or not value:
+            raise ValueError(
+                f"variant {item!r}: expected KEY=VALUE with KEY one of {', '.join(VARIANT_KEYS)}"
+            )
+        cases.append((item, {key: VARIANT_KEYS[key](value)}))
+    return cases
+
+
+def variants(kind: str, args: argparse.Namespace, pool, sampler, ceiling: dict[int, float]) -> list[dict]:
+    """What each lever is worth, at --variant-streams cameras, as fast as possible: each --variants case
+    changes one setting of the sweep's (e.g. ReID on every detection, no ReID, all cameras in one process)."""
+    count = args.variant_streams
+    rows = []
+    for name, change in parse_variants(args.variants):
+        processes = change.pop("processes", None) or processes_for(count, args)
+        row = measure_pipeline(
+            pool,
+            args.video,
+            count,
+            processes=processes,
+            options=pipeline_options(args, 0.0, **change),
+            backend=args.decoder,
+            seconds=args.seconds,
+            warmup=args.warmup,
+            sampler=sampler,
+        )
+        row["variant"] = name
+        rows.append(_annotate(row, kind, ceiling, None))
     return rows
 
 
 def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
+    from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
     from pyuniproc.gpu.report import write_report
+    from pyuniproc.gpu.shards import ShardPool, spec_dict
     from pyuniproc.gpu.stats import GpuSampler
-    from pyuniproc.gpu.tracking import TrackerPool
 
     if args.make_video:
         print(f"encoding synthetic 1080p H.264 to {args.video} ...", flush=True)
@@ -369,49 +545,92 @@ def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
     sys.setswitchinterval(args.switch_interval_ms / 1000.0)
     streams = [int(s) for s in args.streams.split(",")]
     detectors = args.detectors.split(",")
-    sampler = GpuSampler()
+    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    gpus = list(range(available)) if args.gpus == "all" else [int(g) for g in args.gpus.split(",")]
+    if available and max(gpus) >= available:
+        raise ValueError(f"--gpus {args.gpus}: only {available} GPU(s) visible")
+    sampler = GpuSampler(gpus)
+    settings = module_settings(args.module)
     command = args.command_line or " ".join(["pyuniproc", "bench-gpu", *sys.argv[1:]])
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
+    arguments = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
     report: dict[str, Any] = {
         "command": command,
         "environment": environment(sampler),
         "video": str(args.video),
-        "settings": settings,
+        "settings": arguments,
+        "module_settings": settings,
+        "gpus": gpus,
     }
     print(json.dumps(report["environment"]), flush=True)
-    trackers = TrackerPool(args.tracker_processes)
-    try:
-        if args.parity:
-            report["parity"] = run_parity(args.video, args.decoder, detectors, args.threshold)
-            print("parity:", json.dumps(report["parity"]), flush=True)
-        report["decode_ceiling"] = []
+    if args.parity and settings["reid_kind"]:
+        report["parity"] = run_parity(
+            args.video, args.decoder, detectors, args.threshold, settings["reid_kind"]
+        )
+        print("parity:", json.dumps(report["parity"]), flush=True)
+    report["decode_ceiling"] = []
+    if args.ceiling_threads:
         for count in streams:
             row = measure_decode_ceiling(
                 args.video, count, backend=args.decoder, seconds=args.seconds, warmup=args.warmup
             )
+            row["layout"] = "threads, 1 process"
             report["decode_ceiling"].append(row)
             print("ceiling:", json.dumps(row), flush=True)
-        ceiling = {row["streams"]: row["decode_fps"] for row in report["decode_ceiling"]}
-        frame_shape = frame_shape_of(args.video, args.decoder)
-        report["runs"] = []
-        for kind in detectors:
-            detector, embedder, engines = build(kind, args, frame_shape)
-            naive = measure_naive(
-                args.video, detector=detector, embedder=embedder, backend=args.decoder, seconds=args.seconds
-            )
-            naive["detector"] = kind
-            report["runs"].append(naive)
-            print("naive:", json.dumps(naive), flush=True)
-            report["runs"] += sweep(
-                kind, args, engines, trackers, sampler, streams, ceiling, naive["fps_total"]
-            )
-            del engines, detector, embedder
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-    finally:
-        trackers.close()
+    frame_shape = frame_shape_of(args.video, args.decoder)
+    report["runs"] = []
+    report["shards"] = {}
+    for position, kind in enumerate(detectors):
+        detector = GpuDetector(kind, model_dir=DETECTOR_DIR, confidence_threshold=args.threshold)
+        embedder = GpuEmbedder(settings["reid_kind"], model_dir=REID_DIR) if args.reid != "off" else None
+        naive = measure_naive(
+            args.video,
+            detector=detector,
+            embedder=embedder,
+            backend=args.decoder,
+            seconds=args.seconds,
+            settings=settings,
+        )
+        naive["detector"] = kind
+        report["runs"].append(naive)
+        print("naive:", json.dumps(naive), flush=True)
+        del detector, embedder
+        torch.cuda.empty_cache()
+        spec = shard_spec(kind, args, frame_shape, settings)
+        pool = ShardPool(spec, args.processes, gpus=gpus)
+        try:
+            report["shards"][kind] = {"spec": spec_dict(spec), "workers": pool.info}
+            print("shards:", json.dumps(report["shards"][kind], default=str), flush=True)
+            if position == 0 and args.ceiling_sharded:
+                for count in streams:
+                    row = measure_decode_sharded(
+                        pool,
+                        args.video,
+                        count,
+                        processes_for(count, args),
+                        backend=args.decoder,
+                        seconds=args.seconds,
+                        warmup=args.warmup,
+                    )
+                    row["layout"] = "decoders spread over worker processes"
+                    report["decode_ceiling"].append(row)
+                    print("ceiling:", json.dumps(row), flush=True)
+            ceiling = ceiling_by_streams(report["decode_ceiling"])
+            report["runs"] += sweep(kind, args, pool, sampler, streams, ceiling, naive["fps_total"])
+            if position == 0 and args.variant_streams:
+                report["runs"] += variants(kind, args, pool, sampler, ceiling)
+        finally:
+            pool.close()
+        write_report(report, args.out)  # a partial table survives a later failure
     write_report(report, args.out)
     return report
+
+
+def ceiling_by_streams(rows: list[dict[str, Any]]) -> dict[int, float]:
+    """The best decode-only fps measured for each stream count, whatever the layout."""
+    best: dict[int, float] = {}
+    for row in rows:
+        best[row["streams"]] = max(best.get(row["streams"], 0.0), row["decode_fps"])
+    return best
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -444,15 +663,74 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-batch-wait-ms", type=float, default=5.0)
-    parser.add_argument("--workers", type=int, default=2, help="inference threads")
-    parser.add_argument("--tracker-processes", type=int, default=8)
+    parser.add_argument(
+        "--paced-batch-wait-ms",
+        type=float,
+        default=20.0,
+        help="paced runs: how long a worker waits to fill a batch (live cameras trickle in)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="inference threads (and engines) per process")
+    parser.add_argument(
+        "--pool-frames",
+        type=int,
+        default=64,
+        help="decoded frames a process may hold on the GPU (0: batch x (workers + 1)); in `max` runs "
+        "the queue, hence the latency, grows with it",
+    )
+    parser.add_argument(
+        "--no-blocking-sync",
+        dest="blocking_sync",
+        action="store_false",
+        help="let CUDA spin-wait (its default) instead of sleeping in synchronize",
+    )
+    parser.add_argument("--processes", type=int, default=8, help="most worker processes (shards of cameras)")
+    parser.add_argument(
+        "--streams-per-process", type=int, default=8, help="cameras per worker process, up to --processes"
+    )
+    parser.add_argument(
+        "--gpus", default="0", help="comma-separated GPU indices, or 'all'; workers alternate"
+    )
+    parser.add_argument(
+        "--reid",
+        default="scheduled",
+        choices=("scheduled", "all", "off"),
+        help="scheduled: the module's gate + schedule pick tracks to embed; all: every detection",
+    )
+    parser.add_argument(
+        "--module",
+        type=Path,
+        default=REPO / "module" / "module.yml",
+        help="module YAML: tracker thresholds, ReID model and its gate/schedule",
+    )
+    parser.add_argument(
+        "--variants",
+        default="reid=all,reid=off,processes=1",
+        help="one-setting changes measured at --variant-streams (keys: " + ", ".join(VARIANT_KEYS) + ")",
+    )
+    parser.add_argument(
+        "--variant-streams",
+        type=int,
+        default=64,
+        help="stream count of the lever variants (first detector); 0 skips them",
+    )
+    parser.add_argument(
+        "--no-ceiling-threads",
+        dest="ceiling_threads",
+        action="store_false",
+        help="skip the one-process decode ceiling",
+    )
+    parser.add_argument(
+        "--no-ceiling-sharded",
+        dest="ceiling_sharded",
+        action="store_false",
+        help="skip the decode ceiling with decoders spread over the worker processes",
+    )
     parser.add_argument(
         "--switch-interval-ms",
         type=float,
         default=1.0,
         help="Python's GIL switch interval; shorter lets inference threads in sooner",
     )
-    parser.add_argument("--no-reid", action="store_true", help="leave the ReID embedder out")
     parser.add_argument("--no-parity", dest="parity", action="store_false", help="skip the ORT parity check")
     parser.add_argument("--decoder", default="nvdec", choices=("nvdec", "pyav", "auto"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "gpu")

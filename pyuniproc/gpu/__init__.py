@@ -9,9 +9,13 @@
 - `engine.BatchEngine`: one worker's static batch and graphs (detect + decode in one replay, crops +
   embed in another);
 - `nvdec`: PyNvVideoCodec decoder sessions, one per camera;
-- `pipeline.GpuPipeline`: decode threads -> batched detect + embed -> per-camera ByteTrack in worker
-  processes (`tracking`), stages overlapped; what `pyuniproc bench-gpu` measures (with `stats`,
-  `report`, `parity`).
+- `tracking.TrackingStage`: per-camera ByteTrack and the CPU runtime's ReID choice (quality gate + embed
+  schedule), so only the tracks due for an embedding are cropped and embedded;
+- `pipeline.GpuPipeline`: decode threads -> batched detect -> track -> scheduled embed, for one process's
+  cameras;
+- `shards.ShardPool`: cameras spread over worker processes (each its own decoders, batches, trackers and
+  GIL), on one GPU or alternating over several; `cuda_flags` makes their CUDA waits sleep, not spin;
+- `stats`, `report`, `parity`: what `pyuniproc bench-gpu` measures and writes.
 
 Nothing here imports torch until asked: `create_detector_auto` returns the CPU detector on a machine
 without torch or CUDA, so CI and CPU deployments never need the GPU packages.

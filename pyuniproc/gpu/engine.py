@@ -11,6 +11,12 @@ two static parts of a batch are captured once per size bucket and replayed with 
 - embed graph per crop bucket c: `static_boxes[:c]` of `static_frames` -> crops -> embeddings (unit rows).
 
 So a batch is: one index_select, one replay, one copy to the host (boxes), one replay, one copy (embeddings).
+The embed graph runs either on the boxes the detect graph compacted (`embed_kept`: every detection) or on
+boxes chosen on the host (`embed_rows`: the tracks the ReID schedule picked, one pinned host->device copy).
+
+Memory: warm-up runs happen on one side stream per engine and the allocator's cache is emptied after the
+captures. (Warming each graph up on a fresh stream left every warm-up's blocks cached for a stream nobody
+used again: ~32 GB "reserved" per engine on the H100, which capped a GPU at two engines.)
 When the fixed-shape decode cannot vouch for its answer (more candidates than it keeps, NMS not converged)
 the batch is decoded the exact, dynamic way instead (`fallbacks` counts those batches). On the CPU (tests)
 the same steps run eagerly.
@@ -31,19 +37,27 @@ from pyuniproc.gpu.static_decode import decode_nanodet_static, decode_ssd_static
 from pyuniproc.types import Detections
 
 FRAME_BUCKETS = (1, 8, 16, 32, 64)
-CROP_BUCKETS = (16, 32, 64, 128, 192, 256, 384, 512)
+CROP_BUCKETS = (8, 16, 32, 64, 128, 256)
+"""Crop counts captured; more crops run in chunks of the largest. Scheduled ReID embeds < 1 crop per frame
+(0.8-1.1 measured), ReID on every detection ~4 (ssdlite) to ~6 (nanodet). The graphs' memory pool, sized by
+the largest step, is ~4.8 GB per engine on the H100: what limits how many processes share one GPU."""
 
 _CAPTURE_LOCK = threading.Lock()
 
 
 def capture(
-    fn: Callable[[], tuple[torch.Tensor, ...]], device: torch.device, pool: object = None
+    fn: Callable[[], tuple[torch.Tensor, ...]],
+    device: torch.device,
+    pool: object = None,
+    side: torch.cuda.Stream | None = None,
 ) -> tuple[torch.cuda.CUDAGraph, tuple]:
     """Warm `fn` up on a side stream (cuDNN picks algorithms, caches fill), then capture it as a graph.
 
-    pool: memory pool shared with other graphs that are never replayed at the same time as this one."""
+    pool: memory pool shared with other graphs that are never replayed at the same time as this one.
+    side: the stream to warm up and capture on; pass the same one for all graphs of an owner, so that the
+    warm-ups' cached blocks are reused instead of piling up per stream."""
     with _CAPTURE_LOCK:
-        side = torch.cuda.Stream(device)
+        side = side or torch.cuda.Stream(device)
         side.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(side), torch.no_grad():
             for _ in range(2):
@@ -96,22 +110,29 @@ class BatchEngine:
             self.frame_buckets[-1], 1
         )
         self.fallbacks = 0
+        self._pinned: torch.Tensor | None = None  # (rows, 5) host staging for embed_rows
+        self.reserved_bytes = 0  # what building this engine added to the allocator's reservation (CUDA)
         self._detect_graphs: dict[int, tuple[torch.cuda.CUDAGraph, tuple]] = {}
         self._embed_graphs: dict[int, tuple[torch.cuda.CUDAGraph, tuple]] = {}
         if self.graphs:
+            before = torch.cuda.memory_reserved(self.device)
             # One memory pool for all of this engine's graphs: they replay one after another on the engine's
             # thread, and each replay's outputs are cloned before the next, so their scratch memory can be
-            # shared (separate pools cost ~35 GB per engine, mostly the large crop buckets).
+            # shared. Largest buckets first, so the pool is sized once by the largest step.
             pool = torch.cuda.graph_pool_handle()
-            for bucket in self.frame_buckets:
+            side = torch.cuda.Stream(self.device)
+            for bucket in reversed(self.frame_buckets):
                 self._detect_graphs[bucket] = capture(
-                    lambda b=bucket: self._detect_step(b), self.device, pool
+                    lambda b=bucket: self._detect_step(b), self.device, pool, side
                 )
             if embedder is not None:
-                for bucket in self.crop_buckets:
+                for bucket in reversed(self.crop_buckets):
                     self._embed_graphs[bucket] = capture(
-                        lambda c=bucket: self._embed_step(c), self.device, pool
+                        lambda c=bucket: self._embed_step(c), self.device, pool, side
                     )
+            torch.cuda.synchronize(self.device)
+            torch.cuda.empty_cache()  # the warm-ups' blocks: the graphs keep only their own pool
+            self.reserved_bytes = torch.cuda.memory_reserved(self.device) - before
 
     @property
     def capacity(self) -> int:
@@ -248,6 +269,37 @@ class BatchEngine:
         graph, (embeddings,) = self._embed_graphs[self._bucket(self.crop_buckets, k)]
         graph.replay()
         return embeddings[:k].clone()
+
+    def embed_rows(self, frame_index: np.ndarray, boxes: np.ndarray) -> torch.Tensor:
+        """(k, D) float32 unit embeddings (on the device) of host-chosen `boxes` (k, 4) pixels of the loaded
+        frames `frame_index` (k,): one pinned host->device copy, then the embed graph (chunked above the
+        largest crop bucket)."""
+        assert self.embedder is not None
+        k = len(boxes)
+        if k == 0:
+            return torch.zeros((0, self.embedder.dimension), device=self.device)
+        largest = self.crop_buckets[-1]
+        if k > largest:
+            return torch.cat(
+                [
+                    self.embed_rows(frame_index[i : i + largest], boxes[i : i + largest])
+                    for i in range(0, k, largest)
+                ]
+            )
+        if self._pinned is None:
+            self._pinned = torch.zeros(
+                (largest, 5), dtype=torch.float32, pin_memory=self.device.type == "cuda"
+            )
+        staged = self._pinned[:k]
+        staged[:, 0] = torch.from_numpy(np.asarray(frame_index, dtype=np.float32))
+        staged[:, 1:] = torch.from_numpy(np.asarray(boxes, dtype=np.float32))
+        device_rows = staged.to(self.device, non_blocking=True)
+        self.box_frame[:k].copy_(device_rows[:, 0])
+        self.boxes[:k].copy_(device_rows[:, 1:])
+        embeddings = self._run_embed(k)
+        if self.device.type == "cuda":  # the pinned rows are rewritten by the next call
+            torch.cuda.current_stream(self.device).synchronize()
+        return embeddings
 
     def embed(self, frame_index: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
         """(k, D) float32 unit embeddings of `boxes` (k, 4) of loaded frames `frame_index` (k,)."""

@@ -1,9 +1,12 @@
 """Build a torch module from one of our ONNX files: the same weights, run by torch (fp16, channels_last).
 
 Why our own converter: the device that runs production has torch with CUDA but no TensorRT and only a
-CPU onnxruntime, and our three graphs (SSDLite and NanoDet detectors, MobileNetV2 embedder) use 23 plain
-ONNX ops. A graph interpreter over `torch.nn.functional` covers them in a page and keeps the ONNX file
-(checked against MODELS.json) the single source of weights for every runtime.
+CPU onnxruntime, and our graphs (SSDLite and NanoDet detectors, MobileNetV2 embedders, with or without a
+learned projection and L2-normalisation tail) use a few dozen plain ONNX ops. A graph interpreter over
+`torch.nn.functional` covers them in a few pages and keeps the ONNX file (checked against MODELS.json) the
+single source of weights for every runtime. Besides the CNN ops it covers the usual small heads and tails
+(MatMul / Gemm projections, Unsqueeze / Expand broadcasting, element-wise maths, reductions,
+LpNormalization), so an adapted embedder exports without touching this file.
 
 How it works: constant sub-graphs (initializers, Cast of fp16 weights, shape arithmetic on constants) are
 folded once at build time; the remaining nodes run in graph order on torch tensors. Shape arithmetic that
@@ -219,10 +222,101 @@ def _flatten(node: _Node, x: torch.Tensor) -> torch.Tensor:
 
 
 def _reduce_l2(node: _Node, x: torch.Tensor, axes: torch.Tensor | None = None) -> torch.Tensor:
-    dims = node.attrs.get("axes") if axes is None else _ints(axes)
+    dims = _axes(node, axes) or list(range(x.dim()))
     keep = bool(node.attrs.get("keepdims", 1))
     # accumulate in float32: fp16 squares of a 1280-d feature overflow
     return torch.linalg.vector_norm(x.float(), dim=tuple(dims), keepdim=keep).to(x.dtype)
+
+
+def _axes(node: _Node, axes: torch.Tensor | None) -> list[int] | None:
+    """Reduction / unsqueeze axes from the input (opset >= 13/18) or the attribute (older opsets)."""
+    if axes is not None:
+        return _ints(axes)
+    value = node.attrs.get("axes")
+    return None if value is None else [int(a) for a in value]
+
+
+def _reduce(reduction: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """ReduceX over `axes` (all when none, or identity with noop_with_empty_axes), in float32: an fp16 sum
+    of a long feature overflows or loses the small terms; the result goes back to the input's dtype."""
+
+    def run(node: _Node, x: torch.Tensor, axes: torch.Tensor | None = None) -> torch.Tensor:
+        dims = _axes(node, axes)
+        keep = bool(node.attrs.get("keepdims", 1))
+        if not dims:
+            if node.attrs.get("noop_with_empty_axes", 0):
+                return x
+            dims = list(range(x.dim()))
+        return reduction(x.float(), dim=tuple(dims), keepdim=keep).to(x.dtype)
+
+    return run
+
+
+def _reduce_max(x: torch.Tensor, dim: tuple[int, ...], keepdim: bool) -> torch.Tensor:
+    return torch.amax(x, dim=dim, keepdim=keepdim)
+
+
+def _unsqueeze(node: _Node, x: torch.Tensor, axes: torch.Tensor | None = None) -> torch.Tensor:
+    dims = _axes(node, axes) or []
+    rank = x.dim() + len(dims)
+    for axis in sorted(a % rank for a in dims):
+        x = x.unsqueeze(axis)
+    return x
+
+
+def _expand(node: _Node, x: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+    return x.expand(torch.broadcast_shapes(tuple(x.shape), tuple(_ints(shape))))
+
+
+def _matmul(node: _Node, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    if _is_shape_tensor(a) and _is_shape_tensor(b):
+        return a @ b
+    return torch.matmul(a, b.to(a.dtype))
+
+
+def _gemm(node: _Node, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+    if node.attrs.get("transA", 0):
+        a = a.transpose(0, 1)
+    if node.attrs.get("transB", 0):
+        b = b.transpose(0, 1)
+    out = torch.matmul(a, b.to(a.dtype)) * float(node.attrs.get("alpha", 1.0))
+    if c is not None:
+        out = out + c.to(out.dtype) * float(node.attrs.get("beta", 1.0))
+    return out
+
+
+def _lp_normalization(node: _Node, x: torch.Tensor) -> torch.Tensor:
+    order = int(node.attrs.get("p", 2))
+    axis = int(node.attrs.get("axis", -1))
+    norm = torch.linalg.vector_norm(x.float(), ord=order, dim=axis, keepdim=True)
+    return (x.float() / norm).to(x.dtype)  # ONNX divides as is: a zero row gives NaN there too
+
+
+def _softmax(node: _Node, x: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(x.float(), dim=int(node.attrs.get("axis", -1))).to(x.dtype)
+
+
+def _pow(node: _Node, x: torch.Tensor, exponent: torch.Tensor) -> torch.Tensor:
+    if exponent.numel() == 1 and exponent.device.type == "cpu":
+        return torch.pow(x.float(), float(exponent.reshape(-1)[0])).to(x.dtype)
+    return torch.pow(x.float(), exponent.float()).to(x.dtype)
+
+
+def _constant(node: _Node) -> torch.Tensor:
+    from onnx import numpy_helper
+
+    attrs = node.attrs
+    if "value" in attrs:
+        tensor = torch.from_numpy(np.array(numpy_helper.to_array(attrs["value"]), copy=True))
+    elif "value_float" in attrs or "value_floats" in attrs:
+        tensor = torch.tensor(attrs.get("value_float", attrs.get("value_floats")), dtype=torch.float32)
+    elif "value_int" in attrs or "value_ints" in attrs:
+        tensor = torch.tensor(attrs.get("value_int", attrs.get("value_ints")), dtype=torch.int64)
+    else:
+        raise UnsupportedOnnxOp(
+            f"Constant node {node.name!r} has none of value, value_float(s), value_int(s)"
+        )
+    return tensor.float() if tensor.is_floating_point() else tensor.to(torch.int64)
 
 
 def _maximum(xs: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -240,12 +334,41 @@ def _transpose(node: _Node, x: torch.Tensor) -> torch.Tensor:
     return x.permute(*node.attrs["perm"])
 
 
+def _minimum(xs: Sequence[torch.Tensor]) -> torch.Tensor:
+    result = xs[0]
+    for x in xs[1:]:
+        result = torch.minimum(result, x)
+    return result
+
+
 OPS: dict[str, Callable[..., Any]] = {
     "Add": lambda node, a, b: a + b,
     "Div": lambda node, a, b: a / b,
     "Mul": lambda node, a, b: a * b,
     "Sub": lambda node, a, b: a - b,
     "Max": lambda node, *xs: _maximum(xs),
+    "Min": lambda node, *xs: _minimum(xs),
+    "Sum": lambda node, *xs: sum(xs[1:], xs[0]),
+    "Neg": lambda node, x: -x,
+    "Abs": lambda node, x: torch.abs(x),
+    "Sqrt": lambda node, x: torch.sqrt(x),
+    "Reciprocal": lambda node, x: torch.reciprocal(x),
+    "Exp": lambda node, x: torch.exp(x),
+    "Log": lambda node, x: torch.log(x),
+    "Pow": _pow,
+    "Identity": lambda node, x: x,
+    "Dropout": lambda node, x, *rest: x,  # inference: the identity (a mask output is never used)
+    "Constant": _constant,
+    "MatMul": _matmul,
+    "Gemm": _gemm,
+    "Unsqueeze": _unsqueeze,
+    "Expand": _expand,
+    "ReduceSum": _reduce(torch.sum),
+    "ReduceMean": _reduce(torch.mean),
+    "ReduceMax": _reduce(_reduce_max),
+    "ReduceSumSquare": _reduce(lambda x, dim, keepdim: torch.sum(x * x, dim=dim, keepdim=keepdim)),
+    "LpNormalization": _lp_normalization,
+    "Softmax": _softmax,
     "Sigmoid": lambda node, x: torch.sigmoid(x),
     "Relu": lambda node, x: F.relu(x),
     "LeakyRelu": lambda node, x: F.leaky_relu(x, float(node.attrs.get("alpha", 0.01))),
@@ -280,6 +403,13 @@ HOST_ARGUMENTS: dict[str, tuple[int, ...]] = {
     "Split": (1,),
     "Gather": (1,),
     "ReduceL2": (1,),
+    "ReduceSum": (1,),
+    "ReduceMean": (1,),
+    "ReduceMax": (1,),
+    "ReduceSumSquare": (1,),
+    "Unsqueeze": (1,),
+    "Expand": (1,),
+    "Pow": (1,),
 }
 """Inputs that are settings rather than data (bounds, scales, pads, shapes): kept on the CPU as constants, so
 the forward pass never reads device memory from the host, which a CUDA-graph capture forbids."""

@@ -114,16 +114,19 @@ def embedder_parity(
     model_dir: Path,
     device: torch.device,
     half: bool = True,
+    kind: str = "mobilenetv2_imagenet",
 ) -> dict[str, Any]:
-    """Embeddings of the same boxes: ORT on OpenCV crops of the RGB frames vs torch on GPU crops of NV12."""
+    """Embeddings of the same boxes: ORT on OpenCV crops of the RGB frames vs torch on GPU crops of NV12.
+
+    kind: the embedder kind (`pyuniproc.reid.EMBEDDERS`), the same model on both sides."""
     import cv2
 
     from pyuniproc.gpu.detector import GpuEmbedder
     from pyuniproc.reid import create_embedder, crop_boxes
 
     host = nv12_frames.cpu().numpy()
-    reference = create_embedder("mobilenetv2_imagenet", model_dir=model_dir)
-    ours = GpuEmbedder(model_dir=model_dir, device=device, half=half, cuda_graphs=False)
+    reference = create_embedder(kind, model_dir=model_dir)
+    ours = GpuEmbedder(kind, model_dir=model_dir, device=device, half=half, cuda_graphs=False)
     crops, frame_index, boxes = [], [], []
     for index, (frame, detections) in enumerate(zip(host, detections_per_frame, strict=True)):
         rgb = cv2.cvtColor(frame, cv2.COLOR_YUV2RGB_NV12)
@@ -145,6 +148,7 @@ def embedder_parity(
         )
     cosine = (expected * got).sum(axis=1)
     return {
+        "kind": kind,
         "crops": len(crops),
         "precision": "fp16" if ours.net.half else "fp32",
         "cosine_min": float(cosine.min()),

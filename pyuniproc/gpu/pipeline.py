@@ -1,4 +1,4 @@
-"""The GPU pipeline: NVDEC decode -> batched detect + ReID on the GPU -> per-camera ByteTrack on the CPU.
+"""The GPU pipeline: NVDEC decode -> batched detect on the GPU -> per-camera ByteTrack -> scheduled ReID.
 
 Stages and how they overlap:
 
@@ -11,15 +11,22 @@ Stages and how they overlap:
 2. `inference_workers` threads, each with its own CUDA stream and its own `BatchEngine` (captured CUDA
    graphs), take up to `batch_size` ready frames (waiting at most `max_batch_wait_ms` for a full batch):
    one graph replay does NV12 -> net input, the fp16 detector and a fixed-shape decode + NMS; one copy
-   brings the boxes to the host and frees the pool slots; a second replay cuts the ReID crops from the same
-   frames and embeds them; one copy brings the embeddings back.
-3. A `TrackerPool` of processes runs one ByteTrack per camera on the results and time-stamps them.
+   brings the boxes to the host and frees the pool slots.
+3. The same thread tracks the batch's frames (`TrackingStage`: one ByteTrack per camera) and, with
+   `reid="scheduled"`, lets the CPU path's quality gate and embed schedule pick the tracks to embed; a
+   second replay cuts only those crops from the batch's frames (still in the engine) and embeds them.
+   Batches are tracked in the order they were formed (a turnstile), so every camera's frames reach its
+   tracker in order even with two workers; detect and embed of different workers still overlap.
+
+One pipeline is one process's share of the cameras; `pyuniproc.gpu.shards` runs several (one per group of
+cameras, on one or several GPUs) so that no single GIL serialises all decoders and trackers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -32,7 +39,8 @@ import torch
 from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
 from pyuniproc.gpu.engine import BatchEngine
 from pyuniproc.gpu.nvdec import NV12Stream
-from pyuniproc.gpu.tracking import TrackerPool
+from pyuniproc.gpu.tracking import REID_MODES, TrackingStage
+from pyuniproc.types import Detections
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +55,17 @@ class PipelineOptions:
         adds to latency.
     pace_fps: 0 decodes as fast as possible; > 0 paces every camera like a live one at that rate.
     max_lag_ms: paced runs: a camera further behind than this skips to "now" (missed frames are dropped).
-    reid: embed every detection of every frame (crops cut on the GPU) and ship the embeddings with them.
+    reid: "scheduled" (the tracks the gate and schedule pick, as the CPU runtime), "all" (every detection
+        of every frame: the upper bound of ReID work) or "off".
     """
 
     batch_size: int = 64
     max_batch_wait_ms: float = 5.0
-    inference_workers: int = 2
+    inference_workers: int = 1
     pool_frames: int | None = None
     pace_fps: float = 0.0
     max_lag_ms: float = 250.0
-    reid: bool = True
+    reid: str = "scheduled"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.inference_workers < 1:
@@ -66,6 +75,8 @@ class PipelineOptions:
             )
         if self.pace_fps < 0 or self.max_batch_wait_ms < 0 or self.max_lag_ms <= 0:
             raise ValueError("pace_fps and max_batch_wait_ms must be >= 0 and max_lag_ms > 0")
+        if self.reid not in REID_MODES:
+            raise ValueError(f"reid must be one of {', '.join(REID_MODES)}, got {self.reid!r}")
 
 
 @dataclass(slots=True)
@@ -125,21 +136,60 @@ class Counters:
         return sum(self.decoded), sum(self.dropped)
 
 
+class Turnstile:
+    """Lets numbered batches through one at a time, in number order (0, 1, 2, ...).
+
+    Two inference workers detect and embed concurrently, but tracking and delivering results must follow
+    the order the batches were formed in, so each camera's frames stay in order."""
+
+    def __init__(self, errors: list[BaseException]) -> None:
+        self._condition = threading.Condition()
+        self._next = 0
+        self._errors = errors
+
+    @contextlib.contextmanager
+    def turn(self, number: int):
+        with self._condition:
+            while self._next != number:
+                if self._errors:  # the worker holding an earlier batch failed: its turn never ends
+                    raise RuntimeError("another inference worker failed before this batch's turn")
+                self._condition.wait(timeout=0.5)
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._next += 1
+                self._condition.notify_all()
+
+    def wake(self) -> None:
+        with self._condition:
+            self._condition.notify_all()
+
+
 class GpuPipeline:
     """Runs the stages above for `len(open_streams)` cameras until `stop()`.
 
     open_streams: one zero-argument factory per camera returning an `NV12Stream` (opened in the camera's
-    own thread, so that 96 sessions start in parallel).
+    own thread, so that many sessions start in parallel).
     engines: one `BatchEngine` per inference worker (`prepare_engines`), built once and reusable across
     pipelines; they fix the frame size every camera must have.
+    tracking: the per-camera trackers and the ReID choice (fresh per run: it holds camera state).
+    camera_ids: the id each camera has in records and in `tracking` (default 0..n-1); a process that runs
+    one share of a site's cameras passes their site-wide ids.
+    sink: called as sink(camera_id, frame_index, tracks) for every frame, in each camera's order, from an
+    inference thread; tracks carry `data["embedding"]` (n, D) float16, NaN rows where not embedded this
+    frame, and `data["embedding_quality"]`, as the CPU runtime's ReID stage writes them.
     """
 
     def __init__(
         self,
         open_streams: Sequence[Callable[[], NV12Stream]],
         engines: Sequence[BatchEngine],
-        trackers: TrackerPool,
         options: PipelineOptions,
+        tracking: TrackingStage,
+        *,
+        camera_ids: Sequence[int] | None = None,
+        sink: Callable[[int, int, Detections], None] | None = None,
     ) -> None:
         if len(engines) < options.inference_workers:
             raise ValueError(
@@ -149,12 +199,22 @@ class GpuPipeline:
             raise ValueError(
                 f"batch_size {options.batch_size} exceeds the engines' largest bucket {engines[0].capacity}"
             )
+        if options.reid != "off" and engines[0].embedder is None:
+            raise ValueError(f"reid={options.reid!r} needs engines built with an embedder")
+        if options.reid == "scheduled" and tracking.scheduler is None:
+            raise ValueError("reid='scheduled' needs a TrackingStage with a ReID selection")
         self.open_streams = list(open_streams)
+        self.camera_ids = list(camera_ids) if camera_ids is not None else list(range(len(self.open_streams)))
+        if len(self.camera_ids) != len(self.open_streams):
+            raise ValueError(
+                f"{len(self.open_streams)} cameras need as many camera_ids, got {len(self.camera_ids)}"
+            )
         self.options = options
         self.engines = list(engines)[: options.inference_workers]
         self.device = self.engines[0].device
-        self.trackers = trackers
-        self.embedder_enabled = options.reid and self.engines[0].embedder is not None
+        self.frame_size = (self.engines[0].height, self.engines[0].width)
+        self.tracking = tracking
+        self.sink = sink
         pool_frames = options.pool_frames or options.batch_size * (options.inference_workers + 1)
         self.pool = FramePool(pool_frames, self.device)
         self.pool.ensure(tuple(self.engines[0].frames.shape[1:]))
@@ -163,12 +223,18 @@ class GpuPipeline:
         self._quota = [threading.Semaphore(share) for _ in self.open_streams]
         self.ready: queue.Queue[Ticket] = queue.Queue()
         self.counters = Counters(len(self.open_streams))
-        self.batches: list[tuple[float, float, float, int, int]] = []
-        """(formed, detected, done, frames, detections) per batch."""
+        self.batches: list[tuple[float, float, float, int, int, int]] = []
+        """(formed, detected, done, frames, detections, crops embedded) per batch."""
+        self.records: list[tuple[float, ...]] = []
+        """One row per frame done, columns `pyuniproc.gpu.tracking.RECORD_FIELDS`."""
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._ready_barrier = threading.Barrier(len(self.open_streams) + 1)
+        self._collect_lock = threading.Lock()
+        self._formed_batches = 0
+        self._tracking_turn = Turnstile(self.errors)
+        self._delivery_turn = Turnstile(self.errors)
 
     # --- decode ---------------------------------------------------------------------------------------
     def _decode_loop(self, stream_id: int) -> None:
@@ -180,6 +246,7 @@ class GpuPipeline:
             return
         cuda = self.device.type == "cuda"
         copy_stream = torch.cuda.Stream(self.device) if cuda else None
+        copied = torch.cuda.Event(blocking=True) if cuda else None  # the wait sleeps, never spins
         try:
             self._ready_barrier.wait()
         except threading.BrokenBarrierError:
@@ -232,8 +299,9 @@ class GpuPipeline:
                 frames = self.pool.ensure(tuple(frame.shape))
                 with torch.cuda.stream(copy_stream) if cuda else contextlib.nullcontext():
                     frames[slot].copy_(frame, non_blocking=True)
-                if copy_stream is not None:
-                    copy_stream.synchronize()  # the decoder may reuse its buffer at the next read
+                if copy_stream is not None and copied is not None:
+                    copied.record(copy_stream)
+                    copied.synchronize()  # the decoder may reuse its buffer at the next read
                 done = time.perf_counter()
                 self.ready.put(
                     Ticket(stream_id, sequence, index - 1, due, done, (done - started) * 1000.0, slot)
@@ -244,28 +312,33 @@ class GpuPipeline:
         finally:
             stream.close()
 
-    # --- inference ------------------------------------------------------------------------------------
-    def _collect(self) -> list[Ticket]:
-        try:
-            first = self.ready.get(timeout=0.1)
-        except queue.Empty:
-            return []
-        tickets = [first]
-        deadline = time.perf_counter() + self.options.max_batch_wait_ms / 1000.0
-        while len(tickets) < self.options.batch_size:
+    # --- inference ---------------------------------------------------------------------------------------
+    def _collect(self) -> tuple[list[Ticket], int]:
+        """Up to batch_size ready frames and the batch's number. One worker collects at a time, so batches
+        are consecutive runs of the ready queue (each camera's frames in order across batches)."""
+        with self._collect_lock:
             try:
-                tickets.append(self.ready.get_nowait())
-                continue
+                first = self.ready.get(timeout=0.1)
             except queue.Empty:
-                pass
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                break
-            try:
-                tickets.append(self.ready.get(timeout=remaining))
-            except queue.Empty:
-                break
-        return tickets
+                return [], -1
+            tickets = [first]
+            deadline = time.perf_counter() + self.options.max_batch_wait_ms / 1000.0
+            while len(tickets) < self.options.batch_size:
+                try:
+                    tickets.append(self.ready.get_nowait())
+                    continue
+                except queue.Empty:
+                    pass
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                try:
+                    tickets.append(self.ready.get(timeout=remaining))
+                except queue.Empty:
+                    break
+            number = self._formed_batches
+            self._formed_batches += 1
+            return tickets, number
 
     def _infer_loop(self, worker: int) -> None:
         engine = self.engines[worker]
@@ -274,12 +347,14 @@ class GpuPipeline:
         try:
             with torch.cuda.stream(stream) if cuda else contextlib.nullcontext(), torch.no_grad():
                 while not self._stop.is_set():
-                    tickets = self._collect()
+                    tickets, number = self._collect()
                     if tickets:
-                        self._run_batch(tickets, engine)
+                        self._run_batch(tickets, number, engine)
         except BaseException as error:
             self.errors.append(error)
             self._stop.set()
+            self._tracking_turn.wake()
+            self._delivery_turn.wake()
 
     def _release(self, tickets: Sequence[Ticket]) -> None:
         self.pool.release([t.slot for t in tickets])
@@ -287,50 +362,104 @@ class GpuPipeline:
             for ticket in tickets:
                 self._quota[ticket.stream].release()
 
-    def _run_batch(self, tickets: list[Ticket], engine: BatchEngine) -> None:
+    def _run_batch(self, tickets: list[Ticket], number: int, engine: BatchEngine) -> None:
         formed = time.perf_counter()
         assert self.pool.frames is not None
+        n = len(tickets)
         slots = torch.tensor([t.slot for t in tickets], dtype=torch.int64).to(self.device, non_blocking=True)
         engine.load(self.pool.frames, slots)
-        per_frame, kept, _ = engine.detect_frames(len(tickets))  # waited for the copy: slots are free again
+        per_frame, kept, _ = engine.detect_frames(n)  # waited for the copy: slots are free again
         self._release(tickets)
         detected = time.perf_counter()
-        if self.embedder_enabled:
-            if kept is None:  # exact fallback decode: boxes go to the embedder from the host
-                boxes = [d.xyxy for d in per_frame]
-                index = np.repeat(np.arange(len(per_frame)), [len(b) for b in boxes])
-                embeddings = engine.embed(
-                    torch.from_numpy(index).to(self.device),
-                    torch.from_numpy(np.concatenate(boxes)).to(self.device),
-                )
-            else:
-                embeddings = engine.embed_kept(kept)
-            vectors = embeddings.half().cpu().numpy()
-            start = 0
-            for detections in per_frame:
-                detections.data["embedding"] = vectors[start : start + len(detections)]
-                start += len(detections)
-        done = time.perf_counter()
-        self.batches.append((formed, detected, done, len(tickets), sum(len(d) for d in per_frame)))
-        self.trackers.submit(
-            [
-                (
-                    t.stream,
-                    t.sequence,
-                    t.index,
-                    t.due,
-                    t.decoded,
-                    t.decode_ms,
-                    formed,
-                    done,
-                    d.xyxy,
-                    d.confidence,
-                    d.class_id,
-                    d.data.get("embedding"),
-                )
+        reid = self.options.reid
+        if reid == "all":
+            self._embed_every_detection(engine, per_frame, kept)
+        with self._tracking_turn.turn(number):  # each camera's frames reach its tracker in order
+            tracked = [
+                self.tracking.update(self.camera_ids[t.stream], t.index, d, self.frame_size)
                 for t, d in zip(tickets, per_frame, strict=True)
             ]
-        )
+        embedded = [len(d) if reid == "all" else 0 for d in per_frame]
+        if reid == "scheduled":
+            embedded = self._embed_scheduled(engine, tracked)
+        with self._delivery_turn.turn(number):  # results leave in order too
+            done = time.perf_counter()
+            self.batches.append((formed, detected, done, n, sum(len(d) for d in per_frame), sum(embedded)))
+            self._deliver(tickets, per_frame, tracked, embedded, formed, detected, done)
+
+    def _deliver(
+        self,
+        tickets: Sequence[Ticket],
+        per_frame: Sequence[Detections],
+        tracked: Sequence[tuple[Detections, np.ndarray, np.ndarray]],
+        embedded: Sequence[int],
+        formed: float,
+        detected: float,
+        done: float,
+    ) -> None:
+        for ticket, detections, (tracks, _, _), count in zip(
+            tickets, per_frame, tracked, embedded, strict=True
+        ):
+            camera = self.camera_ids[ticket.stream]
+            self.records.append(
+                (
+                    camera,
+                    ticket.index,
+                    ticket.due,
+                    ticket.decoded,
+                    ticket.decode_ms,
+                    formed,
+                    detected,
+                    done,
+                    len(detections),
+                    len(tracks),
+                    count,
+                )
+            )
+            if self.sink is not None:
+                self.sink(camera, ticket.index, tracks)
+
+    def _embed_every_detection(
+        self, engine: BatchEngine, per_frame: list[Detections], kept: int | None
+    ) -> None:
+        if kept is None:  # exact fallback decode: boxes go to the embedder from the host
+            index = np.repeat(np.arange(len(per_frame)), [len(d) for d in per_frame])
+            boxes = np.concatenate([d.xyxy for d in per_frame]) if per_frame else np.zeros((0, 4))
+            embeddings = engine.embed_rows(index, boxes)
+        else:
+            embeddings = engine.embed_kept(kept)
+        vectors = embeddings.half().cpu().numpy()
+        start = 0
+        for detections in per_frame:
+            detections.data["embedding"] = vectors[start : start + len(detections)]
+            start += len(detections)
+
+    def _embed_scheduled(
+        self, engine: BatchEngine, tracked: list[tuple[Detections, np.ndarray, np.ndarray]]
+    ) -> list[int]:
+        """Embed the rows the schedule chose (frames are still in `engine`), attach them as the CPU
+        runtime's ReID stage does; returns the number embedded per frame."""
+        counts = [len(rows) for _, rows, _ in tracked]
+        total = sum(counts)
+        vectors = None
+        if total:
+            index = np.repeat(np.arange(len(tracked)), counts)
+            boxes = np.concatenate([tracks.xyxy[rows] for tracks, rows, _ in tracked if len(rows)])
+            vectors = engine.embed_rows(index, boxes).half().cpu().numpy()
+        assert engine.embedder is not None
+        dimension = engine.embedder.dimension
+        offset = 0
+        for tracks, rows, quality in tracked:
+            embedding = np.full((len(tracks), dimension), np.nan, np.float16)
+            weights = np.zeros(len(tracks), np.float32)
+            if len(rows):
+                assert vectors is not None
+                embedding[rows] = vectors[offset : offset + len(rows)]
+                weights[rows] = quality
+                offset += len(rows)
+            tracks.data["embedding"] = embedding
+            tracks.data["embedding_quality"] = weights
+        return counts
 
     # --- control --------------------------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> None:
@@ -353,6 +482,15 @@ class GpuPipeline:
             thread.start()
             self._threads.append(thread)
 
+    def thread_cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by the decoder threads and by the inference threads (each thread's own
+        CPU clock; zeros where the platform has none): where a process's cores, and its GIL, go."""
+        totals = {"decode": 0.0, "inference": 0.0}
+        for thread in self._threads:
+            kind = "decode" if thread.name.startswith("decode") else "inference"
+            totals[kind] += _thread_cpu_seconds(thread)
+        return totals
+
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
@@ -364,6 +502,19 @@ class GpuPipeline:
                 break
         if self.errors:
             raise RuntimeError(f"pipeline failed: {self.errors[0]!r}") from self.errors[0]
+
+
+def _thread_cpu_seconds(thread: threading.Thread) -> float:
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))  # type: ignore[arg-type]
+    except (OSError, TypeError, AttributeError):
+        pass
+    try:  # Linux without per-thread clock ids: the kernel's per-task accounting
+        with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0  # thread gone, or no accounting here
 
 
 def prepare_engines(

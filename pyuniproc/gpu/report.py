@@ -20,64 +20,105 @@ def _lat(row: dict[str, Any], stage: str) -> str:
     return f"{values['p50']:.1f} / {values['p95']:.1f}"
 
 
+def _ceiling_table(report: dict[str, Any]) -> list[str]:
+    rows = report.get("decode_ceiling", [])
+    layouts = list(dict.fromkeys(r.get("layout", "threads, 1 process") for r in rows))
+    counts = sorted({r["streams"] for r in rows})
+    lines = [
+        "| streams | " + " | ".join(f"decode fps: {layout}" for layout in layouts) + " | ceiling (best) |",
+        "|---:|" + "---:|" * (len(layouts) + 1),
+    ]
+    for count in counts:
+        values = []
+        for layout in layouts:
+            match = [
+                r for r in rows if r["streams"] == count and r.get("layout", "threads, 1 process") == layout
+            ]
+            values.append(
+                _fmt(match[0]["decode_fps"])
+                + (f" ({match[0]['processes']} proc.)" if "processes" in match[0] else "")
+                if match
+                else "-"
+            )
+        best = max(r["decode_fps"] for r in rows if r["streams"] == count)
+        lines.append(f"| {count} | " + " | ".join(values) + f" | {_fmt(best)} |")
+    return lines
+
+
+def _run_row(row: dict[str, Any]) -> str:
+    fraction = row.get("fraction_of_ceiling")
+    name = row.get("variant") or row["mode"]
+    return (
+        f"| {row['detector']} | {row['streams']} | {name} | {row.get('processes', 1)} | "
+        f"{row.get('reid_mode', '-')} | {_fmt(row['fps_total'])} | "
+        f"{_fmt(row['fps_per_stream_mean'], 1)} ({_fmt(row['fps_per_stream_min'], 1)}) | "
+        f"{_fmt(None if fraction is None else 100 * fraction, 1)} | {_fmt(row['dropped_pct'], 1)} | "
+        f"{_lat(row, 'decode')} | {_lat(row, 'inference')} | {_lat(row, 'tracking')} | "
+        f"{_lat(row, 'end_to_end')} | {_lat(row, 'camera_to_track')} | "
+        f"{_fmt(row.get('batch_size_mean'), 1)} | "
+        f"{_fmt(row.get('detections_per_frame'), 1)} | {_fmt(row.get('crops_per_frame'), 2)} | "
+        f"{_fmt(row.get('gpu_util_pct'))} | {_fmt(row.get('nvdec_util_pct'))} | "
+        f"{_fmt(row.get('gpu_memory_mib'))} | {_fmt(row.get('cpu_cores_used'), 1)} |"
+    )
+
+
+RUN_HEADER = [
+    "| detector | streams | mode | processes | ReID | fps total | fps/stream (min) | % of decode ceiling | "
+    "dropped % | decode | inference | track + ReID | end-to-end | camera | batch | det/frame | crops/frame | "
+    "GPU % | NVDEC % | GPU MiB | CPU cores |",
+    "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+
+
 def markdown(report: dict[str, Any]) -> str:
     env = report["environment"]
+    gpus = report.get("gpus") or [0]
     lines = [
         "# GPU truth table",
         "",
-        f"Device: {env.get('gpu', 'no GPU')} (driver {env.get('nvml_driver', '?')}), "
+        f"Device: {len(gpus)} x {env.get('gpu', 'no GPU')} used (driver {env.get('nvml_driver', '?')}), "
         f"{env.get('cpu_count')} CPU cores; "
         f"torch {env.get('torch')} (CUDA {env.get('cuda')}), PyNvVideoCodec {env.get('pynvvideocodec')}, "
-        f"torchvision {env.get('torchvision')}, Python {env.get('python')}.",
+        f"torchvision {env.get('torchvision')}, Python {env.get('python')}. CUDA MPS daemon running: "
+        f"{'yes' if env.get('mps') else 'no' if 'mps' in env else 'not recorded'}.",
         "",
         f"Command: `{report['command']}`",
         "",
         f"Streams: copies of `{Path(report['video']).name}` (1920x1080 H.264, from "
-        "samples/vtest/vtest.avi upscaled), "
-        "each its own NVDEC session, looping.",
+        "samples/vtest/vtest.avi upscaled), each its own NVDEC session, looping.",
         "",
         "## Decode-only ceiling (NVDEC, frames discarded)",
         "",
-        "| streams | decode fps |",
-        "|---:|---:|",
+        *_ceiling_table(report),
+        "",
+        "## Pipeline: decode -> detect -> track -> ReID",
+        "",
+        "`max`: every stream decoded as fast as possible, back-pressure, nothing dropped. `paced`: every"
+        " stream a live camera at the paced rate; a camera more than 250 ms behind skips ahead (skipped "
+        "frames = dropped). processes: worker processes the cameras were spread over (each decodes, "
+        "batches, tracks and embeds its own). ReID `scheduled`: the module's quality gate and embed "
+        "schedule pick the tracks to embed (as the CPU runtime); `all`: every detection of every frame. "
+        "Latencies p50 / p95 in ms: decode = one frame out of NVDEC and into the frame pool; inference ="
+        " batch formed -> boxes on the host; track + ReID = boxes on the host -> tracks and their "
+        "embeddings on the host; end-to-end = frame decoded -> tracked and embedded; camera = frame due "
+        "(paced) -> done.",
+        "",
+        *RUN_HEADER,
     ]
-    lines += [f"| {r['streams']} | {_fmt(r['decode_fps'])} |" for r in report.get("decode_ceiling", [])]
+    lines += [_run_row(r) for r in report.get("runs", []) if r["mode"] != "naive" and not r.get("variant")]
+    variants = [r for r in report.get("runs", []) if r.get("variant")]
+    if variants:
+        lines += [
+            "",
+            "## What each lever is worth (same run, first detector, as fast as possible)",
+            "",
+            *RUN_HEADER,
+        ]
+        lines += [_run_row(r) for r in variants]
     lines += [
         "",
-        "## Pipeline: decode -> detect -> ReID -> track",
-        "",
-        "`max`: every stream decoded as fast as possible, back-pressure, nothing dropped. `paced`: "
-        "every stream a "
-        "live camera at the paced rate; a camera more than 250 ms behind skips ahead (skipped frames "
-        "= dropped). "
-        "Latencies p50 / p95 in ms: decode = one frame out of NVDEC and into the frame pool; "
-        "inference = batch "
-        "formed -> boxes and embeddings on the host; end-to-end = frame decoded -> tracked; camera = "
-        "frame due "
-        "(paced) -> tracked.",
-        "",
-        "| detector | streams | mode | fps total | fps/stream (min) | % of decode ceiling | dropped "
-        "% | decode | "
-        "inference | end-to-end | camera | batch | det/frame | GPU % | NVDEC % | GPU MiB | CPU cores |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in report.get("runs", []):
-        if row["mode"] == "naive":
-            continue
-        fraction = row.get("fraction_of_ceiling")
-        lines.append(
-            f"| {row['detector']} | {row['streams']} | {row['mode']} | {_fmt(row['fps_total'])} | "
-            f"{_fmt(row['fps_per_stream_mean'], 1)} ({_fmt(row['fps_per_stream_min'], 1)}) | "
-            f"{_fmt(None if fraction is None else 100 * fraction, 1)} | {_fmt(row['dropped_pct'], 1)} | "
-            f"{_lat(row, 'decode')} | {_lat(row, 'inference')} | {_lat(row, 'end_to_end')} | "
-            f"{_lat(row, 'camera_to_track')} | {_fmt(row.get('batch_size_mean'), 1)} | "
-            f"{_fmt(row.get('detections_per_frame'), 1)} | {_fmt(row.get('gpu_util_pct'))} | "
-            f"{_fmt(row.get('nvdec_util_pct'))} | {_fmt(row.get('gpu_memory_mib'))} | "
-            f"{_fmt(row.get('cpu_cores_used'), 1)} |"
-        )
-    lines += [
-        "",
-        "## Naive baseline (one stream, one frame per inference, stages in sequence)",
+        "## Naive baseline (one stream, one frame per inference, every detection embedded, stages in "
+        "sequence)",
         "",
         "| detector | fps | end-to-end p50 / p95 ms | best `max` fps | ratio |",
         "|---|---:|---:|---:|---:|",
@@ -89,7 +130,7 @@ def markdown(report: dict[str, Any]) -> str:
             (
                 r["fps_total"]
                 for r in report["runs"]
-                if r["mode"] == "max" and r["detector"] == row["detector"]
+                if r["mode"] == "max" and r["detector"] == row["detector"] and not r.get("variant")
             ),
             default=None,
         )
@@ -111,7 +152,8 @@ def markdown(report: dict[str, Any]) -> str:
         for name, p in report["parity"].items():
             if name.startswith("embedder"):
                 lines.append(
-                    f"| embedder | {p.get('precision')} | - | - | {p.get('crops')} crops | - | - | "
+                    f"| embedder {p.get('kind', '')} | {p.get('precision')} | - | - | "
+                    f"{p.get('crops')} crops | - | - | "
                     f"{_fmt(p.get('cosine_mean'), 5)} ({_fmt(p.get('cosine_min'), 5)}) |"
                 )
             else:
@@ -135,15 +177,17 @@ def plot(report: dict[str, Any], path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     ceiling = report.get("decode_ceiling", [])
     if ceiling:
-        left.plot(
-            [r["streams"] for r in ceiling],
-            [r["decode_fps"] for r in ceiling],
-            "k--o",
-            label="decode-only ceiling",
-        )
+        counts = sorted({r["streams"] for r in ceiling})
+        best = [max(r["decode_fps"] for r in ceiling if r["streams"] == c) for c in counts]
+        left.plot(counts, best, "k--o", label="decode-only ceiling")
+        left.plot(counts, [0.85 * b for b in best], ":", color="grey", label="85 % of ceiling")
     for detector in sorted({r["detector"] for r in report.get("runs", []) if "detector" in r}):
         for mode, style in (("max", "-o"), ("paced", ":s")):
-            rows = [r for r in report["runs"] if r.get("detector") == detector and r["mode"] == mode]
+            rows = [
+                r
+                for r in report["runs"]
+                if r.get("detector") == detector and r["mode"] == mode and not r.get("variant")
+            ]
             if not rows:
                 continue
             streams = [r["streams"] for r in rows]

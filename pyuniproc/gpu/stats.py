@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,11 +27,15 @@ def percentiles(values: np.ndarray | list[float]) -> dict[str, float | None]:
 
 
 class GpuSampler:
-    """Samples NVML every `period` seconds between `start()` and `stop()` on a daemon thread."""
+    """Samples NVML every `period` seconds between `start()` and `stop()` on a daemon thread.
 
-    def __init__(self, gpu_index: int = 0, period: float = 0.2) -> None:
+    gpus: NVML indices of the GPUs to sample (the benchmark's); utilisation is their mean, memory their sum.
+    """
+
+    def __init__(self, gpus: int | Sequence[int] = 0, period: float = 0.2) -> None:
         self.period = period
-        self.samples: list[tuple[float, float, float, float]] = []  # time, sm %, nvdec %, memory used MiB
+        self.gpus = [gpus] if isinstance(gpus, int) else list(gpus)
+        self.samples: list[tuple[float, ...]] = []  # time, then per GPU: sm %, nvdec %, memory used MiB
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         try:
@@ -38,7 +43,7 @@ class GpuSampler:
 
             pynvml.nvmlInit()
             self._nvml: Any = pynvml
-            self._handle = pynvml.nvmlDeviceGetHandleByIndex(gpu_index)
+            self._handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in self.gpus]
         except Exception:
             self._nvml = None
 
@@ -50,22 +55,28 @@ class GpuSampler:
         if not self.available:
             return {}
         nvml = self._nvml
-        name = nvml.nvmlDeviceGetName(self._handle)
+        name = nvml.nvmlDeviceGetName(self._handles[0])
         driver = nvml.nvmlSystemGetDriverVersion()
-        memory = nvml.nvmlDeviceGetMemoryInfo(self._handle)
+        memory = nvml.nvmlDeviceGetMemoryInfo(self._handles[0])
         decode = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
-        return {"name": decode(name), "driver": decode(driver), "memory_total_mib": memory.total / 2**20}
+        return {
+            "name": decode(name),
+            "driver": decode(driver),
+            "memory_total_mib": memory.total / 2**20,
+            "sampled_gpus": len(self._handles),
+        }
 
     def _run(self) -> None:
         nvml = self._nvml
         while not self._stop.wait(self.period):
             try:
-                rates = nvml.nvmlDeviceGetUtilizationRates(self._handle)
-                decoder = nvml.nvmlDeviceGetDecoderUtilization(self._handle)
-                memory = nvml.nvmlDeviceGetMemoryInfo(self._handle)
-                self.samples.append(
-                    (time.perf_counter(), float(rates.gpu), float(decoder[0]), memory.used / 2**20)
-                )
+                row: list[float] = [time.perf_counter()]
+                for handle in self._handles:
+                    rates = nvml.nvmlDeviceGetUtilizationRates(handle)
+                    decoder = nvml.nvmlDeviceGetDecoderUtilization(handle)
+                    memory = nvml.nvmlDeviceGetMemoryInfo(handle)
+                    row += [float(rates.gpu), float(decoder[0]), memory.used / 2**20]
+                self.samples.append(tuple(row))
             except Exception:
                 continue
 
@@ -77,18 +88,27 @@ class GpuSampler:
         self._thread = threading.Thread(target=self._run, daemon=True, name="nvml-sampler")
         self._thread.start()
 
-    def stop(self) -> dict[str, float | None]:
+    def stop(self) -> dict[str, Any]:
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
             self._thread = None
         if not self.samples:
             return {"gpu_util_pct": None, "nvdec_util_pct": None, "gpu_memory_mib": None}
-        array = np.array(self.samples)
+        array = np.array(self.samples)[:, 1:].reshape(len(self.samples), -1, 3)
         return {
-            "gpu_util_pct": float(array[:, 1].mean()),
-            "nvdec_util_pct": float(array[:, 2].mean()),
-            "gpu_memory_mib": float(array[:, 3].max()),
+            "gpu_util_pct": float(array[:, :, 0].mean()),
+            "nvdec_util_pct": float(array[:, :, 1].mean()),
+            "gpu_memory_mib": float(array[:, :, 2].sum(axis=1).max()),
+            "per_gpu": [
+                {
+                    "gpu": gpu,
+                    "util_pct": float(array[:, i, 0].mean()),
+                    "nvdec_pct": float(array[:, i, 1].mean()),
+                    "memory_mib": float(array[:, i, 2].max()),
+                }
+                for i, gpu in enumerate(self.gpus)
+            ],
         }
 
 

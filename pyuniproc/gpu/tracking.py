@@ -1,29 +1,38 @@
-"""Per-camera tracking on the CPU, sharded over worker processes.
+"""Per-camera tracking and the ReID choice of the GPU path: which tracked people to embed this frame.
 
-Why processes: ByteTrack costs a fraction of a millisecond per frame in numpy, which at 2,000 frames/s is
-more than one core, and threads would serialise on the GIL with the decoder threads of the GPU process.
-Cameras are sharded by id (`camera % processes`), so each camera's frames stay in order in one process
-and its tracker state lives there (one `ByteTrack` per camera, dropped on `reset`).
+The CPU runtime (`pyuniproc.runtime.reid_stage`) embeds a track only when its crop is good
+(`pyuniproc.reid.QualityGate`) and it is due (`pyuniproc.reid.EmbedScheduler`: not embedded for
+`refresh_frames` frames, at most `max_crops_per_frame` per camera and frame, most stale first). The GPU
+path makes the same choice with the same two objects, so both runtimes embed the same tracks: the
+detections of a batch come back to the host, each camera's ByteTrack updates in frame order, the gate and
+the schedule pick rows, and only those boxes are cropped and embedded on the GPU (`BatchEngine.embed_rows`).
 
-Frames of one camera can come back from the GPU out of order (two inference workers finish their batches in
-either order), so each worker puts every camera's frames back in pipeline order (`sequence`) before tracking.
+Why tracking runs in the GPU process (no longer in separate tracking processes): the choice needs track
+ids before the embed step, and a round trip through other processes per batch would add latency and hold
+frames on the GPU longer. The GIL is no longer one for all cameras: `pyuniproc.gpu.shards` splits the
+cameras over several processes, each with its own decoders, batches and trackers.
 
-Each worker records, per frame, the timestamps the benchmark needs; all clocks are `time.perf_counter`
-(CLOCK_MONOTONIC on Linux, shared by every process), so latencies can span processes.
+`RECORD_FIELDS` are the per-frame timestamps the benchmark reads; all clocks are `time.perf_counter`
+(CLOCK_MONOTONIC on Linux, shared by every process), so latencies can be compared across processes.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
-import queue
-import time
-from collections.abc import Sequence
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from pyuniproc.reid import EmbedScheduler, QualityGate
+from pyuniproc.track import create_tracker
+from pyuniproc.types import Detections
+
+REID_MODES = ("scheduled", "all", "off")
+"""scheduled: the CPU path's gate + schedule pick the tracks to embed (the runtime's behaviour);
+all: every detection of every frame is embedded (the upper bound of ReID work); off: no ReID."""
+
 RECORD_FIELDS = (
     "stream",
     "index",
@@ -35,149 +44,83 @@ RECORD_FIELDS = (
     "tracked",
     "detections",
     "tracks",
+    "embedded",
 )
-"""Columns of a worker record: camera, frame index, due time (paced runs; else decoded), time the frame
-left the decoder, decode time, time its batch was formed, time the batch's results reached the host,
-time tracking finished, number of detections and of reported tracks."""
+"""Columns of a frame record: camera, frame index, due time (paced runs; else when decoding began), time the
+frame left the decoder, decode time, time its batch was formed, time the batch's boxes reached the host,
+time its tracks (and their embeddings) were done, number of detections, of tracks and of crops embedded."""
 
 
-def _worker_main(inbox: Any, outbox: Any, kind: str, options: dict[str, Any]) -> None:
-    from pyuniproc.track import create_tracker
-    from pyuniproc.types import Detections
+@dataclass(frozen=True)
+class ReidSelection:
+    """The ReID settings of the module YAML (`parameters.reid`), split as `pyuniproc.runtime.build` splits
+    them: gate thresholds for `QualityGate`, schedule settings for `EmbedScheduler`. The names are read off
+    the two classes (not imported from the runtime, whose config layer needs packages the GPU machine
+    lacks)."""
 
-    trackers: dict[int, Any] = {}
-    waiting: dict[int, dict[int, tuple[Any, ...]]] = {}  # camera -> sequence -> frame that came early
-    expected: dict[int, int] = {}
-    records: list[tuple[float, ...]] = []
+    gate: Mapping[str, Any]
+    schedule: Mapping[str, Any]
 
-    def track(frame: tuple[Any, ...]) -> None:
-        stream, _, index, due, decoded, decode_ms, formed, inferred, xyxy, confidence, class_id, embedding = (
-            frame
-        )
-        tracker = trackers.get(stream)
-        if tracker is None:
-            tracker = trackers[stream] = create_tracker(kind, **options)
-        data = {} if embedding is None else {"embedding": embedding}
-        detections = Detections(xyxy=xyxy, confidence=confidence, class_id=class_id, data=data)
-        tracked = tracker.update(detections)
-        records.append(
-            (
-                stream,
-                index,
-                due,
-                decoded,
-                decode_ms,
-                formed,
-                inferred,
-                time.perf_counter(),
-                len(detections),
-                len(tracked),
+    @classmethod
+    def from_module(cls, selection: Mapping[str, Any]) -> ReidSelection:
+        gate_options = {f.name for f in fields(QualityGate)}
+        schedule_options = set(inspect.signature(EmbedScheduler).parameters)
+        unknown = sorted(set(selection) - gate_options - schedule_options)
+        if unknown:
+            raise ValueError(
+                f"unknown ReID settings {unknown}; known: {sorted(gate_options | schedule_options)}"
             )
+        return cls(
+            gate={k: v for k, v in selection.items() if k in gate_options},
+            schedule={k: v for k, v in selection.items() if k in schedule_options},
         )
 
-    while True:
-        message = inbox.get()
-        tag = message[0]
-        if tag == "frames":
-            for frame in message[1]:
-                stream, sequence = frame[0], frame[1]
-                pending = waiting.setdefault(stream, {})
-                pending[sequence] = frame
-                following = expected.get(stream, 0)
-                while following in pending:
-                    track(pending.pop(following))
-                    following += 1
-                expected[stream] = following
-        elif tag == "report":
-            outbox.put(("report", np.array(records, dtype=np.float64).reshape(-1, len(RECORD_FIELDS))))
-            records = []
-        elif tag == "reset":
-            trackers.clear()
-            waiting.clear()
-            expected.clear()
-            records = []
-            outbox.put(("reset", None))
-        elif tag == "stop":
-            return
 
+class TrackingStage:
+    """One tracker per camera (created on its first frame) and, with `selection`, the embed choice.
 
-class TrackerPool:
-    """`processes` tracking workers; `submit` frames of a batch, `collect` their records.
-
-    kind / options: the tracker as `pyuniproc.track.create_tracker` takes it (one instance per camera).
-    Workers are started with the "spawn" method: forking a process that holds a CUDA context is unsafe.
+    tracker_kind / tracker_options: as `pyuniproc.track.create_tracker` takes them.
+    selection: gate and schedule settings; None tracks only (`update` then chooses no rows).
+    Not thread-safe: the pipeline calls it from one thread at a time, in each camera's frame order.
     """
 
     def __init__(
-        self, processes: int, *, kind: str = "bytetrack", options: dict[str, Any] | None = None
+        self,
+        *,
+        tracker_kind: str = "bytetrack",
+        tracker_options: Mapping[str, Any] | None = None,
+        selection: ReidSelection | None = None,
     ) -> None:
-        if processes < 1:
-            raise ValueError(f"processes must be >= 1, got {processes!r}")
-        context = mp.get_context("spawn")
-        # one thread per worker: BLAS pools in every tracking process would fight over the cores
-        saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-        os.environ.update({name: "1" for name in THREAD_VARIABLES})
-        self.inboxes = [context.Queue() for _ in range(processes)]
-        self.outbox = context.Queue()
-        self.workers = [
-            context.Process(
-                target=_worker_main,
-                args=(inbox, self.outbox, kind, dict(options or {})),
-                daemon=True,
-                name=f"pyuniproc-track-{i}",
-            )
-            for i, inbox in enumerate(self.inboxes)
-        ]
-        try:
-            for worker in self.workers:
-                worker.start()
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        self.tracker_kind = tracker_kind
+        self.tracker_options = dict(tracker_options or {})
+        create_tracker(tracker_kind, **self.tracker_options)  # bad settings fail here, not per frame
+        self.selection = selection
+        self.gate = QualityGate(**selection.gate) if selection else None
+        self.scheduler = EmbedScheduler(**selection.schedule) if selection else None
+        self._trackers: dict[int, Any] = {}
+
+    def update(
+        self, camera: int, index: int, detections: Detections, frame_size: tuple[int, int]
+    ) -> tuple[Detections, np.ndarray, np.ndarray]:
+        """Track one frame of `camera`; returns (tracks, rows of `tracks` to embed now, their quality).
+
+        index: the camera's frame index (the schedule's clock). frame_size: (height, width)."""
+        tracker = self._trackers.get(camera)
+        if tracker is None:
+            tracker = self._trackers[camera] = create_tracker(self.tracker_kind, **self.tracker_options)
+        tracks = tracker.update(detections)
+        if self.scheduler is None or self.gate is None or not len(tracks):
+            return tracks, np.zeros(0, np.int64), np.zeros(0, np.float32)
+        good, quality = self.gate.assess(tracks.xyxy, tracks.confidence, frame_size)
+        rows = self.scheduler.select(str(camera), index, tracks.tracker_id, good, quality)
+        return tracks, rows, quality[rows]
+
+    def end_camera(self, camera: int) -> None:
+        """End of stream: forget the camera's tracker and schedule."""
+        self._trackers.pop(camera, None)
+        if self.scheduler is not None:
+            self.scheduler.drop_camera(str(camera))
 
     @property
-    def pids(self) -> list[int]:
-        return [w.pid for w in self.workers if w.pid is not None]
-
-    def submit(self, frames: Sequence[tuple[Any, ...]]) -> None:
-        """Frames as tuples (stream, sequence, index, due, decoded, decode_ms, formed, inferred, xyxy,
-        confidence, class_id, embedding or None); one message per worker."""
-        shards: dict[int, list[tuple[Any, ...]]] = {}
-        for frame in frames:
-            shards.setdefault(int(frame[0]) % len(self.inboxes), []).append(frame)
-        for shard, items in shards.items():
-            self.inboxes[shard].put(("frames", items))
-
-    def _ask(self, tag: str, timeout: float) -> list[Any]:
-        for inbox in self.inboxes:
-            inbox.put((tag,))
-        replies = []
-        deadline = time.monotonic() + timeout
-        while len(replies) < len(self.inboxes):
-            try:
-                reply_tag, payload = self.outbox.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty as error:
-                raise RuntimeError(f"tracking workers did not answer {tag!r} within {timeout} s") from error
-            if reply_tag == tag:
-                replies.append(payload)
-        return replies
-
-    def reset(self, timeout: float = 60.0) -> None:
-        """Forget every camera's tracker and every record (after the queued frames are processed)."""
-        self._ask("reset", timeout)
-
-    def collect(self, timeout: float = 120.0) -> np.ndarray:
-        """All records since the last collect/reset, (n, len(RECORD_FIELDS)) float64."""
-        parts = self._ask("report", timeout)
-        return np.concatenate(parts) if parts else np.zeros((0, len(RECORD_FIELDS)))
-
-    def close(self) -> None:
-        for inbox in self.inboxes:
-            inbox.put(("stop",))
-        for worker in self.workers:
-            worker.join(timeout=10)
-            if worker.is_alive():
-                worker.terminate()
+    def cameras(self) -> list[int]:
+        return sorted(self._trackers)

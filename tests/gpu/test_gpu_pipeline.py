@@ -16,8 +16,13 @@ from pyuniproc.detect import DEFAULT_MODEL_DIR
 from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
 from pyuniproc.gpu.nvdec import open_stream
 from pyuniproc.gpu.pipeline import GpuPipeline, PipelineOptions, prepare_engines
-from pyuniproc.gpu.tracking import RECORD_FIELDS, TrackerPool
+from pyuniproc.gpu.tracking import RECORD_FIELDS, ReidSelection, TrackingStage
 from pyuniproc.reid import DEFAULT_MODEL_DIR as REID_DIR
+
+FIELD = {name: i for i, name in enumerate(RECORD_FIELDS)}
+SELECTION = ReidSelection.from_module(
+    {"min_height": 20, "min_confidence": 0.3, "refresh_frames": 3, "max_crops_per_frame": 8}
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,54 +36,84 @@ def small_video(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def trackers():
-    pool = TrackerPool(2)
-    yield pool
-    pool.close()
-
-
-def _run(video, trackers, options, seconds):
+def engines():
     detector = GpuDetector(
         "ssdlite_pedestrian", model_dir=DEFAULT_MODEL_DIR, confidence_threshold=0.3, device="cpu"
     )
     embedder = GpuEmbedder(model_dir=REID_DIR, device="cpu")
-    trackers.reset()
-    engines = prepare_engines(detector, embedder, (288 * 3 // 2, 384), options.inference_workers)
-    pipeline = GpuPipeline([lambda: open_stream(video, backend="pyav")] * 2, engines, trackers, options)
+    return prepare_engines(detector, embedder, (288 * 3 // 2, 384), 2)
+
+
+def _run(video, engines, options, seconds, sink=None):
+    tracking = TrackingStage(selection=SELECTION)
+    pipeline = GpuPipeline(
+        [lambda: open_stream(video, backend="pyav")] * 2,
+        engines,
+        options,
+        tracking,
+        camera_ids=[10, 11],
+        sink=sink,
+    )
     pipeline.start()
     time.sleep(seconds)
     pipeline.stop()
-    return pipeline, trackers.collect()
+    return pipeline, np.array(pipeline.records).reshape(-1, len(RECORD_FIELDS))
 
 
-def test_frames_flow_from_decoders_to_trackers(small_video, trackers):
-    pipeline, records = _run(small_video, trackers, PipelineOptions(batch_size=4, inference_workers=2), 4.0)
-    assert records.shape[1] == len(RECORD_FIELDS) and len(records) >= 4
-    field = {name: i for i, name in enumerate(RECORD_FIELDS)}
-    assert set(records[:, field["stream"]].astype(int)) == {0, 1}
-    for stream in (0, 1):  # each camera's frames reach its tracker in order
-        indices = records[records[:, field["stream"]] == stream, field["index"]]
-        assert np.all(np.diff(indices) > 0)
-    assert np.all(records[:, field["tracked"]] >= records[:, field["inferred"]])
-    assert np.all(records[:, field["inferred"]] >= records[:, field["decoded"]])
-    assert records[:, field["detections"]].sum() > 0 and records[:, field["tracks"]].sum() > 0
+def test_frames_flow_from_decoders_to_tracks_and_scheduled_embeddings(small_video, engines):
+    seen = []
+    pipeline, records = _run(
+        small_video,
+        engines,
+        PipelineOptions(batch_size=4, inference_workers=2),
+        4.0,
+        sink=lambda camera, index, tracks: seen.append((camera, index, tracks)),
+    )
+    assert len(records) >= 4
+    assert set(records[:, FIELD["stream"]].astype(int)) == {10, 11}
+    for camera in (10, 11):  # each camera's frames reach its tracker in order, with two workers too
+        indices = [index for c, index, _ in seen if c == camera]
+        assert indices == sorted(indices) and len(set(indices)) == len(indices)
+    assert np.all(records[:, FIELD["tracked"]] >= records[:, FIELD["inferred"]])
+    assert np.all(records[:, FIELD["inferred"]] >= records[:, FIELD["decoded"]])
+    assert records[:, FIELD["detections"]].sum() > 0 and records[:, FIELD["tracks"]].sum() > 0
+    # scheduled ReID: at most the tracks, and fewer crops than detections once tracks are known
+    embedded = records[:, FIELD["embedded"]]
+    assert 0 < embedded.sum() < records[:, FIELD["detections"]].sum()
+    assert np.all(embedded <= records[:, FIELD["tracks"]])
+    for _, _, tracks in seen:  # the CPU runtime's contract: NaN rows where not embedded this frame
+        vectors = tracks.data["embedding"].astype(np.float32)
+        done = ~np.isnan(vectors).any(axis=1)
+        assert np.allclose(np.linalg.norm(vectors[done], axis=1), 1.0, atol=1e-2)
+        assert np.all((tracks.data["embedding_quality"] > 0) == done)
     assert pipeline.counters.snapshot()[1] == 0  # unpaced: back-pressure, nothing dropped
     assert pipeline.pool._free.qsize() == pipeline.pool.slots  # every slot came back
 
 
-def test_paced_cameras_drop_what_the_pipeline_cannot_take(small_video, trackers):
+def test_embedding_every_detection_and_none(small_video, engines):
+    _, every = _run(small_video, engines, PipelineOptions(batch_size=4, reid="all"), 2.0)
+    assert np.array_equal(every[:, FIELD["embedded"]], every[:, FIELD["detections"]])
+    _, none = _run(small_video, engines, PipelineOptions(batch_size=4, reid="off"), 2.0)
+    assert len(none) and none[:, FIELD["embedded"]].sum() == 0
+
+
+def test_paced_cameras_drop_what_the_pipeline_cannot_take(small_video, engines):
     options = PipelineOptions(batch_size=2, inference_workers=1, pace_fps=60.0, pool_frames=2, max_lag_ms=50)
-    pipeline, records = _run(small_video, trackers, options, 3.0)
+    pipeline, records = _run(small_video, engines, options, 3.0)
     decoded, dropped = pipeline.counters.snapshot()
     assert dropped > 0  # a CPU cannot detect 2 x 60 fps: live cameras lose frames instead of lagging
     assert len(records) > 0
 
 
-def test_options_are_checked():
+def test_options_are_checked(engines):
     with pytest.raises(ValueError):
         PipelineOptions(batch_size=0)
     with pytest.raises(ValueError):
         PipelineOptions(pace_fps=-1)
+    with pytest.raises(ValueError, match="reid"):
+        PipelineOptions(reid="sometimes")
+    with pytest.raises(ValueError, match="selection"):
+        GpuPipeline([], engines, PipelineOptions(), TrackingStage())
 
 
 def test_report_files(tmp_path):
@@ -88,21 +123,29 @@ def test_report_files(tmp_path):
     run = {
         "detector": "ssdlite_pedestrian",
         "streams": 8,
+        "processes": 2,
         "mode": "max",
+        "reid_mode": "scheduled",
         "fps_total": 1000.0,
         "fps_per_stream_mean": 125.0,
         "fps_per_stream_min": 120.0,
         "dropped_pct": 0.0,
         "fraction_of_ceiling": 0.9,
-        "latency_ms": {k: latency for k in ("decode", "inference", "end_to_end")} | {"camera_to_track": None},
+        "crops_per_frame": 0.8,
+        "latency_ms": {k: latency for k in ("decode", "inference", "tracking", "end_to_end")}
+        | {"camera_to_track": None},
     }
     report = {
         "command": "pyuniproc bench-gpu",
         "environment": {"gpu": "test"},
         "video": "v.mp4",
-        "decode_ceiling": [{"streams": 8, "decode_fps": 1111.0}],
+        "decode_ceiling": [
+            {"streams": 8, "decode_fps": 1111.0, "layout": "threads, 1 process"},
+            {"streams": 8, "decode_fps": 1200.0, "processes": 2, "layout": "sharded"},
+        ],
         "runs": [
             run,
+            run | {"variant": "reid=all", "reid_mode": "all", "fps_total": 500.0},
             {
                 "detector": "ssdlite_pedestrian",
                 "streams": 1,
@@ -113,7 +156,9 @@ def test_report_files(tmp_path):
         ],
     }
     text = markdown(report)
-    assert "| ssdlite_pedestrian | 8 | max | 1,000 |" in text and "10.0x" in text
+    assert "| ssdlite_pedestrian | 8 | max | 2 | scheduled | 1,000 |" in text and "10.0x" in text
+    assert "| 8 | 1,111 | 1,200 (2 proc.) | 1,200 |" in text
+    assert "| ssdlite_pedestrian | 8 | reid=all | 2 | all | 500 |" in text
     write_report(report, tmp_path)
     assert (tmp_path / "results.json").exists() and (tmp_path / "results.md").exists()
     pytest.importorskip("matplotlib")
@@ -165,6 +210,8 @@ def test_engine_steps_match_the_detector_and_embedder(kind):
     frame_index = torch.tensor([0, 2, 1, 1, 0], device=device)
     want = embedder.embed_nv12(pool[slots], frame_index, boxes)
     torch.testing.assert_close(engine.embed(frame_index, boxes), want, atol=1e-2, rtol=1e-2)
+    rows = engine.embed_rows(frame_index.cpu().numpy(), boxes.cpu().numpy())  # host-chosen boxes
+    torch.testing.assert_close(rows, want, atol=1e-2, rtol=1e-2)
     if kept:  # the boxes detect() compacted into the static buffer embed like the same boxes passed in
         boxes_kept = torch.from_numpy(np.concatenate([f.xyxy for f in frames])).to(device)
         index_kept = torch.from_numpy(np.repeat(np.arange(3), [len(f) for f in frames])).to(device)
@@ -175,3 +222,50 @@ def test_engine_steps_match_the_detector_and_embedder(kind):
             atol=1e-2,
             rtol=1e-2,
         )
+
+
+def test_shard_pool_runs_decode_and_pipeline_in_worker_processes(small_video):
+    """Two cameras over two spawned workers (CPU, PyAV): each worker reports its own cameras' frames."""
+    from pyuniproc.gpu.shards import ShardPool, ShardSpec
+
+    spec = ShardSpec(
+        detector="ssdlite_pedestrian",
+        detector_dir=str(DEFAULT_MODEL_DIR),
+        reid_dir=str(REID_DIR),
+        frame_shape=(288 * 3 // 2, 384),
+        threshold=0.3,
+        reid_kind="mobilenetv2_imagenet",
+        frame_buckets=(1, 4),
+        crop_buckets=(8,),
+        reid_selection={"gate": dict(SELECTION.gate), "schedule": dict(SELECTION.schedule)},
+    )
+    pool = ShardPool(spec, 2, gpus=None)
+    try:
+        assert pool.assign(5, 2) == {0: [0, 2, 4], 1: [1, 3]}
+        common = {"video": str(small_video), "backend": "pyav", "warmup": 1.0, "seconds": 1.5}
+        decoded, _, _ = pool.run("decode", 2, processes=2, **common)
+        assert set(decoded) == {0, 1} and all(r["decoded"] > 0 for r in decoded.values())
+        options = {"batch_size": 4, "reid": "scheduled"}
+        results, start, end = pool.run("pipeline", 2, processes=2, options=options, **common)
+        for worker, camera in ((0, 0), (1, 1)):
+            records = results[worker]["records"]
+            assert len(records) and set(records[:, FIELD["stream"]].astype(int)) == {camera}
+        assert end > start
+    finally:
+        pool.close()
+
+
+def test_module_settings_read_without_the_runtime_packages(monkeypatch):
+    """The GPU machine lacks the runtime's packages: the plain YAML reading gives the same settings."""
+    from pyuniproc.bench.gpu import REPO, _module_settings_plain, module_settings
+
+    monkeypatch.setenv("TRACK_HIGH_THRESHOLD", "0.45")
+    full = module_settings(REPO / "module" / "module.yml")
+    kind, options, reid_file, selection = _module_settings_plain(REPO / "module" / "module.yml")
+    assert (kind, options, reid_file, selection) == (
+        full["tracker_kind"],
+        full["tracker_options"],
+        full["reid_model_file"],
+        full["reid_selection"],
+    )
+    assert options["track_high_threshold"] == 0.45

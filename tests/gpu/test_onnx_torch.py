@@ -51,12 +51,129 @@ def test_unsupported_op_is_named(tmp_path):
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(
-        [helper.make_node("Tanh", ["x"], ["y"], name="t0")],
+        [helper.make_node("Hardmax", ["x"], ["y"], name="t0")],
         "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
     )
-    path = tmp_path / "tanh.onnx"
+    path = tmp_path / "hardmax.onnx"
     onnx.save(helper.make_model(graph), str(path))
-    with pytest.raises(UnsupportedOnnxOp, match="Tanh"):
+    with pytest.raises(UnsupportedOnnxOp, match="Hardmax"):
         from_onnx(path)
+
+
+def _same_as_onnxruntime(path, x, tolerance=1e-5):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: x})
+    with torch.no_grad():
+        got = from_onnx(path)(torch.from_numpy(x))
+    for e, g in zip(expected, got, strict=True):
+        assert g.shape == e.shape
+        relative = np.linalg.norm(g.numpy() - e) / max(np.linalg.norm(e), 1e-12)
+        assert relative < tolerance, relative
+    return got
+
+
+@pytest.mark.parametrize("tail", ["reduce_l2", "lp_normalization", "pow_sum_sqrt"])
+def test_embedder_with_a_projection_and_normalisation_tail(tmp_path, tail):
+    """An adapted embedder (the shipped MobileNetV2 + a learned MatMul projection + L2 normalisation),
+    as a fine-tuning script would export it, runs without changes to the converter."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(REID_DIR / "mobilenetv2_imagenet.onnx"))
+    graph = model.graph
+    feature = graph.output[0].name
+    rng = np.random.default_rng(3)
+    weights = (rng.standard_normal((1280, 128)) / 30).astype(np.float32)
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(weights, "projection"),
+            numpy_helper.from_array(rng.standard_normal(128).astype(np.float32) / 10, "projection_bias"),
+            numpy_helper.from_array(np.array([1], np.int64), "axis_one"),
+            numpy_helper.from_array(np.array(1e-12, np.float32), "eps"),
+            numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+        ]
+    )
+    nodes = [
+        helper.make_node("MatMul", [feature, "projection"], ["tail_projected"], name="proj"),
+        helper.make_node("Add", ["tail_projected", "projection_bias"], ["tail_biased"], name="bias"),
+    ]
+    if tail == "reduce_l2":
+        nodes += [
+            helper.make_node("ReduceL2", ["tail_biased"], ["tail_norm"], axes=[1], keepdims=1),
+            helper.make_node("Clip", ["tail_norm", "eps"], ["tail_safe"], name="clip"),
+            helper.make_node("Shape", ["tail_biased"], ["tail_shape"], name="tail_shape"),
+            helper.make_node("Expand", ["tail_safe", "tail_shape"], ["tail_wide"], name="expand"),
+            helper.make_node("Div", ["tail_biased", "tail_wide"], ["reid"], name="div"),
+        ]
+    elif tail == "lp_normalization":
+        nodes.append(helper.make_node("LpNormalization", ["tail_biased"], ["reid"], axis=1, p=2, name="lp"))
+    else:
+        nodes += [
+            helper.make_node("Pow", ["tail_biased", "two"], ["tail_squares"], name="pow"),
+            helper.make_node("ReduceSum", ["tail_squares", "axis_one"], ["tail_sum"], keepdims=1),
+            helper.make_node("Sqrt", ["tail_sum"], ["tail_norm"], name="sqrt"),
+            helper.make_node("Div", ["tail_biased", "tail_norm"], ["reid"], name="div"),
+        ]
+    graph.node.extend(nodes)
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info("reid", TensorProto.FLOAT, ["batch", 128]))
+    path = tmp_path / f"adapted_{tail}.onnx"
+    onnx.save(model, str(path))
+    x = (np.random.default_rng(5).random((2, 3, 256, 128), dtype=np.float32) * 255 - 120).astype(np.float32)
+    (got,) = _same_as_onnxruntime(path, x)
+    np.testing.assert_allclose(np.linalg.norm(got.numpy(), axis=1), 1.0, atol=1e-5)
+    meta = from_onnx(path).to("meta").half()  # still capturable: no host reads of device values
+    (out,) = meta(torch.empty((2, 3, 256, 128), device="meta", dtype=torch.float16))
+    assert out.shape == (2, 128)
+
+
+def test_small_generic_ops(tmp_path):
+    """Gemm, Unsqueeze, Expand, reductions, element-wise maths, Softmax and Constant nodes, against ORT."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(11)
+    initializers = [
+        numpy_helper.from_array(rng.standard_normal((6, 8)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.standard_normal(6).astype(np.float32), "b"),
+        numpy_helper.from_array(np.array([1], np.int64), "one"),
+        numpy_helper.from_array(np.array([2], np.int64), "two_axis"),
+        numpy_helper.from_array(np.array([4, 3, 6], np.int64), "wide"),
+    ]
+    nodes = [
+        helper.make_node("Gemm", ["x", "w", "b"], ["g"], transB=1, alpha=0.5, beta=2.0),
+        helper.make_node("Unsqueeze", ["g", "one"], ["u"]),
+        helper.make_node("Expand", ["u", "wide"], ["e"]),
+        helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(np.array(0.25, np.float32))),
+        helper.make_node("Mul", ["e", "c"], ["m"]),
+        helper.make_node("Softmax", ["m"], ["s"], axis=-1),
+        helper.make_node("Exp", ["m"], ["ex"]),
+        helper.make_node("Neg", ["ex"], ["n"]),
+        helper.make_node("Abs", ["n"], ["a"]),
+        helper.make_node("Sqrt", ["a"], ["r"]),
+        helper.make_node("Sum", ["r", "s", "m"], ["t"]),
+        helper.make_node("ReduceMean", ["t"], ["mean"], axes=[2], keepdims=0),
+        helper.make_node("ReduceSum", ["t", "two_axis"], ["total"], keepdims=1),
+        helper.make_node("ReduceMax", ["total"], ["top"], axes=[1], keepdims=0),
+        helper.make_node("Reciprocal", ["top"], ["inv"]),
+        helper.make_node("Identity", ["inv"], ["y2"]),
+        helper.make_node("Min", ["mean", "mean"], ["y1"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "generic",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
+        [
+            helper.make_tensor_value_info("y1", TensorProto.FLOAT, [4, 3]),
+            helper.make_tensor_value_info("y2", TensorProto.FLOAT, [4, 1]),
+        ],
+        initializer=initializers,
+    )
+    path = tmp_path / "generic.onnx"
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    onnx.save(model, str(path))  # IR 8: what onnxruntime 1.17+ loads
+    _same_as_onnxruntime(path, rng.standard_normal((4, 8)).astype(np.float32))
