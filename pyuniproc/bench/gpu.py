@@ -153,8 +153,11 @@ def measure_pipeline(
     seconds: float,
     warmup: float,
     sampler,
+    tracker_kind: str | None = None,
 ) -> dict:
-    """One configuration of the full pipeline; figures over frames whose tracking ended in the window."""
+    """One configuration of the full pipeline; figures over frames whose tracking ended in the window.
+
+    tracker_kind: another registered tracker than the module's for this run (an A/B in one run)."""
     from dataclasses import asdict
 
     from pyuniproc.gpu.stats import CpuMeter, percentiles
@@ -176,7 +179,7 @@ def measure_pipeline(
         backend=backend,
         warmup=warmup,
         seconds=seconds,
-        options=asdict(options),
+        options=asdict(options) | ({"tracker_kind": tracker_kind} if tracker_kind else {}),
         on_start=begin,
         on_end=finish,
     )
@@ -194,6 +197,7 @@ def measure_pipeline(
         "processes": len(results),
         "mode": "paced" if paced else "max",
         "reid_mode": options.reid,
+        "tracker_kind": sorted({r.get("tracker_kind") for r in results.values()}, key=str),
         "pace_fps": options.pace_fps,
         "fps_total": len(window) / elapsed,
         "fps_per_stream_mean": float(per_stream.mean()),
@@ -486,6 +490,7 @@ def sweep(
 
 VARIANT_KEYS = {
     "reid": str,
+    "tracker": str,
     "processes": int,
     "pool_frames": int,
     "batch_size": int,
@@ -506,27 +511,49 @@ def parse_variants(text: str) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
+def variant_counts(text: str) -> list[int]:
+    """ "64,96" -> [64, 96]; "0" or "" -> [] (no variants)."""
+    return [int(part) for part in text.split(",") if part.strip() and int(part) > 0]
+
+
 def variants(kind: str, args: argparse.Namespace, pool, sampler, ceiling: dict[int, float]) -> list[dict]:
-    """What each lever is worth, at --variant-streams cameras, as fast as possible: each --variants case
-    changes one setting of the sweep's (e.g. ReID on every detection, no ReID, all cameras in one process)."""
-    count = args.variant_streams
+    """What each lever is worth, at each --variant-streams count, as fast as possible: each --variants case
+    changes one setting of the sweep's (e.g. ReID on every detection, no ReID, all cameras in one process,
+    `tracker=bytetrack_f67fb98`: the tracker before its rewrite)."""
     rows = []
-    for name, change in parse_variants(args.variants):
-        processes = change.pop("processes", None) or processes_for(count, args)
-        row = measure_pipeline(
-            pool,
-            args.video,
-            count,
-            processes=processes,
-            options=pipeline_options(args, 0.0, **change),
-            backend=args.decoder,
-            seconds=args.seconds,
-            warmup=args.warmup,
-            sampler=sampler,
-        )
-        row["variant"] = name
-        rows.append(_annotate(row, kind, ceiling, None))
+    for count in variant_counts(args.variant_streams):
+        for name, change in parse_variants(args.variants):
+            processes = change.pop("processes", None) or processes_for(count, args)
+            tracker = change.pop("tracker", None)
+            row = measure_pipeline(
+                pool,
+                args.video,
+                count,
+                processes=processes,
+                options=pipeline_options(args, 0.0, **change),
+                backend=args.decoder,
+                seconds=args.seconds,
+                warmup=args.warmup,
+                sampler=sampler,
+                tracker_kind=tracker,
+            )
+            row["variant"] = name
+            rows.append(_annotate(row, kind, ceiling, None))
     return rows
+
+
+def register_reference_tracker() -> None:
+    """Register ByteTrack as of commit f67fb98 (tests/track/reference_bytetrack.py, present in a checkout)
+    as tracker `pyuniproc.gpu.shards.REFERENCE_TRACKER`, for same-run before/after measurements."""
+    from pyuniproc.gpu.shards import REFERENCE_TRACKER
+    from pyuniproc.track import available_trackers, register_tracker
+
+    if REFERENCE_TRACKER in available_trackers():
+        return
+    sys.path.insert(0, str(REPO / "tests" / "track"))
+    from reference_bytetrack import ReferenceByteTrack
+
+    register_tracker(REFERENCE_TRACKER, ReferenceByteTrack)
 
 
 def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
@@ -616,7 +643,7 @@ def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
                     print("ceiling:", json.dumps(row), flush=True)
             ceiling = ceiling_by_streams(report["decode_ceiling"])
             report["runs"] += sweep(kind, args, pool, sampler, streams, ceiling, naive["fps_total"])
-            if position == 0 and args.variant_streams:
+            if position == 0 and variant_counts(args.variant_streams):
                 report["runs"] += variants(kind, args, pool, sampler, ceiling)
         finally:
             pool.close()
@@ -709,9 +736,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--variant-streams",
-        type=int,
-        default=64,
-        help="stream count of the lever variants (first detector); 0 skips them",
+        default="64",
+        help="comma-separated stream counts of the lever variants (first detector); 0 skips them",
     )
     parser.add_argument(
         "--no-ceiling-threads",

@@ -58,15 +58,21 @@ def _run_row(row: dict[str, Any]) -> str:
         f"{_fmt(row.get('batch_size_mean'), 1)} | "
         f"{_fmt(row.get('detections_per_frame'), 1)} | {_fmt(row.get('crops_per_frame'), 2)} | "
         f"{_fmt(row.get('gpu_util_pct'))} | {_fmt(row.get('nvdec_util_pct'))} | "
-        f"{_fmt(row.get('gpu_memory_mib'))} | {_fmt(row.get('cpu_cores_used'), 1)} |"
+        f"{_fmt(row.get('gpu_memory_mib'))} | {_fmt(row.get('cpu_cores_used'), 1)} | {_cpu(row)} |"
     )
+
+
+def _cpu(row: dict[str, Any]) -> str:
+    """Host CPU ms per frame done in the decoder threads / the inference threads."""
+    cpu = row.get("cpu_ms_per_frame") or {}
+    return f"{_fmt(cpu.get('decode'), 2)} / {_fmt(cpu.get('inference'), 2)}" if cpu else "-"
 
 
 RUN_HEADER = [
     "| detector | streams | mode | processes | ReID | fps total | fps/stream (min) | % of decode ceiling | "
     "dropped % | decode | inference | track + ReID | end-to-end | camera | batch | det/frame | crops/frame | "
-    "GPU % | NVDEC % | GPU MiB | CPU cores |",
-    "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "GPU % | NVDEC % | GPU MiB | CPU cores | CPU ms/frame decode / inference |",
+    "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 
 

@@ -31,6 +31,9 @@ from typing import Any
 from pyuniproc.gpu.engine import CROP_BUCKETS, FRAME_BUCKETS
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+REFERENCE_TRACKER = "bytetrack_f67fb98"
+"""ByteTrack as of commit f67fb98 (tests/track/reference_bytetrack.py): a run's options may name it
+(`tracker_kind`) to measure the tracker rewrite against it in the same benchmark run."""
 
 
 @dataclass(frozen=True)
@@ -153,9 +156,15 @@ def _pipeline(
     from pyuniproc.gpu.pipeline import GpuPipeline, PipelineOptions
     from pyuniproc.gpu.tracking import ReidSelection, TrackingStage
 
+    options = dict(options)
+    tracker_kind = options.pop("tracker_kind", None) or spec.tracker_kind  # a run may swap the tracker
+    if tracker_kind == REFERENCE_TRACKER:
+        from pyuniproc.bench.gpu import register_reference_tracker
+
+        register_reference_tracker()
     selection = ReidSelection(**spec.reid_selection) if spec.reid_selection else None
     tracking = TrackingStage(
-        tracker_kind=spec.tracker_kind, tracker_options=spec.tracker_options, selection=selection
+        tracker_kind=tracker_kind, tracker_options=spec.tracker_options, selection=selection
     )
     fallbacks = sum(e.fallbacks for e in engines)
     pipeline = GpuPipeline(
@@ -182,6 +191,7 @@ def _pipeline(
         "dropped": dropped1 - dropped0,
         "fallbacks": sum(e.fallbacks for e in engines) - fallbacks,
         "thread_cpu_seconds": {k: cpu1[k] - cpu0[k] for k in cpu1},
+        "tracker_kind": tracker_kind,
     }
 
 

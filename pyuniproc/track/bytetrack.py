@@ -8,7 +8,10 @@ Each frame, after the motion model predicts where every track is:
   4. new tracks from the high-score detections still left;
   5. lost tracks older than the buffer are removed, and overlapping tracked/lost duplicates resolved.
 
-One instance per camera: all state, the track-ID counter included, lives on the instance.
+One instance per camera: all state, the track-ID counter included, lives on the instance, the tracks
+as one column table (`_TrackTable`) so that each step is a few whole-array numpy calls - a GPU worker
+tracks thousands of frames a second on the host, and per-track objects made tracking most of its CPU.
+Results are bit-identical to the object-per-track version (tests/track/test_exactness.py).
 Class-agnostic, like the reference: a person's class never changes.
 """
 
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import enum
 import inspect
-from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
@@ -37,23 +39,58 @@ class TrackState(enum.Enum):
     REMOVED = "removed"  # gone for good
 
 
-@dataclass(eq=False)
-class _Track:
-    mean: np.ndarray  # (8,) float64 Kalman state x, y, a, h, vx, vy, va, vh
-    covariance: np.ndarray  # (8, 8) float64
-    score: float  # confidence of the last matched detection
-    class_id: int  # class of the last matched detection
-    start_frame: int
-    last_frame: int  # last frame a detection matched it
-    state: TrackState
-    track_id: int = NO_TRACK  # public id, given the first time the track is reported
-    consecutive_hits: int = 1  # frames in a row with a matched detection
-    detection_index: int = -1  # input row matched on the current frame, -1 if none
+_NEW, _TRACKED, _LOST, _REMOVED = 0, 1, 2, 3
+"""`TrackState` as the int8 codes of the track table."""
+_STATE_OF_CODE = (TrackState.NEW, TrackState.TRACKED, TrackState.LOST, TrackState.REMOVED)
 
-    @property
-    def xyxy(self) -> np.ndarray:
-        """(4,) float64 corners of the current state."""
-        return xyah_to_xyxy(self.mean[:4])[0]
+
+class _TrackTable:
+    """Every track of one camera as column arrays, one row per track, in the order tracks started.
+
+    Why columns instead of one object per track: a frame touches each track a few times, and with a
+    handful of tracks per camera numpy's per-call overhead, not arithmetic, is the cost - stacking
+    per-track arrays was most of the old tracker's time. Row order is the reference's list order, so
+    matching ties and id order come out the same.
+    """
+
+    COLUMNS = (
+        "mean",  # (n, 8) float64 Kalman state x, y, a, h, vx, vy, va, vh
+        "covariance",  # (n, 8, 8) float64
+        "score",  # (n,) float32 confidence of the last matched detection
+        "class_id",  # (n,) int32 class of the last matched detection
+        "start_frame",  # (n,) int64
+        "last_frame",  # (n,) int64 last frame a detection matched it
+        "state",  # (n,) int8 _NEW / _TRACKED / _LOST / _REMOVED
+        "track_id",  # (n,) int64 public id, given the first time the track is reported, else NO_TRACK
+        "hits",  # (n,) int64 frames in a row with a matched detection
+        "detection_index",  # (n,) int64 input row matched on the current frame, -1 if none
+    )
+
+    def __init__(self) -> None:
+        self.mean = np.zeros((0, 8))
+        self.covariance = np.zeros((0, 8, 8))
+        self.score = np.zeros(0, np.float32)
+        self.class_id = np.zeros(0, np.int32)
+        self.start_frame = np.zeros(0, np.int64)
+        self.last_frame = np.zeros(0, np.int64)
+        self.state = np.zeros(0, np.int8)
+        self.track_id = np.zeros(0, np.int64)
+        self.hits = np.zeros(0, np.int64)
+        self.detection_index = np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    def append(self, **columns: np.ndarray) -> None:
+        """New rows at the end; every column given, k rows each."""
+        for name in self.COLUMNS:
+            setattr(self, name, np.concatenate([getattr(self, name), columns[name]]))
+
+    def drop_removed(self) -> None:
+        keep = self.state != _REMOVED
+        if not keep.all():
+            for name in self.COLUMNS:
+                setattr(self, name, getattr(self, name)[keep])
 
 
 class ByteTrack:
@@ -158,14 +195,18 @@ class ByteTrack:
 
     def reset(self) -> None:
         """Forget every track and restart ids at 1 (e.g. when the camera's stream restarts)."""
-        self._tracks: list[_Track] = []  # every track not REMOVED
+        self._tracks = _TrackTable()  # every track not REMOVED (those still marked are dropped next frame)
         self._frame_index = 0
         self._next_id = 1
 
     @property
     def active_track_count(self) -> int:
         """Tracks in state Tracked (matched on the last detector frame), reported or not yet."""
-        return sum(t.state is TrackState.TRACKED for t in self._tracks)
+        return int(np.count_nonzero(self._tracks.state == _TRACKED))
+
+    def track_states(self) -> list[TrackState]:
+        """State of every track kept, in the order they started (for tests and debugging)."""
+        return [_STATE_OF_CODE[code] for code in self._tracks.state.tolist()]
 
     def update(self, detections: Detections) -> Detections:
         """Associate one frame's detections and return the tracked people.
@@ -177,44 +218,49 @@ class ByteTrack:
         """
         self._frame_index += 1
         self._begin_frame()
+        tracks = self._tracks
         scores = detections.confidence
-        high_rows = np.flatnonzero(scores > self.track_high_threshold)
-        low_rows = np.flatnonzero((scores > self.track_low_threshold) & (scores <= self.track_high_threshold))
+        high_rows = _rows(scores > self.track_high_threshold)
+        low_rows = _rows((scores > self.track_low_threshold) & (scores <= self.track_high_threshold))
 
-        # Predict where every confirmed track is now.
+        # Predict where every confirmed track is now; the boxes below are all tracks' after the predict
+        # (a track is corrected at most once per frame, and only matched tracks are, so every stage
+        # compares the boxes of not yet matched tracks: these).
         self._predict()
-        confirmed = [t for t in self._tracks if t.state in (TrackState.TRACKED, TrackState.LOST)]
-        unconfirmed = [t for t in self._tracks if t.state is TrackState.NEW]
+        new = tracks.state == _NEW
+        confirmed = _rows(~new)
+        unconfirmed = _rows(new)
+        boxes = xyah_to_xyxy(tracks.mean[:, :4])
 
         # First association: tracked and lost tracks against confident detections.
         confirmed_left, high_rows = self._associate(
-            confirmed, detections, high_rows, self.match_iou_threshold, self.fuse_score
+            confirmed, boxes, detections, high_rows, self.match_iou_threshold, self.fuse_score
         )
 
         # Second association: still-tracked leftovers against low-score boxes, by overlap alone.
-        tracked_left = [t for t in confirmed_left if t.state is TrackState.TRACKED]
+        tracked_left = confirmed_left[tracks.state[confirmed_left] == _TRACKED]
         tracked_left, _ = self._associate(
-            tracked_left, detections, low_rows, self.second_match_iou_threshold, fuse=False
+            tracked_left, boxes, detections, low_rows, self.second_match_iou_threshold, fuse=False
         )
-        for track in tracked_left:
-            track.state = TrackState.LOST
-            track.consecutive_hits = 0
+        tracks.state[tracked_left] = _LOST
+        tracks.hits[tracked_left] = 0
 
         # Unconfirmed tracks: a second sighting confirms them, none removes them.
         unconfirmed_left, high_rows = self._associate(
-            unconfirmed, detections, high_rows, self.unconfirmed_match_iou_threshold, self.fuse_score
+            unconfirmed, boxes, detections, high_rows, self.unconfirmed_match_iou_threshold, self.fuse_score
         )
-        for track in unconfirmed_left:
-            track.state = TrackState.REMOVED
+        tracks.state[unconfirmed_left] = _REMOVED
 
         # New tracks from confident detections nobody claimed.
-        new_rows = high_rows[detections.confidence[high_rows] >= self.new_track_threshold]
+        new_rows = high_rows[scores[high_rows] >= self.new_track_threshold]
         self._start_tracks(detections, new_rows)
 
-        # Remove stale lost tracks and duplicates.
+        # Remove stale lost tracks and duplicates; the boxes now (after corrections and births) serve both
+        # the duplicate test and the report.
         self._remove_stale_lost()
-        self._remove_duplicates()
-        return self._report(detections)
+        boxes = xyah_to_xyxy(tracks.mean[:, :4])
+        self._remove_duplicates(boxes)
+        return self._report(detections, boxes)
 
     def predict_only(self) -> Detections:
         """Advance one frame without a detector run: tracks coast on their motion model.
@@ -232,9 +278,8 @@ class ByteTrack:
     # --- steps -------------------------------------------------------------------------------
 
     def _begin_frame(self) -> None:
-        self._tracks = [t for t in self._tracks if t.state is not TrackState.REMOVED]
-        for track in self._tracks:
-            track.detection_index = -1
+        self._tracks.drop_removed()
+        self._tracks.detection_index.fill(-1)
 
     def _predict(self) -> None:
         """Move tracked and lost tracks one frame along their motion model (one batched predict).
@@ -242,105 +287,143 @@ class ByteTrack:
         As the reference, New tracks are left as they are: with no velocity yet their box would
         not move, and skipping them keeps results identical to the reference implementation.
         """
-        tracks = [t for t in self._tracks if t.state in (TrackState.TRACKED, TrackState.LOST)]
-        if not tracks:
+        tracks = self._tracks
+        moving = tracks.state != _NEW
+        if moving.all():
+            if not len(tracks):
+                return
+            mean, covariance = tracks.mean.copy(), tracks.covariance
+            # As the reference: a lost track keeps its size, so it does not shrink or grow away.
+            mean[tracks.state == _LOST, 7] = 0.0
+            tracks.mean, tracks.covariance = self._kalman.predict(mean, covariance)
             return
-        mean = np.stack([t.mean for t in tracks])
-        covariance = np.stack([t.covariance for t in tracks])
-        # As the reference: a lost track keeps its size, so it does not shrink or grow away.
-        lost = np.array([t.state is TrackState.LOST for t in tracks])
-        mean[lost, 7] = 0.0
-        mean, covariance = self._kalman.predict(mean, covariance)
-        for track, m, c in zip(tracks, mean, covariance, strict=True):
-            track.mean, track.covariance = m, c
+        rows = _rows(moving)
+        if not len(rows):
+            return
+        mean = tracks.mean[rows]
+        mean[tracks.state[rows] == _LOST, 7] = 0.0
+        tracks.mean[rows], tracks.covariance[rows] = self._kalman.predict(mean, tracks.covariance[rows])
 
     def _associate(
-        self, tracks: list[_Track], detections: Detections, rows: np.ndarray, max_cost: float, fuse: bool
-    ) -> tuple[list[_Track], np.ndarray]:
-        """Match `tracks` to detection `rows` (k,), update the matched; return the unmatched of each."""
-        if not tracks or len(rows) == 0:
-            return list(tracks), rows
-        track_boxes = np.stack([t.xyxy for t in tracks])
-        similarity = box_iou(track_boxes, detections.xyxy[rows])
+        self,
+        tracks: np.ndarray,
+        boxes: np.ndarray,
+        detections: Detections,
+        rows: np.ndarray,
+        max_cost: float,
+        fuse: bool,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Match track rows `tracks` (j,) with boxes `boxes[tracks]` to detection `rows` (k,), correct
+        the matched; return the unmatched of each, in their input order."""
+        if not len(tracks) or not len(rows):
+            return tracks, rows
+        similarity = box_iou(boxes[tracks], detections.xyxy[rows])
         if fuse:
             similarity = fuse_score(similarity, detections.confidence[rows])
         matches, unmatched_tracks, unmatched_rows = linear_assignment(1.0 - similarity, max_cost)
-        self._update_tracks([tracks[i] for i in matches[:, 0]], detections, rows[matches[:, 1]])
-        return [tracks[i] for i in unmatched_tracks], rows[unmatched_rows]
+        self._update_tracks(tracks[matches[:, 0]], detections, rows[matches[:, 1]])
+        return tracks[unmatched_tracks], rows[unmatched_rows]
 
-    def _update_tracks(self, tracks: list[_Track], detections: Detections, rows: np.ndarray) -> None:
-        """Correct matched tracks with their detections (one batched Kalman update); all become Tracked."""
-        if not tracks:
+    def _update_tracks(self, matched: np.ndarray, detections: Detections, rows: np.ndarray) -> None:
+        """Correct matched track rows with their detections (one batched Kalman update): all Tracked."""
+        if not len(matched):
             return
-        mean, covariance = self._kalman.update(
-            np.stack([t.mean for t in tracks]),
-            np.stack([t.covariance for t in tracks]),
-            xyxy_to_xyah(detections.xyxy[rows]),
+        tracks = self._tracks
+        tracks.mean[matched], tracks.covariance[matched] = self._kalman.update(
+            tracks.mean[matched], tracks.covariance[matched], xyxy_to_xyah(detections.xyxy[rows])
         )
-        for track, m, c, row in zip(tracks, mean, covariance, rows, strict=True):
-            track.mean, track.covariance = m, c
-            track.consecutive_hits += 1
-            track.state = TrackState.TRACKED  # confirms a New track, re-finds a Lost one
-            self._mark_matched(track, detections, int(row))
+        tracks.hits[matched] += 1
+        tracks.state[matched] = _TRACKED  # confirms a New track, re-finds a Lost one
+        tracks.score[matched] = detections.confidence[rows]
+        tracks.class_id[matched] = detections.class_id[rows]
+        tracks.last_frame[matched] = self._frame_index
+        tracks.detection_index[matched] = rows
 
     def _start_tracks(self, detections: Detections, rows: np.ndarray) -> None:
         """One New track per row; on the stream's first frame they are trusted at once, as the reference."""
-        if len(rows) == 0:
+        k = len(rows)
+        if not k:
             return
         mean, covariance = self._kalman.initiate(xyxy_to_xyah(detections.xyxy[rows]))
-        state = TrackState.TRACKED if self._frame_index == 1 else TrackState.NEW
-        for m, c, row in zip(mean, covariance, rows, strict=True):
-            track = _Track(m, c, 0.0, 0, self._frame_index, self._frame_index, state)
-            self._mark_matched(track, detections, int(row))
-            self._tracks.append(track)
-
-    def _mark_matched(self, track: _Track, detections: Detections, row: int) -> None:
-        track.score = float(detections.confidence[row])
-        track.class_id = int(detections.class_id[row])
-        track.last_frame = self._frame_index
-        track.detection_index = row
+        frame = np.full(k, self._frame_index, np.int64)
+        self._tracks.append(
+            mean=mean,
+            covariance=covariance,
+            score=detections.confidence[rows],
+            class_id=detections.class_id[rows],
+            start_frame=frame,
+            last_frame=frame,
+            state=np.full(k, _TRACKED if self._frame_index == 1 else _NEW, np.int8),
+            track_id=np.full(k, NO_TRACK, np.int64),
+            hits=np.ones(k, np.int64),
+            detection_index=rows.astype(np.int64),
+        )
 
     def _remove_stale_lost(self) -> None:
-        for track in self._tracks:
-            if track.state is TrackState.LOST and self._frame_index - track.last_frame > self.max_frames_lost:
-                track.state = TrackState.REMOVED
+        tracks = self._tracks
+        stale = (tracks.state == _LOST) & (self._frame_index - tracks.last_frame > self.max_frames_lost)
+        tracks.state[stale] = _REMOVED
 
-    def _remove_duplicates(self) -> None:
-        """A tracked (or new) and a lost track on the same spot are one person: keep the older."""
-        current = [t for t in self._tracks if t.state in (TrackState.TRACKED, TrackState.NEW)]
-        lost = [t for t in self._tracks if t.state is TrackState.LOST]
-        if not current or not lost:
+    def _remove_duplicates(self, boxes: np.ndarray) -> None:
+        """A tracked (or new) and a lost track on the same spot are one person: keep the older.
+
+        boxes: (n, 4) xyxy of every track's current state."""
+        tracks = self._tracks
+        state = tracks.state
+        lost = _rows(state == _LOST)
+        if not len(lost):
             return
-        cost = 1.0 - box_iou(np.stack([t.xyxy for t in current]), np.stack([t.xyxy for t in lost]))
-        for i, j in zip(*np.nonzero(cost < DUPLICATE_IOU_COST), strict=True):
-            a, b = current[i], lost[j]
-            younger = b if a.last_frame - a.start_frame > b.last_frame - b.start_frame else a
-            younger.state = TrackState.REMOVED
+        current = _rows((state == _TRACKED) | (state == _NEW))
+        if not len(current):
+            return
+        cost = 1.0 - box_iou(boxes[current], boxes[lost])
+        pairs_current, pairs_lost = np.nonzero(cost < DUPLICATE_IOU_COST)
+        if not len(pairs_current):
+            return
+        a, b = current[pairs_current], lost[pairs_lost]
+        age = tracks.last_frame - tracks.start_frame
+        # Marking is by age alone, so every pair can be decided at once (a track marked twice is fine).
+        state[np.where(age[a] > age[b], b, a)] = _REMOVED
 
-    def _report(self, detections: Detections | None) -> Detections:
-        """Reportable tracked tracks as Detections; the first report of a track gives it its id."""
-        reported = [
-            t
-            for t in self._tracks
-            if t.state is TrackState.TRACKED
-            and (t.track_id != NO_TRACK or t.consecutive_hits >= self.minimum_consecutive_frames)
-        ]
-        for track in reported:
-            if track.track_id == NO_TRACK:
-                track.track_id = self._next_id
-                self._next_id += 1
-        reported.sort(key=lambda t: t.track_id)
-        rows = np.array([t.detection_index for t in reported], dtype=np.int64)
+    def _report(self, detections: Detections | None, boxes: np.ndarray | None = None) -> Detections:
+        """Reportable tracked tracks as Detections; the first report of a track gives it its id.
+
+        boxes: (n, 4) xyxy of every track's current state, if already computed."""
+        tracks = self._tracks
+        reported = _rows(
+            (tracks.state == _TRACKED)
+            & ((tracks.track_id != NO_TRACK) | (tracks.hits >= self.minimum_consecutive_frames))
+        )
+        if not len(reported):
+            data = {} if detections is None else {k: v[:0] for k, v in detections.data.items()}
+            data["detection_index"] = np.zeros(0, np.int64)
+            return Detections(
+                xyxy=np.zeros((0, 4), np.float32),
+                confidence=np.zeros(0, np.float32),
+                class_id=np.zeros(0, np.int32),
+                tracker_id=np.zeros(0, np.int64),
+                data=data,
+            )
+        unnamed = reported[tracks.track_id[reported] == NO_TRACK]
+        if len(unnamed):  # ids in the order the tracks started, as the reference
+            tracks.track_id[unnamed] = np.arange(self._next_id, self._next_id + len(unnamed))
+            self._next_id += len(unnamed)
+        reported = reported[np.argsort(tracks.track_id[reported], kind="stable")]
+        rows = tracks.detection_index[reported]
         data = {} if detections is None else {k: v[rows] for k, v in detections.data.items()}
         data["detection_index"] = rows
-        xyxy = xyah_to_xyxy(np.stack([t.mean[:4] for t in reported])) if reported else np.zeros((0, 4))
         return Detections(
-            xyxy=xyxy,
-            confidence=np.array([t.score for t in reported], dtype=np.float32),
-            class_id=np.array([t.class_id for t in reported], dtype=np.int32),
-            tracker_id=np.array([t.track_id for t in reported], dtype=np.int64),
+            xyxy=xyah_to_xyxy(tracks.mean[reported, :4]) if boxes is None else boxes[reported],
+            confidence=tracks.score[reported],
+            class_id=tracks.class_id[reported],
+            tracker_id=tracks.track_id[reported],
             data=data,
         )
+
+
+def _rows(mask: np.ndarray) -> np.ndarray:
+    """Indices of the True entries of a 1-D mask (np.flatnonzero without its ravel)."""
+    return mask.nonzero()[0]
 
 
 def _check_fraction(name: str, value: object) -> None:

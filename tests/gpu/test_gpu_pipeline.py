@@ -226,7 +226,7 @@ def test_engine_steps_match_the_detector_and_embedder(kind):
 
 def test_shard_pool_runs_decode_and_pipeline_in_worker_processes(small_video):
     """Two cameras over two spawned workers (CPU, PyAV): each worker reports its own cameras' frames."""
-    from pyuniproc.gpu.shards import ShardPool, ShardSpec
+    from pyuniproc.gpu.shards import REFERENCE_TRACKER, ShardPool, ShardSpec
 
     spec = ShardSpec(
         detector="ssdlite_pedestrian",
@@ -250,7 +250,12 @@ def test_shard_pool_runs_decode_and_pipeline_in_worker_processes(small_video):
         for worker, camera in ((0, 0), (1, 1)):
             records = results[worker]["records"]
             assert len(records) and set(records[:, FIELD["stream"]].astype(int)) == {camera}
+            assert results[worker]["tracker_kind"] == "bytetrack"
         assert end > start
+        # a run may swap the tracker: the pre-rewrite ByteTrack, for a before/after in one benchmark run
+        options["tracker_kind"] = REFERENCE_TRACKER
+        results, _, _ = pool.run("pipeline", 2, processes=1, options=options, **common)
+        assert results[0]["tracker_kind"] == REFERENCE_TRACKER and len(results[0]["records"])
     finally:
         pool.close()
 
