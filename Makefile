@@ -5,7 +5,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= out/demo
-CAMERAS ?= samples/demo/cameras.yml
+# The committed 4-camera benchmark scenario (exact ground truth in samples/scenario_default/gt).
+# samples/demo/cameras.yml is the smaller one: vtest.avi as two cameras.
+SCENARIO ?= samples/scenario_default
+CAMERAS ?= $(SCENARIO)/cameras.yml
 
 .PHONY: demo test bench lint clean system-deps
 
@@ -19,7 +22,9 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/pyuniproc run --module module/module.yml --cameras $(CAMERAS) --out $(OUT)
+	rm -rf $(OUT)  # a fresh run each time (pyuniproc itself appends to an existing --out)
+	RECORDING_MOSAIC=true $(BIN)/pyuniproc run --module module/module.yml --cameras $(CAMERAS) --out $(OUT)
+	@if [ -d $(SCENARIO)/gt ]; then $(BIN)/pyuniproc eval --gt $(SCENARIO) --pred $(OUT) --json $(OUT)/eval.json; fi
 	$(BIN)/pyuniproc report --run $(OUT) --cameras $(CAMERAS) --out $(OUT)/report.html
 
 # Debian packages the tests use (prometheus + promtool, chromium, GStreamer's RTSP server);

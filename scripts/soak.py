@@ -7,11 +7,16 @@ removed at runtime, memory / file descriptors / threads sampled all along.
 
 The cameras are real RTSP streams from GStreamer's RTSP server on 127.0.0.1 (Debian packages:
 scripts/system-deps.sh), serving the sample footage re-encoded to H.264 (384x288) and repeated to
-last the whole run. `--churn K` adds a camera and removes it again K times, spread over the run
-(pyuniproc.runtime.camera_control). Every `--sample-seconds` the process' resident memory, open file
-descriptors and threads (Python and native) are written to <out>/soak.csv; <out>/soak.json holds
-the figures at the end of the warm-up and at the end, the growth per hour fitted over the run
-after warm-up, per-camera frame accounting, and the verdict. Exit code 0 when flat, 1 when not.
+last the whole run. `--churn K` adds a camera and removes it again K times, spread over the run,
+through the pipeline's own API (`Pipeline.add_camera` / `Pipeline.remove_camera`), each with a new
+id (churn0, churn1, ...), with cross-camera fusion on (an added camera is not in the site: fusion
+takes it as a camera without topology links). Every `--sample-seconds` the process' resident
+memory, open file descriptors and threads (Python and native) are written to <out>/soak.csv, and
+once a minute to the log; <out>/soak.json holds the figures at the end of the warm-up and at the
+end, the medians of every minute, the growth per hour fitted over the run after warm-up, the frame
+accounting (per camera, and the totals of the removed cameras), and the verdict. `--tracemalloc`
+also diffs Python heap snapshots taken after warm-up and at the end (top 15 growing lines in
+soak.json; it slows the run). Exit code 0 when flat and every frame accounted, 1 when not.
 
 "Flat" means: after warm-up, resident memory grows less than --max-rss-growth-mb, file descriptors
 by at most --max-fd-growth and threads by at most --max-thread-growth between the first and the
@@ -36,6 +41,7 @@ import statistics
 import sys
 import threading
 import time
+import tracemalloc
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,7 +54,6 @@ from rtspclips import VTEST, make_ts  # noqa: E402
 
 from pyuniproc.config.cameras import CameraSpec, Site  # noqa: E402
 from pyuniproc.config.module import load_module_config  # noqa: E402
-from pyuniproc.runtime.camera_control import CameraControl  # noqa: E402
 from pyuniproc.runtime.pipeline import Pipeline, RunOptions  # noqa: E402
 
 log = logging.getLogger("soak")
@@ -118,7 +123,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("/tmp/pyuniproc-soak"))
     parser.add_argument("--module", type=Path, default=REPO / "module" / "module.yml")
     parser.add_argument("--no-video", action="store_true", help="no annotated videos (less disk and CPU)")
-    parser.add_argument("--keep-fusion", action="store_true", help="keep cross-camera fusion on with --churn")
+    parser.add_argument("--no-fusion", action="store_true", help="no cross-camera fusion")
+    parser.add_argument("--tracemalloc", action="store_true", help="diff Python heap snapshots (slower)")
     parser.add_argument("--max-rss-growth-mb", type=float, default=32.0)
     parser.add_argument("--max-fd-growth", type=int, default=4)
     parser.add_argument("--max-thread-growth", type=int, default=2)
@@ -143,18 +149,17 @@ def main() -> int:
     module = replace(
         module, runtime=replace(module.runtime, summary_period_seconds=0.5, annotated_video=not args.no_video)
     )
-    if args.churn and getattr(module, "fusion", None) is not None and not args.keep_fusion:
-        # Cross-camera fusion is built for the site's cameras and rejects a camera added at runtime
-        # ("unknown camera"), which ends the run: leave it out while cameras come and go.
-        log.warning("fusion off for this soak: it does not accept cameras added at runtime (--keep-fusion)")
+    if args.no_fusion:
         module = replace(module, fusion=None)
+    if args.tracemalloc:
+        tracemalloc.start(10)
+    log.info("overload policy: %s", module.runtime.overload)
     cameras = tuple(CameraSpec(f"cam{i}", server.url(f"s{i}", "soak:secret")) for i in range(args.streams))
     pipeline = Pipeline(
         module,
         Site("soak", cameras),
         RunOptions(out_dir=args.out / "run", progress=False, watch_module=False),
     )
-    control = CameraControl(pipeline)
     result: dict = {}
     runner = threading.Thread(target=lambda: result.update(pipeline.run()), name="soak-pipeline")
     started = time.monotonic()
@@ -176,11 +181,21 @@ def main() -> int:
             camera_id = f"churn{k}"
             t0 = time.monotonic()
             try:
-                control.add(CameraSpec(camera_id, server.url("churn", "soak:secret"))).result(timeout=30)
+                pipeline.add_camera(CameraSpec(camera_id, server.url("churn", "soak:secret"))).result(
+                    timeout=30
+                )
                 stop.wait(period * rng.uniform(0.4, 0.6))
-                snapshot = control.remove(camera_id).result(timeout=30)
+                snapshot = pipeline.remove_camera(camera_id).result(timeout=30)
                 churn_log.append(
-                    {"k": k, "frames": snapshot["frames_received"], "seconds": time.monotonic() - t0}
+                    {
+                        "k": k,
+                        "frames": snapshot["frames_received"],
+                        "processed": snapshot["frames_processed"],
+                        "unaccounted": snapshot["frames_received"]
+                        - snapshot["frames_processed"]
+                        - snapshot["dropped_total"],
+                        "seconds": time.monotonic() - t0,
+                    }
                 )
             except Exception as exc:  # noqa: BLE001 (reported, the soak goes on)
                 churn_log.append({"k": k, "error": repr(exc)})
@@ -189,11 +204,14 @@ def main() -> int:
     churner = threading.Thread(target=churn, name="soak-churn", daemon=True)
     churner.start()
     rows: list[dict] = []
+    heap_after_warmup = None
     with (args.out / "soak.csv").open("w", newline="") as file:
         writer = None
         while time.monotonic() - started < seconds and runner.is_alive():
             row = sample(pipeline, started)
             rows.append(row)
+            if args.tracemalloc and heap_after_warmup is None and row["t"] >= args.warmup_seconds:
+                heap_after_warmup = tracemalloc.take_snapshot()
             if writer is None:
                 writer = csv.DictWriter(file, fieldnames=list(row))
                 writer.writeheader()
@@ -216,6 +234,16 @@ def main() -> int:
                     row["e2e_p95_ms"],
                 )
             time.sleep(args.sample_seconds)
+    heap_diff = None
+    if heap_after_warmup is not None:
+        end_heap = tracemalloc.take_snapshot()
+        heap_diff = {
+            "traced_mb_after_warmup": round(
+                sum(s.size for s in heap_after_warmup.statistics("filename")) / 2**20, 2
+            ),
+            "traced_mb_end": round(sum(s.size for s in end_heap.statistics("filename")) / 2**20, 2),
+            "top_growth": [str(stat) for stat in end_heap.compare_to(heap_after_warmup, "lineno")[:15]],
+        }
     stop.set()
     churner.join(60)
     pipeline.stop()
@@ -237,6 +265,25 @@ def main() -> int:
             "unaccounted": c["frames_received"] - c["frames_processed"] - c["dropped_total"],
         }
         for cid, c in (result.get("cameras") or {}).items()
+    }
+    removed = result.get("removed_cameras") or {}
+    if removed:
+        accounting["removed cameras"] = {
+            "cameras": removed["count"],
+            "received": removed["frames_received"],
+            "processed": removed["frames_processed"],
+            "dropped": removed["dropped"],
+            "unaccounted": removed["frames_received"]
+            - removed["frames_processed"]
+            - sum(removed["dropped"].values()),
+        }
+    accounted = all(c["unaccounted"] == 0 for c in accounting.values())
+    minutes = {}
+    for row in after:
+        minutes.setdefault(int(row["t"] // 60), []).append(row)
+    per_minute_medians = {
+        minute: {k: median_of(rows_, k) for k in ("rss_mb", "rss_trimmed_mb", "fds", "native_threads")}
+        for minute, rows_ in sorted(minutes.items())
     }
     flat = (
         growth["rss_trimmed_mb"] < args.max_rss_growth_mb
@@ -263,12 +310,24 @@ def main() -> int:
             k: round(slope_per_hour(after, k), 2)
             for k in ("rss_mb", "rss_trimmed_mb", "fds", "native_threads")
         },
+        "per_minute": per_minute_medians,
         "peak_rss_mb": max((r["rss_mb"] for r in rows), default=None),
+        "heap": heap_diff,
         "frames_processed": result.get("frames_processed"),
         "throughput_fps": result.get("throughput_fps"),
         "latency_ms": (result.get("latency_ms") or {}).get("end_to_end"),
         "status": result.get("status"),
+        "overload": {k: v for k, v in (result.get("overload") or {}).items() if k != "cameras"}
+        | {
+            "predicted": sum(
+                c["predicted"] for c in (result.get("overload") or {}).get("cameras", {}).values()
+            ),
+            "detected": sum(
+                c["detected"] for c in (result.get("overload") or {}).get("cameras", {}).values()
+            ),
+        },
         "accounting": accounting,
+        "accounted": accounted,
         "flat": flat,
     }
     (args.out / "soak.json").write_text(json.dumps(report, indent=1, default=str))
@@ -286,13 +345,14 @@ def main() -> int:
                     "slope_per_hour",
                     "peak_rss_mb",
                     "throughput_fps",
+                    "accounted",
                     "flat",
                 )
             },
             indent=1,
         )
     )
-    return 0 if flat else 1
+    return 0 if flat and accounted else 1
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ import json
 import socket
 from pathlib import Path
 
+import pytest
+
 from pyuniproc.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,17 +36,20 @@ def test_missing_model_is_a_clear_error(tmp_path, monkeypatch, capsys):
     assert "no-models" in error and "is missing" in error and "convert_models.py" in error
 
 
-def test_corrupt_model_is_a_clear_error(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("precision, file_name", [("fp32", "ssdlite_pedestrian.onnx"),
+                                                   ("int8", "ssdlite_pedestrian_int8.onnx")])
+def test_corrupt_model_is_a_clear_error(tmp_path, monkeypatch, capsys, precision, file_name):
     models = tmp_path / "models" / "person_detector"
     models.mkdir(parents=True)
     for item in (REPO / "module" / "models" / "person_detector").iterdir():
         (models / item.name).write_bytes(item.read_bytes())
-    model = models / "ssdlite_pedestrian.onnx"
+    model = models / file_name  # the file this precision runs
     model.write_bytes(model.read_bytes()[: 1000])
     monkeypatch.setenv("MODEL_PATH", str(tmp_path / "models"))
+    monkeypatch.setenv("CPU_PRECISION", precision)
     code = main(["run", "--module", str(MODULE), "--source", f"cam1={VTEST}", "--out", str(tmp_path / "o")])
     assert code == 2
-    assert "ssdlite_pedestrian.onnx" in capsys.readouterr().err
+    assert file_name in capsys.readouterr().err
 
 
 def test_broken_module_yaml_names_file_and_line(tmp_path, capsys):

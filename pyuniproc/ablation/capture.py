@@ -38,28 +38,41 @@ def scenario_site(scenario: str | Path) -> Site:
 
 
 def fingerprint(scenario: str | Path, module: ModuleConfig, kind: str) -> str:
-    """What a recorded stream depends on: the scenario's videos and cameras file, the detector, tracker
-    and ReID settings. A cached stream with another fingerprint is recorded again."""
+    """What a recorded stream depends on; a cached stream with another fingerprint is recorded again.
+
+    Both streams: the scenario's cameras file, videos and GT; the ReID model (file name, and size and
+    mtime of the weights, so a retrained embedder dropped in under the same name records again) and its
+    crop selection. The pipeline stream also: the detector's settings, weights and CPU precision, and
+    the tracker's settings (the oracle stream uses GT boxes and ids instead)."""
     version = STREAM_VERSIONS.get(kind, 1)
     digest = hashlib.sha256((kind if version == 1 else f"{kind}:{version}").encode())
     scenario = Path(scenario)
-    for path in sorted(
-        [scenario / "cameras.yml", *(scenario / "video").glob("*"), *(scenario / "gt").glob("*")]
-    ):
-        stat = path.stat()
-        digest.update(f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
+    files = [scenario / "cameras.yml", *(scenario / "video").glob("*"), *(scenario / "gt").glob("*")]
     detector, reid = module.detector, module.reid
-    settings = (
-        detector.converter,
-        detector.model_file,
-        detector.confidence_threshold,
-        detector.nms_iou_threshold,
-        detector.min_width,
-        detector.min_height,
-        module.tracker.kind,
-        sorted(module.tracker.params.items()),
-        reid and (reid.model_file, sorted(reid.selection.items())),
-    )
+    settings: list[Any] = [reid and (reid.model_file, sorted(reid.selection.items()))]
+    models = [(Path(reid.model_dir), reid.model_file)] if reid else []
+    if kind != "oracle":
+        models.append((Path(detector.model_dir), detector.model_file))
+        settings += [
+            getattr(module.runtime, "cpu_precision", None),
+            detector.converter,
+            detector.model_file,
+            detector.confidence_threshold,
+            detector.nms_iou_threshold,
+            detector.min_width,
+            detector.min_height,
+            module.tracker.kind,
+            sorted(module.tracker.params.items()),
+        ]
+    for folder, model_file in models:  # the weights and their variants (int8 copy, anchors)
+        files += folder.glob(f"{Path(model_file).stem}*")
+    named = {
+        str(path.relative_to(scenario) if path.is_relative_to(scenario) else Path("models") / path.name): path
+        for path in files
+    }
+    for where, path in sorted(named.items()):
+        stat = path.stat()
+        digest.update(f"{where}:{stat.st_size}:{int(stat.st_mtime)}".encode())
     digest.update(repr(settings).encode())
     return digest.hexdigest()[:16]
 

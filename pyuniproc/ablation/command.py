@@ -87,6 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a parameters.fusion value (YAML syntax), e.g. --set match_threshold=0.85",
     )
+    parser.add_argument(
+        "--tuned",
+        type=Path,
+        default=None,
+        help="a benchmarks/fusion/tune.py JSON: each ablation row replays with its own tuned values "
+        "(appearance only tuned without constraints, and so on) instead of the module's",
+    )
     parser.add_argument("--max-frames", type=int, default=None, help="per camera (quick looks)")
 
 
@@ -104,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
             cache_dir=args.cache,
             oracle=not args.no_oracle,
             max_frames=args.max_frames,
+            per_row=tuned_rows(args.tuned) if args.tuned else None,
             log=_log,
         )
     except (FileNotFoundError, ValueError) as exc:
@@ -130,6 +138,8 @@ def command_line(args: argparse.Namespace) -> str:
         parts.append("--no-oracle")
     for item in args.set:
         parts += ["--set", item]
+    if args.tuned is not None:
+        parts += ["--tuned", str(args.tuned)]
     if args.max_frames is not None:
         parts += ["--max-frames", str(args.max_frames)]
     return shlex.join(parts)
@@ -152,6 +162,15 @@ def fusion_settings(configured: FusionConfig | None, overrides: list[str] | None
     return replace(config, **changes)
 
 
+def tuned_rows(path: str | Path) -> dict[str, dict[str, Any]]:
+    """{ablation: tuned values} from a benchmarks/fusion/tune.py JSON."""
+    doc = json.loads(Path(path).read_text())
+    try:
+        return {name: dict(entry["tuned"]) for name, entry in doc["ablations"].items()}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: not a tune.py result (no ablations.<name>.tuned)") from exc
+
+
 def run_ablation(
     scenario: str | Path,
     module: Any,
@@ -162,9 +181,14 @@ def run_ablation(
     oracle: bool = True,
     max_frames: int | None = None,
     ablations: tuple[str, ...] = ORDER,
+    per_row: dict[str, dict[str, Any]] | None = None,
     log: Any = None,
 ) -> dict[str, Any]:
-    """Record the streams, replay each ablation, score; returns the JSON-ready result (see `render`)."""
+    """Record the streams, replay each ablation, score; returns the JSON-ready result (see `render`).
+
+    per_row: {ablation: settings} replacing `base`'s for that row (each row at its own tuned values)."""
+    per_row = per_row or {}
+    configs = {name: replace(base, **per_row.get(name, {})).ablation(name) for name in ablations}
     log = log or (lambda message: None)
     scenario = Path(scenario)
     site = scenario_site(scenario)
@@ -192,6 +216,7 @@ def run_ablation(
         "scenario": str(scenario),
         "module": str(module.path),
         "fusion": {k: v for k, v in asdict(base).items() if k not in SWITCHES},
+        "per_row": {name: per_row[name] for name in ablations if name in per_row},
         "ablations": {name: ABLATIONS[name] for name in ablations},
         "streams": {},
         "rows": [],
@@ -211,7 +236,7 @@ def run_ablation(
             elif ablation == "ideal":
                 done = ideal(stream, owners)
             else:
-                done = replay(stream, site, base.ablation(ablation))
+                done = replay(stream, site, configs[ablation])
             row = score_replay(scorer, done, owners)
             row.update(stream=name, ablation=ablation)
             result["rows"].append(row)
@@ -352,6 +377,15 @@ def render_markdown(result: dict[str, Any]) -> str:
         "```",
         "",
     ]
+    if result.get("per_row"):
+        lines += [
+            "Each row's own tuned values (`--tuned`), replacing the settings above for that row:",
+            "",
+            "```json",
+            json.dumps(result["per_row"], indent=1),
+            "```",
+            "",
+        ]
     return "\n".join(lines)
 
 

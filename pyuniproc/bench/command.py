@@ -51,9 +51,13 @@ def run_pipeline(module_path: Path, video: Path, cameras: int, *, frames: int | 
                  max_seconds: float | None) -> dict[str, Any]:
     from pyuniproc.runtime.pipeline import Pipeline, RunOptions
 
+    from pyuniproc.runtime.overload import OverloadSettings
+
     module = load_module_config(module_path)
-    # The same work as the naive loop: detect and track (no ReID, fusion or annotated video).
-    module = replace(module, reid=None, runtime=replace(module.runtime, annotated_video=False))
+    # The same work as the naive loop: detect and track every frame (no ReID, fusion or annotated
+    # video, and no overload policy: skipping detections would not be the same work).
+    module = replace(module, reid=None, runtime=replace(module.runtime, annotated_video=False,
+                                                        overload=OverloadSettings(mode="off")))
     site = Site(name="bench", cameras=tuple(CameraSpec(id=f"cam{i + 1}", uri=str(video)) for i in range(cameras)))
     with tempfile.TemporaryDirectory(prefix="pyuniproc-bench-") as out:
         options = RunOptions(out_dir=Path(out), max_frames=frames, realtime=realtime, max_seconds=max_seconds,

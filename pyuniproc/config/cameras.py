@@ -5,6 +5,7 @@ Format: docs/cameras-file.md. Relative file URIs are resolved against the camera
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,10 @@ def load_cameras(path: Path | str) -> Site:
     seen: dict[str, int] = {}
     for i, camera in enumerate(cameras):
         if camera.id in seen:
-            raise doc.error(f"cameras[{i}].id", f"duplicate camera id '{camera.id}' (first at cameras[{seen[camera.id]}])")
+            first = seen[camera.id]
+            raise doc.error(f"cameras[{i}].id", f"duplicate camera id '{camera.id}': cameras[{i}] (line "
+                            f"{doc.line_of(f'cameras[{i}].id')}) and cameras[{first}] (line "
+                            f"{doc.line_of(f'cameras[{first}].id')})")
         seen[camera.id] = i
     topology = _topology(doc, doc.data.get("topology") or {}, set(seen))
     return Site(name=str(doc.data.get("site", doc.path.parent.name)), cameras=cameras, topology=topology,
@@ -123,8 +127,10 @@ def _camera(doc: YamlDocument, where: str, raw: Any) -> CameraSpec:
     start = raw.get("start_seconds", 0.0)
     if isinstance(start, bool) or not isinstance(start, (int, float)) or start < 0:
         raise doc.error(f"{where}.start_seconds", f"must be a number >= 0, got {start!r}")
-    lines = tuple(_line(doc, f"{where}.lines[{i}]", item) for i, item in enumerate(raw.get("lines") or []))
-    zones = tuple(_zone(doc, f"{where}.zones[{i}]", item) for i, item in enumerate(raw.get("zones") or []))
+    lines = tuple(_line(doc, f"{where}.lines[{i}]", item)
+                  for i, item in enumerate(_list(doc, f"{where}.lines", raw)))
+    zones = tuple(_zone(doc, f"{where}.zones[{i}]", item)
+                  for i, item in enumerate(_list(doc, f"{where}.zones", raw)))
     for kind, items in (("line", lines), ("zone", zones)):
         names = [item.name for item in items]
         if len(set(names)) != len(names):
@@ -134,13 +140,25 @@ def _camera(doc: YamlDocument, where: str, raw: Any) -> CameraSpec:
                       rtsp_transport=transport, lines=lines, zones=zones)
 
 
+def _list(doc: YamlDocument, where: str, parent: dict[str, Any]) -> list[Any]:
+    """The list under the last key of `where` in `parent` ([] when absent or empty)."""
+    value = parent.get(where.rsplit(".", 1)[-1])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise doc.error(where, f"must be a list, got {type(value).__name__}: {value!r:.60}")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _points(doc: YamlDocument, where: str, raw: Any, minimum: int) -> tuple[tuple[float, float], ...]:
-    try:
-        points = tuple((float(p[0]), float(p[1])) for p in raw)
-        if any(len(p) != 2 for p in raw):
-            raise ValueError
-    except (TypeError, ValueError, IndexError):
-        raise doc.error(where, f"expected a list of [x, y] points, got {raw!r}") from None
+    if not isinstance(raw, list) or not all(isinstance(p, list) and len(p) == 2 and all(map(_is_number, p))
+                                            for p in raw):
+        raise doc.error(where, f"expected a list of [x, y] points (finite numbers), got {raw!r:.80}")
+    points = tuple((float(p[0]), float(p[1])) for p in raw)
     if len(points) < minimum:
         raise doc.error(where, f"needs at least {minimum} points, got {len(points)}")
     return points
@@ -165,24 +183,27 @@ def _topology(doc: YamlDocument, raw: Any, camera_ids: set[str]) -> Topology:
     if not isinstance(raw, dict):
         raise doc.error("topology", "must be a mapping with 'links' and/or 'overlaps'")
     links: list[Link] = []
-    for i, item in enumerate(raw.get("links") or []):
+    for i, item in enumerate(_list(doc, "topology.links", raw)):
         where = f"topology.links[{i}]"
         if not isinstance(item, dict):
             raise doc.error(where, "a link is a mapping {from, to, min_seconds, max_seconds}")
         ends = []
         for key in ("from", "to"):
-            if item.get(key) not in camera_ids:
-                raise doc.error(f"{where}.{key}", f"unknown camera {item.get(key)!r}; cameras: {sorted(camera_ids)}")
+            if not isinstance(item.get(key), str) or item[key] not in camera_ids:
+                raise doc.error(f"{where}.{key}",
+                                f"unknown camera {item.get(key)!r:.60}; cameras: {sorted(camera_ids)}")
             ends.append(item[key])
         lo, hi = item.get("min_seconds", 0.0), item.get("max_seconds")
-        if not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)) or not 0 <= lo <= hi:
+        unbounded = hi == math.inf and not isinstance(hi, bool)  # max_seconds: .inf, no upper bound
+        if not _is_number(lo) or not (_is_number(hi) or unbounded) or not 0 <= lo <= hi:
             raise doc.error(where, f"needs 0 <= min_seconds <= max_seconds, got {lo!r}..{hi!r}")
         links.append(Link(ends[0], ends[1], float(lo), float(hi)))
         if item.get("bidirectional", True):
             links.append(Link(ends[1], ends[0], float(lo), float(hi)))
     overlaps: list[frozenset[str]] = []
-    for i, pair in enumerate(raw.get("overlaps") or []):
-        if not isinstance(pair, list) or len(pair) < 2 or any(c not in camera_ids for c in pair):
+    for i, pair in enumerate(_list(doc, "topology.overlaps", raw)):
+        if not isinstance(pair, list) or len(pair) < 2 or any(not isinstance(c, str) or c not in camera_ids
+                                                              for c in pair):
             raise doc.error(f"topology.overlaps[{i}]", f"expected a list of known camera ids, got {pair!r}")
         overlaps.append(frozenset(pair))
     return Topology(links=tuple(links), overlaps=tuple(overlaps))

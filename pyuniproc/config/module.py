@@ -9,6 +9,7 @@ plumbing (queues, converters) is skipped; anything else is an error naming file,
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -20,6 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 from pyuniproc.config.yaml_source import ConfigError, YamlDocument, load_yaml
 from pyuniproc.events import EventsConfig, EventsConfigError
 from pyuniproc.outputs import RecordingConfig, RecordingConfigError
+from pyuniproc.runtime.overload import OverloadSettings
 from pyuniproc.telemetry.config import TelemetryConfig, TelemetryConfigError
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ class RuntimeSettings:
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)  # traces, metrics, health
     events: EventsConfig = field(default_factory=EventsConfig)  # event sinks: jsonl, Kafka
     recording: RecordingConfig = field(default_factory=RecordingConfig)  # annotated video segments
+    overload: OverloadSettings = field(default_factory=OverloadSettings)  # detect / predict / drop when behind
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,8 @@ def load_module_config(path: Path | str) -> ModuleConfig:
     parameters = resolved.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise doc.error("parameters", "must be a mapping")
-    elements = (resolved.get("pipeline") or {}).get("elements")
+    pipeline = _mapping(doc, "pipeline", resolved.get("pipeline"))
+    elements = pipeline.get("elements")
     if not isinstance(elements, list) or not elements:
         raise doc.error("pipeline.elements", "the pipeline needs a non-empty list of elements")
 
@@ -161,9 +165,21 @@ def _resolve(doc: YamlDocument) -> dict[str, Any]:
         key = str(getattr(exc, "full_key", "") or "")
         message = str(exc).splitlines()[0]
         raise doc.error(key, f"cannot resolve: {message}") from None
+    except RecursionError:  # an interpolation that refers to itself through a resolver
+        raise doc.error("", "cannot resolve: interpolations nested too deeply") from None
 
 
-def _require(doc: YamlDocument, where: str, mapping: dict[str, Any], key: str) -> Any:
+def _mapping(doc: YamlDocument, where: str, value: Any) -> dict[str, Any]:
+    """`value` if it is a mapping, {} if absent; anything else is an error at `where`."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise doc.error(where, f"must be a mapping, got {type(value).__name__}: {value!r:.60}")
+    return value
+
+
+def _require(doc: YamlDocument, where: str, mapping: Any, key: str) -> Any:
+    mapping = _mapping(doc, where, mapping)
     if key not in mapping or mapping[key] is None:
         raise doc.error(f"{where}.{key}" if where else key, "required field is missing")
     return mapping[key]
@@ -171,7 +187,13 @@ def _require(doc: YamlDocument, where: str, mapping: dict[str, Any], key: str) -
 
 def _number(doc: YamlDocument, where: str, value: Any, *, minimum: float = 0.0, maximum: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise doc.error(where, f"expected a number, got {value!r}")
+        raise doc.error(where, f"expected a number, got {value!r:.60}")
+    try:
+        finite = math.isfinite(float(value))
+    except OverflowError:  # an integer too large for a float
+        finite = False
+    if not finite:
+        raise doc.error(where, f"expected a finite number, got {value!r:.60}")
     if value < minimum or (maximum is not None and value > maximum):
         bounds = f"[{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
         raise doc.error(where, f"{value!r} is out of range {bounds}")
@@ -180,17 +202,21 @@ def _number(doc: YamlDocument, where: str, value: Any, *, minimum: float = 0.0, 
 
 def _detector_spec(doc: YamlDocument, where: str, element: dict[str, Any]) -> DetectorSpec:
     name = str(_require(doc, where, element, "name"))
-    model = _require(doc, where, element, "model")
     model_where = f"{where}.model"
+    model = _mapping(doc, model_where, _require(doc, where, element, "model"))
     if model.get("format", "onnx") != "onnx":
         raise doc.error(f"{model_where}.format", f"pyuniproc runs ONNX models, got {model.get('format')!r}")
     model_file = str(_require(doc, model_where, model, "model_file"))
-    output = _require(doc, model_where, model, "output")
+    output = _mapping(doc, f"{model_where}.output", _require(doc, model_where, model, "output"))
     converter = _require(doc, f"{model_where}.output", output, "converter")
     converter_class = str(_require(doc, f"{model_where}.output.converter", converter, "class_name"))
     objects = output.get("objects") or [{}]
-    selector = ((objects[0] or {}).get("selector") or {}).get("kwargs") or {}
+    if not isinstance(objects, list):
+        raise doc.error(f"{model_where}.output.objects", f"must be a list of objects, got {objects!r:.60}")
+    first = _mapping(doc, f"{model_where}.output.objects[0]", objects[0])
+    selector = _mapping(doc, f"{model_where}.output.objects[0].selector", first.get("selector"))
     sel_where = f"{model_where}.output.objects[0].selector.kwargs"
+    selector = _mapping(doc, sel_where, selector.get("kwargs"))
     # Savant looks for model files in MODEL_PATH/<element name>/; the repo keeps them in module/models/.
     model_root = Path(os.environ.get("MODEL_PATH") or doc.path.parent / "models")
     return DetectorSpec(
@@ -205,13 +231,13 @@ def _detector_spec(doc: YamlDocument, where: str, element: dict[str, Any]) -> De
                                   selector.get("nms_iou_threshold", 0.45), maximum=1.0),
         min_width=_number(doc, f"{sel_where}.min_width", selector.get("min_width", 0)),
         min_height=_number(doc, f"{sel_where}.min_height", selector.get("min_height", 0)),
-        label=str((objects[0] or {}).get("label", "person")),
+        label=str(first.get("label", "person")),
     )
 
 
 def _reid_spec(doc: YamlDocument, where: str, element: dict[str, Any], selection: Any) -> ReidSpec:
     name = str(_require(doc, where, element, "name"))
-    model = _require(doc, where, element, "model")
+    model = _mapping(doc, f"{where}.model", _require(doc, where, element, "model"))
     if not isinstance(selection, dict):
         raise doc.error("parameters.reid", "must be a mapping")
     model_root = Path(os.environ.get("MODEL_PATH") or doc.path.parent / "models")
@@ -228,7 +254,7 @@ def _fusion_config(doc: YamlDocument, raw: Any) -> Any:
 
     try:
         return FusionConfig.from_mapping(raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
         raise doc.error("parameters.fusion", str(exc)) from None
 
 
@@ -252,18 +278,35 @@ def _tracker_spec(doc: YamlDocument, params: dict[str, Any]) -> TrackerSpec:
     return TrackerSpec(kind=kind, params=params)
 
 
+def _section(doc: YamlDocument, where: str, parse: Any, raw: Any) -> Any:
+    """A typed sub-section (telemetry, events, recording) parsed by its own package's `from_mapping`.
+
+    Their errors name the field; anything else they raise on a value of an unexpected type (a list
+    where a name belongs) still becomes a ConfigError at the section, so a live edit cannot crash the run.
+    """
+    try:
+        return parse(raw, where=where)
+    except (TelemetryConfigError, EventsConfigError, RecordingConfigError) as exc:
+        raise doc.error(exc.field, exc.message) from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        raise doc.error(where, f"malformed section ({type(exc).__name__}: {exc})") from None
+
+
 def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSettings:
     if not isinstance(params, dict):
         raise doc.error("parameters.pyuniproc", "must be a mapping")
     params = dict(params)
-    sections = {name: params.pop(name, None) for name in ("telemetry", "events", "recording")}
+    sections = {name: params.pop(name, None) for name in ("telemetry", "events", "recording", "overload")}
     where = "parameters.pyuniproc"
+    parsers = {"telemetry": TelemetryConfig.from_mapping, "events": EventsConfig.from_mapping,
+               "recording": RecordingConfig.from_mapping}
+    typed = {name: _section(doc, f"{where}.{name}", parse, sections[name]) for name, parse in parsers.items()}
+    if sections["overload"] is not None and not isinstance(sections["overload"], dict):
+        raise doc.error(f"{where}.overload", "must be a mapping")
     try:
-        typed = {"telemetry": TelemetryConfig.from_mapping(sections["telemetry"], where=f"{where}.telemetry"),
-                 "events": EventsConfig.from_mapping(sections["events"], where=f"{where}.events"),
-                 "recording": RecordingConfig.from_mapping(sections["recording"], where=f"{where}.recording")}
-    except (TelemetryConfigError, EventsConfigError, RecordingConfigError) as exc:
-        raise doc.error(exc.field, exc.message) from None
+        typed["overload"] = OverloadSettings.from_mapping(sections["overload"])
+    except (TypeError, ValueError) as exc:
+        raise doc.error(f"{where}.overload", str(exc)) from None
     known = {f.name: f for f in fields(RuntimeSettings) if f.name not in typed}
     for key in params:
         if key not in known:

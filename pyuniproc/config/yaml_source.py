@@ -2,6 +2,10 @@
 
 Errors in a config file should name the file, the line and the field, so the loader keeps a
 map from each key path (e.g. ``pipeline.elements[0].model.input.shape``) to its 1-based line.
+
+Refused before anything walks the document: a recursive alias (``a: &x [*x]``, which PyYAML builds as a
+list holding itself), aliases that expand to more than `MAX_VALUES` values ("billion laughs": the
+loaders, OmegaConf and the line map would each expand them) and nesting too deep for Python's stack.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+MAX_VALUES = 100_000
+"""Most values a config file may hold once its aliases are expanded (the repo's module YAML: ~200)."""
 
 
 class ConfigError(ValueError):
@@ -57,11 +64,14 @@ def load_yaml(path: Path | str) -> YamlDocument:
         raise ConfigError(path, f"cannot read: {exc}") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_size(path, node)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(path, f"invalid YAML: {problem}", line=mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise ConfigError(path, "invalid YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError(path, f"expected a mapping at the top level, got {type(data).__name__}", line=1)
     lines: dict[str, int] = {}
@@ -80,3 +90,37 @@ def _collect_lines(node: yaml.Node | None, prefix: str, lines: dict[str, int]) -
             key = f"{prefix}[{i}]"
             lines[key] = item.start_mark.line + 1
             _collect_lines(item, key, lines)
+
+
+def _check_size(path: Path, root: yaml.Node | None) -> None:
+    """Refuse recursive aliases and documents whose aliases expand to more than MAX_VALUES values.
+
+    An alias is the same node object as its anchor, so sizes are memoised per node: the check takes
+    time in the size of the file, not of the expansion."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # nodes being sized: meeting one again is a cycle
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise ConfigError(path, "recursive YAML alias: a node that contains itself",
+                              line=node.start_mark.line + 1)
+        open_nodes.add(key)
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        total = 1 + sum(size(child) for child in children)
+        open_nodes.discard(key)
+        if total > MAX_VALUES:
+            raise ConfigError(path, f"YAML aliases expand to more than {MAX_VALUES} values",
+                              line=node.start_mark.line + 1)
+        sizes[key] = total
+        return total
+
+    if root is not None:
+        size(root)

@@ -121,7 +121,7 @@ def _sink(item: Any, where: str) -> SinkSettings:
     if not isinstance(item, Mapping):
         raise EventsConfigError(where, f"must be a mapping, got {type(item).__name__}")
     kind = item.get("type")
-    if kind not in _SINK_TYPES:
+    if not isinstance(kind, str) or kind not in _SINK_TYPES:
         raise EventsConfigError(f"{where}.type", f"expected one of {sorted(_SINK_TYPES)}, got {kind!r}")
     settings_cls = _SINK_TYPES[kind]
     values = {k: v for k, v in item.items() if k != "type"}

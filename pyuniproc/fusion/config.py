@@ -66,15 +66,22 @@ class FusionConfig:
             fast walkers and clock skew; lowering it rejects more lookalikes.
         reentry_min_seconds, reentry_max_seconds: window for leaving a camera (or a group of overlapping
             views, which count as one place) and coming back into it; widened by the slack too.
-        overlap_handoff_seconds: largest gap between leaving one view and appearing in an overlapping one
-            (when that is longer than the re-entry window).
+        overlap_handoff_seconds: how far apart in time two overlapping views pick one person up: the
+            largest gap between leaving one view and appearing in the other (when longer than the
+            re-entry window), and the entry-time difference over which the co-visibility bonus fades out.
         cooccurrence_tolerance_seconds: two visits must share more than this much time to count as
             simultaneous (absorbs detector lag at view edges). Raising it tolerates sloppier edges but
             lets through more impossible merges.
         covisibility_bonus: added to the similarity of an identity visible at the same time in an
-            overlapping camera. Raising it trusts co-visibility more than appearance.
-        travel_time_bonus: added, scaled by how central the travel time is in its window (1 at the
-            middle, 0 at the edges). Raising it favours typical walkers over lookalikes.
+            overlapping camera, in full when its visit there began at the same moment as the track and
+            fading to 0 at `overlap_handoff_seconds` apart (anyone standing in the other view is
+            co-visible: being there alone says nothing about who the newcomer is). Raising it trusts
+            the timing of the two views more than appearance.
+        transition_bonus: added to an identity the track continues through a hand-over the cameras file
+            allows (a link, a re-entry, an overlapping view) - in full inside the link's own window,
+            fading to 0 across the slack. Appearance only: never paid. It is the prior the constraints
+            buy: with few candidates left a lower similarity is enough. Raising it links more readily
+            wherever the site explains the move; lowering it leans on appearance alone.
     Lifetimes and memory:
         track_timeout_seconds: a local track not seen for this long (its camera's clock) is ended and its
             last position becomes an exit. Raising it bridges tracker gaps but delays hand-overs whose
@@ -106,7 +113,7 @@ class FusionConfig:
     overlap_handoff_seconds: float = 2.0
     cooccurrence_tolerance_seconds: float = 0.3
     covisibility_bonus: float = 0.05
-    travel_time_bonus: float = 0.05
+    transition_bonus: float = 0.05
     track_timeout_seconds: float = 2.0
     max_lateness_seconds: float = 1.0
     expiry_slack_seconds: float = 5.0
@@ -129,7 +136,7 @@ class FusionConfig:
         _in_range(
             "split_threshold", self.split_threshold, -1.0, self.match_threshold, "at most match_threshold"
         )
-        for name in ("appearance_margin", "correction_margin", "covisibility_bonus", "travel_time_bonus"):
+        for name in ("appearance_margin", "correction_margin", "covisibility_bonus", "transition_bonus"):
             _in_range(name, getattr(self, name), 0.0, 1.0)
         _in_range(
             "max_pending_seconds",

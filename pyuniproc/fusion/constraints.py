@@ -11,6 +11,10 @@ never been there) as (K, C) arrays. A track (camera x, seen from f to l) may joi
   - either k is visible at the same time in a camera overlapping x (co-visibility), or one of k's *exits*
     leads to x: a visit that ended before f and was not followed by a visit elsewhere, whose camera c
     links to x (or is x: re-entry, or overlaps x: hand-over) with f - last within that pair's window.
+Feasible pairs earn bonuses on top of their similarity: `covisibility_bonus` when both overlapping views
+picked the person up at about the same time (not merely for standing in the other view), and
+`transition_bonus` for a hand-over the site explains (in full inside the link's own window, fading to 0
+across the slack): the prior that the constraints add to appearance.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ class Gating:
     """Result of `Gate.check` for m tracks against K identities.
 
     feasible: (m, K) bool, the identity may take the track.
-    bonus: (m, K) float32, co-visibility and travel-time plausibility bonus to add to the similarity.
+    bonus: (m, K) float32, co-visibility and transition bonus to add to the similarity.
     predecessor: (m, K) int32, camera index of the visit the track most plausibly continues
         (-1 where none: e.g. co-visibility only, or infeasible).
     """
@@ -48,7 +52,7 @@ class Gate:
         use_travel_time: enforce each link's [min, max] seconds (widened by `slack_seconds`) and the
             re-entry window; False = any gap (identities still expire).
         slack_seconds, reentry_min_seconds, reentry_max_seconds, overlap_handoff_seconds,
-        cooccurrence_tolerance_seconds, covisibility_bonus, travel_time_bonus: see `FusionConfig`.
+        cooccurrence_tolerance_seconds, covisibility_bonus, transition_bonus: see `FusionConfig`.
     """
 
     def __init__(
@@ -64,7 +68,7 @@ class Gate:
         overlap_handoff_seconds: float,
         cooccurrence_tolerance_seconds: float,
         covisibility_bonus: float,
-        travel_time_bonus: float,
+        transition_bonus: float,
     ) -> None:
         self.camera_ids = list(camera_ids)
         self.index = {camera: i for i, camera in enumerate(self.camera_ids)}
@@ -75,18 +79,21 @@ class Gate:
         self.shared_allowed = np.full((c, c), self.tolerance)
         np.fill_diagonal(self.shared_allowed, -1e-9)
         self.covisibility_bonus = float(covisibility_bonus)
-        self.travel_time_bonus = float(travel_time_bonus) if use_travel_time else 0.0
+        self.handoff = max(float(overlap_handoff_seconds), 1e-6)
+        self.transition_bonus = float(transition_bonus)
         # window_low/high[c, x]: allowed gap from leaving c to entering x; NaN = no such hand-over.
+        # core_low/high: the same without the slack (where the transition bonus is paid in full).
         self.window_low = np.full((c, c), np.nan)
         self.window_high = np.full((c, c), np.nan)
-        self.timed = np.zeros((c, c), dtype=bool)  # a real travel window (earns the plausibility bonus)
+        self.core_low = np.full((c, c), np.nan)
+        self.core_high = np.full((c, c), np.nan)
         overlap = np.zeros((c, c), dtype=bool)
         if not use_topology:
-            self.window_low[:] = -self.tolerance
-            self.window_high[:] = np.inf
+            self.window_low[:] = self.core_low[:] = -self.tolerance
+            self.window_high[:] = self.core_high[:] = np.inf
             self.exclusive = np.eye(c, dtype=bool)
             self.overlap = ~self.exclusive  # anything may be seen together, but earns no bonus
-            self.covisibility_bonus = 0.0
+            self.covisibility_bonus = self.transition_bonus = 0.0
             return
         for group in topology.overlaps:
             members = [self.index[camera] for camera in group if camera in self.index]
@@ -99,33 +106,27 @@ class Gate:
             if link.source not in self.index or link.target not in self.index:
                 continue
             a, b = self.index[link.source], self.index[link.target]
-            low, high = link.min_seconds, link.max_seconds
-            if use_travel_time:
-                low, high = max(low - slack_seconds, -self.tolerance), high + slack_seconds
-            else:
-                low, high = -self.tolerance, np.inf
-            self._widen(a, b, low, high)
-            self.timed[a, b] = use_travel_time
-        reentry = (
-            max(reentry_min_seconds - slack_seconds, -self.tolerance),
-            reentry_max_seconds + slack_seconds,
-        )
+            self._allow(a, b, link.min_seconds, link.max_seconds, slack_seconds, use_travel_time)
         for a in range(c):
-            if use_travel_time:
-                self._widen(a, a, *reentry)
-                self.timed[a, a] = True
-            else:
-                self._widen(a, a, -self.tolerance, np.inf)
+            self._allow(a, a, reentry_min_seconds, reentry_max_seconds, slack_seconds, use_travel_time)
             # Overlapping views are one place: seen in both at once, handed over within
             # `overlap_handoff_seconds`, or leaving the place and coming back within the re-entry window.
             for b in np.flatnonzero(overlap[a]):
-                high = max(overlap_handoff_seconds, reentry[1]) if use_travel_time else np.inf
-                self._widen(a, int(b), -np.inf, high)
+                high = max(overlap_handoff_seconds, reentry_max_seconds) if use_travel_time else np.inf
+                self._allow(a, int(b), -np.inf, high, slack_seconds, use_travel_time)
 
-    def _widen(self, a: int, b: int, low: float, high: float) -> None:
-        old_low, old_high = self.window_low[a, b], self.window_high[a, b]
-        self.window_low[a, b] = low if np.isnan(old_low) else min(low, old_low)
-        self.window_high[a, b] = high if np.isnan(old_high) else max(high, old_high)
+    def _allow(self, a: int, b: int, low: float, high: float, slack: float, timed: bool) -> None:
+        """Allow hand-overs a -> b after low..high seconds (widened by `slack`; any gap when not `timed`),
+        merged with what is already allowed."""
+        if not timed:
+            low, high, slack = -self.tolerance, np.inf, 0.0
+        for table, value, pick in (
+            (self.core_low, max(low, -self.tolerance), min),
+            (self.core_high, high, max),
+            (self.window_low, max(low - slack, -self.tolerance), min),
+            (self.window_high, high + slack, max),
+        ):
+            table[a, b] = value if np.isnan(table[a, b]) else pick(value, table[a, b])
 
     def linked(self, source: str, target: str) -> bool:
         """Whether a person leaving `source` may ever appear in `target` under these settings."""
@@ -180,13 +181,20 @@ class Gate:
         feasible = ~conflict & (transition | covisible.any(axis=2))
         bonus = np.zeros((m, k), dtype=np.float32)
         if self.covisibility_bonus:
-            bonus += self.covisibility_bonus * covisible.any(axis=2)
-        if self.travel_time_bonus:
-            timed = self.timed[:, camera].T[:, None, :] & in_window & np.isfinite(low) & np.isfinite(high)
+            # Only a person picked up by both views at about the same time earns it: anyone standing in the
+            # other view is "co-visible", so co-visibility alone says nothing about who the newcomer is.
+            with np.errstate(invalid="ignore"):
+                synchrony = np.where(covisible, np.clip(1 - np.abs(f - vf) / self.handoff, 0, 1), 0.0)
+            bonus += (self.covisibility_bonus * synchrony.max(axis=2)).astype(np.float32)
+        if self.transition_bonus:
+            # In full inside the link's own window, fading to 0 across the slack on either side.
+            core_low = self.core_low[:, camera].T[:, None, :]
+            core_high = self.core_high[:, camera].T[:, None, :]
             with np.errstate(invalid="ignore", divide="ignore"):
-                middle, half = (low + high) / 2, np.maximum((high - low) / 2, 1e-6)
-                plausible = np.where(timed, np.clip(1 - np.abs(gap - middle) / half, 0, 1), 0.0)
-            bonus += (self.travel_time_bonus * plausible.max(axis=2)).astype(np.float32)
+                early = np.where(gap < core_low, (gap - low) / np.maximum(core_low - low, 1e-6), 1.0)
+                late = np.where(gap > core_high, (high - gap) / np.maximum(high - core_high, 1e-6), 1.0)
+                plausible = np.where(in_window, np.clip(np.minimum(early, late), 0, 1), 0.0)
+            bonus += (self.transition_bonus * plausible.max(axis=2)).astype(np.float32)
         # Predecessor: the latest exit leading here, else the camera where the identity is co-visible.
         rank = np.where(in_window, np.broadcast_to(vl, in_window.shape), -np.inf)
         predecessor = np.where(transition, rank.argmax(axis=2), covisible.argmax(axis=2)).astype(np.int32)

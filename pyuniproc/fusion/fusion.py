@@ -31,13 +31,21 @@ class Fusion:
     """Online multi-camera identity fusion for one site (see the package docstring for the data contract).
 
     Args:
-        site: the cameras file's `Site` (its cameras and topology; a camera not in it is an error), or a
-            bare `Topology` (cameras named in its links and overlaps; any other camera is added when it
-            first sends a frame, with no links: only re-entry into itself).
+        site: the cameras file's `Site` (its cameras and topology; a camera not in it is an error unless
+            `accept_unknown_cameras`), or a bare `Topology` (cameras named in its links and overlaps; any
+            other camera is added when it first sends a frame, with no links: only re-entry into itself).
         config: thresholds and switches; defaults to `FusionConfig()`.
+        accept_unknown_cameras: with a `Site`, a camera not in it (added at runtime) is taken as a camera
+            with no topology links, as with a bare `Topology`, instead of an error.
     """
 
-    def __init__(self, site: Site | Topology, config: FusionConfig | None = None) -> None:
+    def __init__(
+        self,
+        site: Site | Topology,
+        config: FusionConfig | None = None,
+        *,
+        accept_unknown_cameras: bool = False,
+    ) -> None:
         self.config = config = config or FusionConfig()
         topology = site.topology if isinstance(site, Site) else site
         if isinstance(site, Site):
@@ -45,7 +53,7 @@ class Fusion:
         else:
             named = {c for link in topology.links for c in (link.source, link.target)}
             camera_ids = sorted(named.union(*topology.overlaps))
-        self._topology, self._fixed_cameras = topology, isinstance(site, Site)
+        self._topology, self._fixed_cameras = topology, isinstance(site, Site) and not accept_unknown_cameras
         self._gate = self._make_gate(camera_ids)
         longest = max(
             [config.reentry_max_seconds + config.travel_time_slack_seconds, config.overlap_handoff_seconds]
@@ -59,7 +67,8 @@ class Fusion:
         self._clock = -math.inf
         self._next_round = -math.inf
         self._next_uid = 1
-        self._counts = {"updates": 0, "rows": 0}
+        self._counts = {"updates": 0, "rows": 0, "embeddings_rejected_not_finite": 0,
+                        "embeddings_rejected_zero": 0}
 
     # ---- public API -------------------------------------------------------------------------------
 
@@ -71,7 +80,7 @@ class Fusion:
         pts = float(pts_seconds)
         if not math.isfinite(pts):
             raise ValueError(f"pts_seconds must be finite, got {pts_seconds!r}")
-        embeddings, quality = fresh_embeddings(tracks)
+        embeddings, quality = fresh_embeddings(tracks, rejected=self._counts)
         if embeddings is not None:
             self._store.set_dim(embeddings.shape[1])
         camera.last_pts = max(camera.last_pts, pts)
@@ -174,7 +183,7 @@ class Fusion:
             overlap_handoff_seconds=cfg.overlap_handoff_seconds,
             cooccurrence_tolerance_seconds=cfg.cooccurrence_tolerance_seconds,
             covisibility_bonus=cfg.covisibility_bonus,
-            travel_time_bonus=cfg.travel_time_bonus,
+            transition_bonus=cfg.transition_bonus,
         )
 
     def _observe(

@@ -160,6 +160,19 @@ class IdentityStore:
         norm = float(np.linalg.norm(rest))
         return None if norm < 1e-9 else (rest / norm).astype(np.float32)
 
+    def visits_without(self, track: LocalTrack) -> tuple[np.ndarray, np.ndarray]:
+        """(C,) first and last seen per camera of the track's identity as if the track were not in it
+        (its visit replaced by the identity's previous one in that camera, NaN if none is held)."""
+        row = self._row[track.global_id]
+        first, last = self.visit_first[row].copy(), self.visit_last[row].copy()
+        c = track.camera_index
+        if self.visit_track[row, c] == track.uid:
+            others = [t for t in self.members[track.global_id] if t.camera_index == c and t is not track]
+            previous = max(others, key=lambda t: (t.first_seen, t.uid), default=None)
+            first[c] = np.nan if previous is None else previous.first_seen
+            last[c] = np.nan if previous is None else previous.last_seen
+        return first, last
+
     def last_seen(self, gid: int) -> float:
         return float(np.nanmax(self.visit_last[self._row[gid]], initial=-np.inf))
 

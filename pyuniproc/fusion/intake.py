@@ -18,6 +18,8 @@ Written:
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from pyuniproc.fusion.tracks import UNASSIGNED, LocalTrack
@@ -28,10 +30,24 @@ EMBEDDING_QUALITY = "embedding_quality"
 GLOBAL_ID = "global_id"
 GLOBAL_ID_CONFIDENCE = "global_id_confidence"
 GLOBAL_ID_TENTATIVE = "global_id_tentative"
+REJECTED_NOT_FINITE = "embeddings_rejected_not_finite"
+"""Counter key: rows whose embedding holds NaN or infinite values (all-NaN rows mean "no embedding")."""
+REJECTED_ZERO = "embeddings_rejected_zero"
+"""Counter key: rows whose embedding is all zero (no direction to compare)."""
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()  # each reason is logged once per process; the counters keep the totals
 
 
-def fresh_embeddings(tracks: Detections) -> tuple[np.ndarray | None, np.ndarray]:
-    """(n, D) float64 unit embeddings (or None when the key is absent) and (n,) weights, 0 where not fresh."""
+def fresh_embeddings(
+    tracks: Detections, rejected: dict[str, int] | None = None
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """(n, D) float64 unit embeddings and (n,) weights, 0 where not fresh; None instead of the embeddings
+    when no row has a usable one (key absent, all rows NaN or refused), so that such a frame neither fixes
+    nor contradicts the embedding width.
+
+    Rows with NaN or infinite values (but not all NaN) and all-zero rows are refused: weight 0, counted in
+    `rejected` (if given) under REJECTED_NOT_FINITE / REJECTED_ZERO, logged the first time."""
     n = len(tracks)
     raw = tracks.data.get(EMBEDDING)
     if raw is None:
@@ -49,10 +65,35 @@ def fresh_embeddings(tracks: Detections) -> tuple[np.ndarray | None, np.ndarray]
                 f"Detections.data[{EMBEDDING_QUALITY!r}] must be ({n},), got shape {np.shape(quality)}"
             )
     norms = np.linalg.norm(embeddings, axis=1)
-    usable = np.isfinite(norms) & (norms > 1e-12) & np.isfinite(weights) & (weights > 0)
+    finite = np.isfinite(embeddings).all(axis=1)
+    _refuse(
+        REJECTED_NOT_FINITE, ~finite & ~np.isnan(embeddings).all(axis=1), "NaN or infinite values", rejected
+    )
+    _refuse(REJECTED_ZERO, finite & (norms <= 1e-12) & (embeddings.shape[1] > 0), "all zeros", rejected)
+    usable = finite & (norms > 1e-12) & np.isfinite(weights) & (weights > 0)
+    if not usable.any():
+        return None, np.zeros(n)
     weights = np.where(usable, np.minimum(weights, 1.0), 0.0)
     embeddings = np.where(usable[:, None], embeddings / np.where(usable, norms, 1.0)[:, None], 0.0)
     return embeddings, weights
+
+
+def _refuse(reason: str, rows: np.ndarray, what: str, rejected: dict[str, int] | None) -> None:
+    count = int(rows.sum())
+    if not count:
+        return
+    if rejected is not None:
+        rejected[reason] = rejected.get(reason, 0) + count
+    if reason not in _warned:
+        _warned.add(reason)
+        log.warning(
+            "fusion: %d embedding(s) with %s ignored (rows %s); their tracks are kept without "
+            "appearance; further ones are counted (%s), not logged",
+            count,
+            what,
+            np.flatnonzero(rows).tolist(),
+            reason,
+        )
 
 
 def with_global_ids(tracks: Detections, rows: list[tuple[int, LocalTrack]], tentative: bool) -> Detections:

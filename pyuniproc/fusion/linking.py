@@ -34,7 +34,7 @@ class Linker:
 
     def __init__(self, config: FusionConfig, gate: Gate, store: IdentityStore, tracks: dict[int, LocalTrack]):
         self.config, self.gate, self.store, self.tracks = config, gate, store, tracks
-        self.max_bonus = gate.covisibility_bonus + gate.travel_time_bonus
+        self.max_bonus = gate.covisibility_bonus + gate.transition_bonus
         self.now = -math.inf
         self.transitions: OrderedDict[int, Transition] = OrderedDict()  # by track uid
         self.events: list[dict] = []
@@ -239,16 +239,17 @@ class Linker:
         alone = (store.weight[own_rows] - np.array([t.weight for t in young]) <= 1e-6) | (rest_norm < 1e-9)
         descriptors = np.stack([t.descriptor for t in young])
         with np.errstate(invalid="ignore", divide="ignore"):
-            current = np.where(
-                alone, cfg.match_threshold, np.einsum("md,md->m", descriptors, rest / rest_norm[:, None])
-            )
+            own_similarity = np.einsum("md,md->m", descriptors, rest / rest_norm[:, None])
+        # The own identity is scored like the others (similarity + the same space-time bonus), so that a
+        # bonus the others earn (co-visibility, a typical walk) does not by itself pull the track away.
+        current = np.where(alone, cfg.match_threshold, own_similarity + self._own_bonus(young))
         others = np.where(found.columns[None, :] == own_rows[:, None], -np.inf, found.score)
         best = others.argmax(axis=1) if len(found.columns) else np.zeros(len(young), dtype=np.int64)
         best_score = (
             others[np.arange(len(young)), best] if len(found.columns) else np.full(len(young), -np.inf)
         )
         relink = (best_score >= cfg.match_threshold) & (best_score - current >= cfg.correction_margin)
-        split = ~alone & (current < cfg.split_threshold)
+        split = ~alone & (own_similarity < cfg.split_threshold)
         for track in young:
             track.reviewed_at = track.n_embeddings
         taken: set[int] = set()
@@ -268,6 +269,21 @@ class Linker:
                 )
             elif split[i]:
                 self._move(track, "appearance_split")
+
+    def _own_bonus(self, tracks: list[LocalTrack]) -> np.ndarray:
+        """(m,) the gating bonus each assigned track would earn from its own identity without it
+        (0 where that identity is empty without it or would not be feasible)."""
+        if not self.max_bonus:
+            return np.zeros(len(tracks))
+        tables = [self.store.visits_without(t) for t in tracks]
+        gating = self.gate.check(
+            np.array([t.camera_index for t in tracks]),
+            np.array([t.first_seen for t in tracks]),
+            np.array([t.last_seen for t in tracks]),
+            np.stack([first for first, _ in tables]),
+            np.stack([last for _, last in tables]),
+        )
+        return np.diagonal(gating.bonus).astype(np.float64)
 
     def resolve_conflicts(self, tracks: list[LocalTrack]) -> None:
         """One identity, two exclusive places at once: undo the later assignment of the two.

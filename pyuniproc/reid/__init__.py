@@ -8,6 +8,8 @@ The stages, each its own module:
 - `schedule.EmbedScheduler`: per camera, which tracks to embed this frame (good crop, not embedded
   for N frames, at most K per frame, most stale first), so the cost per frame is bounded;
 - `Embedder.embed(crops) -> (n, D)`: one batched inference over the crops of all cameras;
+  `mobilenetv2_imagenet` (1280-d, generic ImageNet features) or `mobilenetv2_person_adapted`
+  (128-d, the same network adapted to people by scripts/adapt_reid.py);
 - `gallery.GalleryBank`: per (camera, track) a small diverse gallery and its quality-weighted mean,
   the track's appearance descriptor that fusion compares across cameras.
 
@@ -33,6 +35,7 @@ from pyuniproc.reid.gallery import GalleryBank, TrackGallery
 from pyuniproc.reid.onnx_embedder import (
     DEFAULT_MODEL_DIR,
     MobileNetV2ImagenetEmbedder,
+    MobileNetV2PersonAdaptedEmbedder,
     OnnxEmbedder,
     l2_normalise,
 )
@@ -41,7 +44,8 @@ from pyuniproc.reid.schedule import EmbedScheduler
 
 __all__ = [
     "DEFAULT_MODEL_DIR", "EMBEDDERS", "KIND_BY_MODEL_FILE", "EmbedScheduler", "Embedder", "GalleryBank",
-    "MobileNetV2ImagenetEmbedder", "ModelError", "OnnxEmbedder", "QualityGate", "TrackGallery",
+    "MobileNetV2ImagenetEmbedder", "MobileNetV2PersonAdaptedEmbedder", "ModelError", "OnnxEmbedder",
+    "QualityGate", "TrackGallery",
     "create_embedder", "crop_boxes", "kind_for_model_file", "l2_normalise", "overlap_ratio",
 ]
 
@@ -73,11 +77,13 @@ class Embedder(Protocol):
 
 EMBEDDERS: dict[str, type[OnnxEmbedder]] = {
     MobileNetV2ImagenetEmbedder.name: MobileNetV2ImagenetEmbedder,
+    MobileNetV2PersonAdaptedEmbedder.name: MobileNetV2PersonAdaptedEmbedder,
 }
 """Embedder kinds by name, as the module YAML and the CLI name them."""
 
 KIND_BY_MODEL_FILE: dict[str, str] = {
     "mobilenetv2_imagenet.onnx": MobileNetV2ImagenetEmbedder.name,
+    "mobilenetv2_person_adapted.onnx": MobileNetV2PersonAdaptedEmbedder.name,
 }
 """ONNX file named by the module YAML's `nvinfer@attribute_model` element -> the embedder kind that
 runs it the same way (same input size and normalisation) in the embedded runtime."""

@@ -27,16 +27,16 @@ REGENERATE = "regenerate with `python scripts/convert_reid.py` (tools: scripts/r
 T = TypeVar("T")
 
 
-def _checked(call: Callable[..., T], *args: Any) -> T:
+def _checked(call: Callable[..., T], *args: Any, regenerate: str = REGENERATE) -> T:
     """Run a `pyuniproc.detect.models` helper, pointing its error message at the ReID script.
 
     The helpers name the detector's conversion script in their messages; the file they name is right,
-    the way to regenerate it is ours.
+    the way to regenerate it is ours (`regenerate`).
     """
     try:
         return call(*args)
     except ModelError as error:
-        raise ModelError(str(error).replace(detect_models.REGENERATE, REGENERATE)) from error.__cause__
+        raise ModelError(str(error).replace(detect_models.REGENERATE, regenerate)) from error.__cause__
 
 
 def check_crops(crops: Sequence[np.ndarray]) -> None:
@@ -70,19 +70,23 @@ class OnnxEmbedder:
     """
 
     name: str = ""
+    regenerate: str = REGENERATE
+    """How to remake the model file, quoted in ModelError messages."""
 
     def __init__(self, *, model_dir: Path, intra_op_threads: int | None = None,
                  model_file: str | None = None) -> None:
         if intra_op_threads is not None and intra_op_threads < 1:
             raise ValueError(f"intra_op_threads must be >= 1 or None, got {intra_op_threads!r}")
         self.model_dir = Path(model_dir)
-        self.entry: dict[str, Any] = _checked(detect_models.model_entry, self.model_dir, self.name)
+        self.entry: dict[str, Any] = _checked(detect_models.model_entry, self.model_dir, self.name,
+                                              regenerate=self.regenerate)
         if model_file is not None and Path(model_file).name != self.entry["file"]:
             raise ValueError(f"model_file {model_file!r} is not the {self.name} model; "
                              f"its file is {self.entry['file']!r}")
         self.model_path: Path = _checked(detect_models.verified_path, self.model_dir, self.entry["file"],
-                                         self.entry["sha256"])
-        self.session = _checked(detect_models.open_session, self.model_path, intra_op_threads)
+                                         self.entry["sha256"], regenerate=self.regenerate)
+        self.session = _checked(detect_models.open_session, self.model_path, intra_op_threads,
+                                regenerate=self.regenerate)
         net_input = self.entry["input"]
         self.input_name: str = net_input["name"]
         self.input_height, self.input_width = (int(v) for v in net_input["shape"][2:])
@@ -143,3 +147,18 @@ class MobileNetV2ImagenetEmbedder(OnnxEmbedder):
     """
 
     name = "mobilenetv2_imagenet"
+
+
+class MobileNetV2PersonAdaptedEmbedder(OnnxEmbedder):
+    """The same network and input, adapted to people: 128-d, made by scripts/adapt_reid.py.
+
+    The ImageNet feature plus a colour-stripe descriptor, projected by Fisher's linear discriminant
+    fitted on generated scenarios of the train-split vtest people only (MODELS.json records seeds,
+    split and method). On held-out people of rendered scenarios it separates same from different
+    people far better than the base; on real vtest tracks it is about even (benchmarks/reid/README.md).
+    Its cosines sit on another scale (same person ~0.5, different ~0.05 per crop), so fusion
+    thresholds tuned for the base model do not carry over.
+    """
+
+    name = "mobilenetv2_person_adapted"
+    regenerate = "regenerate with `python scripts/adapt_reid.py` (project venv with the onnx package)"

@@ -7,8 +7,9 @@ topology comes from the cameras file. From those:
     Visit       one identity's continuous presence in one camera (rows of its global id in that
                 camera with gaps shorter than `gap_seconds`)
     Identity    a global id: its visits in time order
-    Handover    consecutive visits of one identity in two different cameras: travel seconds from
-                leaving the first to entering the second (negative when the views overlap)
+    Handover    an identity's visit continuing its previous one in another camera: travel seconds
+                from leaving the first to entering the second (entering while still visible in an
+                overlapping view counts as co-visibility instead)
     EdgeStats   per ordered camera pair: how many hand-overs and their median travel time
     covisible   per overlapping camera pair: how often an identity entered one while seen in the other
 """
@@ -109,6 +110,8 @@ def load_run(run_dir: str | Path, cameras: str | Path | None = None, *, gap_seco
         raise FileNotFoundError(f"{table}: no tracks.csv; is {run_dir} a `pyuniproc run --out` folder?")
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    if cameras is None and summary.get("cameras_file") and Path(summary["cameras_file"]).is_file():
+        cameras = summary["cameras_file"]  # recorded by runs that know their cameras file
     site = load_cameras(cameras) if cameras is not None else None
     by_key: dict[tuple[int, str], list[tuple[float, int, int, tuple[float, float, float, float]]]] = (
         defaultdict(list)

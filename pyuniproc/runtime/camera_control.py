@@ -1,15 +1,21 @@
-"""Add and remove cameras of a running `Pipeline` (used by scripts/soak.py).
+"""Cameras of a running `Pipeline`: the per-camera state, and adding or removing cameras at runtime.
 
-The pipeline has no public add/remove API yet, so `CameraControl` does it from the outside as a
-`FrameObserver`: requests from any thread are queued and applied in `on_summary`, which the run
-loop calls between batches on its own thread, so no batch is in flight and nothing iterates the
-camera table meanwhile. It uses the pipeline's internals (`_cameras`, `_wakeup`, `_end_camera`);
-once `Pipeline.add_camera(spec)` / `Pipeline.remove_camera(camera_id)` exist it calls those
-instead. Requests are applied at the pipeline's summary period (`summary_period_seconds`).
+`Pipeline.add_camera(spec)` and `Pipeline.remove_camera(camera_id)` may be called from any thread
+(an HTTP handler, a config watcher, scripts/soak.py). They only queue a request (`CameraRequests`)
+and wake the run loop, which applies it between two batches on its own thread, so no batch is in
+flight and nothing iterates the camera table meanwhile; each call returns a `Future` that resolves
+once the request was applied. Called from the pipeline thread itself (an observer's callback)
+they apply at once.
 
-A removed camera ends like a camera whose stream ended (pyfuncs get end-of-source, its video is
-closed), frames still buffered for it are counted as dropped ("removed"), and its /metrics
-series are dropped. A camera id may be added again after its removal.
+A removed camera ends like a camera whose stream ended (pyfuncs get end-of-source and
+source-delete, fusion ends its tracks, its video segment and MOT files close), and then everything
+it held is released: its decode thread, decoder and live connection, its tracker, its ReID
+schedule, its overload state and its Prometheus series. Frames still buffered for it are counted
+as dropped ("removed"), so every received frame stays accounted for; the removed cameras' totals
+are kept in the summary (`removed_cameras`). A camera id may be added again after its removal: it
+starts fresh (new tracker, new video segment file, outputs appended).
+
+`CameraControl` is the same surface as an object of its own (used by older scripts).
 """
 
 from __future__ import annotations
@@ -17,115 +23,143 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import Counter
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyuniproc.config.cameras import CameraSpec
+from pyuniproc.outputs._files import check_camera_id
 from pyuniproc.runtime.camera_worker import CameraWorker
 from pyuniproc.sources import CameraSource
-from pyuniproc.types import Detections, Frame
 
 log = logging.getLogger(__name__)
 
 REMOVED_REASON = "removed"
 """Drop reason of the frames still buffered for a camera when it is removed."""
+ADD, REMOVE = "add", "remove"
+
+
+@dataclass
+class CameraRun:
+    """Everything the runtime keeps for one camera, created when the camera starts."""
+
+    spec: CameraSpec
+    worker: CameraWorker
+    tracker: Any = None
+    frames_processed: int = 0
+    last_frame: int = 0  # 1-based number of the last processed frame, as in the outputs
+    people_max: int = 0
+    track_ids: set[int] = field(default_factory=set)
+    ended: bool = False
+
+
+def open_camera(spec: CameraSpec, *, options: Any, queue_size: int, wakeup: threading.Condition) -> CameraRun:
+    """A camera's source and decode worker (not started yet); raises ValueError on a bad spec."""
+    check_camera_id(spec.id)  # ids become file names
+    source = CameraSource(
+        spec.id,
+        spec.uri,
+        realtime=spec.realtime if options.realtime is None else options.realtime,
+        loop=spec.loop if options.loop is None else options.loop,
+        start_seconds=spec.start_seconds,
+        rtsp_transport=spec.rtsp_transport,
+        max_frames=options.max_frames,
+    )
+    return CameraRun(spec=spec, worker=CameraWorker(source, queue_size=queue_size, wakeup=wakeup))
+
+
+def release_worker(camera: CameraRun, *, wakeup: threading.Condition, join_seconds: float) -> int:
+    """Stop a camera's decoding and wait for its decode thread; returns how many decoded frames
+    were still buffered (taken out, for the caller to count). The live reader's connection thread
+    closes on its own within its read timeout."""
+    worker = camera.worker
+    worker.stop()
+    with wakeup:
+        wakeup.notify_all()  # a decoder waiting for room in a full buffer
+    worker.join(join_seconds)
+    if worker.alive:
+        log.warning("camera %s: decode thread still running %.1f s after stop", camera.spec.id, join_seconds)
+    left = 0
+    with wakeup:
+        while worker.pop() is not None:
+            left += 1
+    return left
+
+
+class RemovedCameras:
+    """Frame totals of the cameras removed so far (their per-camera entries leave the summary)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.received = 0
+        self.processed = 0
+        self.dropped: Counter[str] = Counter()
+
+    def add(self, snapshot: dict[str, Any]) -> None:
+        self.count += 1
+        self.received += int(snapshot.get("frames_received", 0))
+        self.processed += int(snapshot.get("frames_processed", 0))
+        self.dropped.update(snapshot.get("dropped") or {})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "frames_received": self.received, "frames_processed": self.processed,
+                "dropped": dict(self.dropped)}
+
+
+class CameraRequests:
+    """Thread-safe queue of camera additions and removals for the pipeline thread to apply."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[str, Any, Future]] = queue.Queue()
+        self._closed = threading.Event()
+
+    def submit(self, action: str, argument: Any) -> Future:
+        future: Future = Future()
+        if self._closed.is_set():
+            future.set_exception(RuntimeError("the pipeline has stopped; cameras can no longer change"))
+        else:
+            self._queue.put((action, argument, future))
+        return future
+
+    def pending(self) -> bool:
+        return not self._queue.empty()
+
+    def take(self) -> list[tuple[str, Any, Future]]:
+        requests = []
+        while True:
+            try:
+                requests.append(self._queue.get_nowait())
+            except queue.Empty:
+                return requests
+
+    def close(self) -> None:
+        """The run ended: refuse new requests and fail those still waiting."""
+        self._closed.set()
+        for _, _, future in self.take():
+            future.set_exception(RuntimeError("the pipeline stopped before the request was applied"))
+
+
+def resolve(future: Future, apply: Any, *args: Any) -> None:
+    """Run `apply(*args)` into `future`; an error goes to the caller, never into the run loop."""
+    try:
+        result = apply(*args)
+    except Exception as exc:  # noqa: BLE001
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
 
 
 class CameraControl:
-    """Queue of camera additions and removals for one pipeline; attach before or during `run()`.
+    """`add` / `remove` of one pipeline's cameras from any thread (see the module docstring)."""
 
-    join_seconds: how long a removal waits for the camera's decode thread to end (a live source
-        ends within its poll interval; a file being decoded within one frame).
-    """
-
-    def __init__(self, pipeline: Any, *, join_seconds: float = 5.0) -> None:
+    def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
-        self.join_seconds = join_seconds
-        self._requests: queue.Queue[tuple[str, Any, Future]] = queue.Queue()
-        self._lock = threading.Lock()
-        pipeline.observers.append(self)
-
-    # -- any thread ----------------------------------------------------------------------------
 
     def add(self, spec: CameraSpec) -> Future:
-        """Start a camera; the future resolves (None) once it is running, or raises ValueError."""
-        return self._submit("add", spec)
+        """Start a camera; the future resolves (None) once it runs, or holds ValueError."""
+        return self.pipeline.add_camera(spec)
 
     def remove(self, camera_id: str) -> Future:
         """Stop and forget a camera; the future resolves to its last stats snapshot."""
-        return self._submit("remove", camera_id)
-
-    def _submit(self, action: str, argument: Any) -> Future:
-        future: Future = Future()
-        self._requests.put((action, argument, future))
-        return future
-
-    # -- FrameObserver, on the pipeline thread -------------------------------------------------
-
-    def on_frame(self, frame: Frame, tracks: Detections, events: list[dict[str, Any]]) -> None:
-        pass
-
-    def on_summary(self, summary: dict[str, Any]) -> None:
-        self.apply_pending()
-
-    def apply_pending(self) -> None:
-        """Apply queued requests now; only call between batches on the pipeline thread."""
-        while True:
-            try:
-                action, argument, future = self._requests.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                result = self._add(argument) if action == "add" else self._remove(argument)
-            except Exception as exc:  # reported to the caller, never into the run loop
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
-
-    def _add(self, spec: CameraSpec) -> None:
-        pipeline = self.pipeline
-        if hasattr(pipeline, "add_camera"):
-            return pipeline.add_camera(spec)
-        from pyuniproc.runtime.pipeline import CameraRun
-
-        if spec.id in pipeline._cameras:
-            raise ValueError(f"camera {spec.id!r} is already running")
-        options = pipeline.options
-        source = CameraSource(
-            spec.id,
-            spec.uri,
-            realtime=spec.realtime if options.realtime is None else options.realtime,
-            loop=spec.loop if options.loop is None else options.loop,
-            start_seconds=spec.start_seconds,
-            rtsp_transport=spec.rtsp_transport,
-            max_frames=options.max_frames,
-        )
-        worker = CameraWorker(source, queue_size=pipeline.settings.queue_size, wakeup=pipeline._wakeup)
-        with pipeline._wakeup:
-            pipeline._cameras[spec.id] = CameraRun(spec=spec, worker=worker)
-        worker.start()
-        log.info("camera %s: added (%s)", spec.id, source.uri)
-        return None
-
-    def _remove(self, camera_id: str) -> dict[str, Any]:
-        pipeline = self.pipeline
-        if hasattr(pipeline, "remove_camera"):
-            return pipeline.remove_camera(camera_id)
-        camera = pipeline._cameras.get(camera_id)
-        if camera is None:
-            raise ValueError(f"no camera {camera_id!r} is running")
-        camera.worker.stop()
-        camera.worker.join(self.join_seconds)
-        with pipeline._wakeup:
-            leftover = camera.worker.buffered()
-            while camera.worker.pop() is not None:
-                pass
-        if leftover:
-            camera.worker.stats.mark_dropped(REMOVED_REASON, leftover)
-        if not camera.ended:
-            pipeline._end_camera(camera_id, camera)
-        with pipeline._wakeup:
-            del pipeline._cameras[camera_id]
-        pipeline.telemetry.metrics.forget_camera(camera_id)
-        log.info("camera %s: removed", camera_id)
-        return camera.worker.stats.snapshot()
+        return self.pipeline.remove_camera(camera_id)

@@ -14,8 +14,13 @@ EVENT_KINDS = {"assigned": "global_id_assigned", "corrected": "global_id_correct
 
 
 class FusionStage:
+    """Fusion for the pipeline. A camera not in the site (added while running) has no topology
+    links: with topology on (`ablation` travel_time or topology) nobody can walk into or out of it,
+    so its people get global ids of their own (re-entering the same camera still keeps one); with
+    appearance alone it is matched like any other camera."""
+
     def __init__(self, site: Site, config: FusionConfig):
-        self.fusion = Fusion(site, config)
+        self.fusion = Fusion(site, config, accept_unknown_cameras=True)
         self.metrics: FusionMetrics | None = None
 
     def attach_metrics(self, metrics: Any) -> None:

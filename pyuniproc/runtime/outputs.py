@@ -4,7 +4,9 @@
     mot/<camera_id>.txt   MOTChallenge rows per camera (1-based frames, local track ids)
     mtmc/<camera_id>.txt  the same rows with global (cross-camera) ids, when fusion runs
     video/<camera_id>.mp4 annotated video (fragmented MP4: playable even after a crash), or with
-                          `recording.segment_seconds`: video/<camera_id>/<camera_id>-<time>-<seq>.mp4
+                          `recording.segment_seconds`: video/<camera_id>/<camera_id>-<time>-<seq>.mp4;
+                          a file that exists is never overwritten: a restart with the same folder
+                          (or a camera added again) writes video/<camera_id>.1.mp4, .2.mp4, ...
     events.jsonl          `pyuniproc.event/1` events (docs/events.md); Kafka too when configured
     summary.json          per-camera counters and stage latencies, rewritten periodically,
                           plus the event sinks' and recordings' counters
@@ -82,7 +84,8 @@ class RunOutputs:
         self._summary = SummaryWriter(self.out_dir / "summary.json")
         self._videos: dict[str, SegmentedVideoWriter] = {}
         self._finished_videos: dict[str, SegmentedVideoWriter] = {}
-        self._encoder_factory = self.recording.encoder_factory()
+        self._closing_videos: list[SegmentedVideoWriter] = []  # of removed cameras, until their encoder ends
+        self._encoder_factory = keep_existing_files(self.recording.encoder_factory())
         self._cameras = CameraStateWatcher(site=site)
         self._global_ids = GlobalIdWatcher(site=site)
         self._last_frames: dict[str, tuple[int, float]] = {}
@@ -195,6 +198,26 @@ class RunOutputs:
             stats["mosaic"] = self.mosaic.stats()
         return stats
 
+    def open_camera(self, camera_id: str) -> None:
+        """A camera (re)starts during the run: an earlier recording of the same id stays as it is
+        and the camera gets a new file."""
+        video = self._finished_videos.pop(camera_id, None)
+        if video is not None:
+            self._closing_videos.append(video)
+        self._prune_closed_videos()
+
+    def forget_camera(self, camera_id: str, snapshot: Mapping[str, Any]) -> None:
+        """A camera was removed from the run (after `close_camera`): report its last state
+        (camera_down) and drop everything kept for it; its recording finishes on its own thread."""
+        self.observe_cameras({camera_id: snapshot})
+        self._cameras.forget(camera_id)
+        self._global_ids.forget(camera_id)
+        self._last_frames.pop(camera_id, None)
+        self.open_camera(camera_id)
+
+    def _prune_closed_videos(self) -> None:
+        self._closing_videos = [video for video in self._closing_videos if not video.closed]
+
     def close_camera(self, camera_id: str) -> None:
         """A camera's stream ended: its recording finishes on its own thread (the pipeline does not
         wait; `close` does), its MOT file closes."""
@@ -226,7 +249,7 @@ class RunOutputs:
     def close(self) -> None:
         for camera_id in list(self._videos):
             self.close_camera(camera_id)
-        recorders = list(self._finished_videos.items())
+        recorders = list(self._finished_videos.items()) + [(v.camera_id, v) for v in self._closing_videos]
         if self.mosaic is not None:
             self.mosaic.close(wait=False)
             recorders.append(("mosaic", self.mosaic.writer))
@@ -246,6 +269,26 @@ class RunOutputs:
         if self._last_summary is not None:  # the sinks' and recorders' final counts (e.g. lost_at_close)
             final = {**self._last_summary, "events": self.event_stats(), "recording": self.recording_stats()}
             self._summary.write(final)
+
+
+def keep_existing_files(factory: Any) -> Any:
+    """Wrap an encoder factory so that it never overwrites a file: when the path it is given
+    exists (an earlier run in the same folder, or a camera added again), it opens
+    `<name>.1.mp4`, `<name>.2.mp4`, ... instead, the first that does not exist."""
+
+    def open_encoder(path: Path, **kwargs: Any) -> Any:
+        return factory(unused_path(Path(path)), **kwargs)
+
+    return open_encoder
+
+
+def unused_path(path: Path) -> Path:
+    """`path` if nothing is there, else `<stem>.<n><suffix>` with the smallest free n >= 1."""
+    candidate, n = path, 0
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
+    return candidate
 
 
 def _ids(raw: Mapping[str, Any] | EventRecord | Any) -> tuple[str | None, int | None]:

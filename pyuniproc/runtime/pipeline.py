@@ -4,6 +4,13 @@ One decode thread per camera fills a small buffer (see `CameraWorker`); the main
 up to `batch_size` frames across cameras (oldest first, round robin), runs the detector once on
 the batch, then tracks, runs the module's pyfuncs and writes outputs frame by frame. Every
 output is appended and flushed as it is produced, so an interrupted run keeps all it did.
+
+When the cameras deliver more than the machine processes, the overload policy
+(`parameters.pyuniproc.overload`, see `overload.py`) decides per frame, as it is taken from its
+buffer, whether to detect, only predict the tracks (the detector's work is shed), or drop it as
+stale. Every frame a camera delivers ends processed or dropped with a reason (`queue_full`,
+`stale`, `removed`, `shutdown`), so `received = processed + sum(dropped)` per camera at the end.
+Cameras can be added and removed while the pipeline runs (`add_camera`, `remove_camera`).
 """
 
 from __future__ import annotations
@@ -11,27 +18,44 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import ModuleConfig
 from pyuniproc.outputs import LatencyStats
+from pyuniproc.runtime.batching import Planned, RoundRobin
 from pyuniproc.runtime.build import build_detector, build_pyfuncs, build_reid, build_tracker
-from pyuniproc.runtime.camera_worker import CameraWorker
+from pyuniproc.runtime.camera_control import (
+    ADD,
+    REMOVED_REASON,
+    CameraRequests,
+    CameraRun,
+    RemovedCameras,
+    open_camera,
+    release_worker,
+    resolve,
+)
 from pyuniproc.runtime.fusion_stage import FusionStage
-from pyuniproc.runtime.live_config import (ModuleWatcher, apply_detector_thresholds, changed_sections,
-                                           detector_needs_reload)
+from pyuniproc.runtime.live_config import (
+    ModuleWatcher,
+    apply_detector_thresholds,
+    changed_sections,
+    detector_needs_reload,
+)
 from pyuniproc.runtime.outputs import RunOutputs
+from pyuniproc.runtime.overload import Action, OverloadPolicy
 from pyuniproc.runtime.progress import Progress
 from pyuniproc.runtime.pyfunc_host import events_from_tags
-from pyuniproc.sources import CameraSource, redact_uri
+from pyuniproc.sources import redact_uri
 from pyuniproc.telemetry import Telemetry
 from pyuniproc.types import Detections, Frame
 
 log = logging.getLogger(__name__)
 
+JOIN_SECONDS = 5.0  # how long a removed camera's decode thread may take to end
 STAGES = ("decode_wait", "preprocess", "infer", "decode_boxes", "track", "embed", "fusion", "analytics", "output",
           "end_to_end")
 
@@ -43,20 +67,6 @@ class FrameObserver(Protocol):
     def on_frame(self, frame: Frame, tracks: Detections, events: list[dict[str, Any]]) -> None: ...
 
     def on_summary(self, summary: dict[str, Any]) -> None: ...
-
-
-@dataclass
-class CameraRun:
-    """Everything the runtime keeps for one camera, created on its first frame."""
-
-    spec: CameraSpec
-    worker: CameraWorker
-    tracker: Any = None
-    frames_processed: int = 0
-    last_frame: int = 0  # 1-based number of the last processed frame, as in the outputs
-    people_max: int = 0
-    track_ids: set[int] = field(default_factory=set)
-    ended: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,15 +100,11 @@ class Pipeline:
         self._stop = threading.Event()
         self._cameras: dict[str, CameraRun] = {}
         for spec in site.cameras:
-            source = CameraSource(
-                spec.id, spec.uri,
-                realtime=spec.realtime if options.realtime is None else options.realtime,
-                loop=spec.loop if options.loop is None else options.loop,
-                start_seconds=spec.start_seconds, rtsp_transport=spec.rtsp_transport,
-                max_frames=options.max_frames,
-            )
-            worker = CameraWorker(source, queue_size=self.settings.queue_size, wakeup=self._wakeup)
-            self._cameras[spec.id] = CameraRun(spec=spec, worker=worker)
+            self._cameras[spec.id] = open_camera(spec, options=options, queue_size=self.settings.queue_size,
+                                                 wakeup=self._wakeup)
+        self.overload = OverloadPolicy.from_settings(self.settings.overload)
+        self._requests = CameraRequests()
+        self._removed = RemovedCameras()
         self.watcher = ModuleWatcher(module.path) if options.watch_module else None
         self.telemetry = Telemetry(self.settings.telemetry, cameras=self._camera_snapshots)
         if self.fusion is not None:
@@ -106,13 +112,76 @@ class Pipeline:
         self.observers: list[FrameObserver] = []
         self._started = 0.0
         self._status = "created"
-        self._next_camera = 0
+        self._batcher = RoundRobin(self._wakeup)
 
     def stop(self) -> None:
         """Ask the run to end; safe from a signal handler or another thread."""
         self._stop.set()
         with self._wakeup:
             self._wakeup.notify_all()
+
+    # -- cameras added and removed while running ----------------------------------------------
+
+    def add_camera(self, spec: CameraSpec) -> Future:
+        """Start another camera; thread-safe. Applied by the run loop before its next batch; the
+        future resolves to None once the camera's decoding runs, or holds a ValueError (the id is
+        already running or not a valid id, a bad URI or setting). On the pipeline thread (an
+        observer) do not wait for it: it resolves after the observer returns. Lines and zones come
+        from the cameras file when the id is listed there; fusion treats an id not in the site as a
+        camera with no topology links (see `FusionStage`)."""
+        return self._request(ADD, spec)
+
+    def remove_camera(self, camera_id: str) -> Future:
+        """Stop a camera and release everything it holds; thread-safe, applied like `add_camera`.
+        The future resolves to its final stats snapshot (frames still buffered counted as dropped,
+        reason "removed"), or holds a ValueError when no camera of that id runs."""
+        return self._request("remove", camera_id)
+
+    def _request(self, action: str, argument: Any) -> Future:
+        future = self._requests.submit(action, argument)
+        with self._wakeup:
+            self._wakeup.notify_all()  # a loop waiting for frames looks at the request now
+        return future
+
+    def _apply_camera_requests(self) -> None:
+        for action, argument, future in self._requests.take():
+            resolve(future, self._add_now if action == ADD else self._remove_now, argument)
+
+    def _add_now(self, spec: CameraSpec) -> None:
+        if spec.id in self._cameras:
+            raise ValueError(f"camera {spec.id!r} is already running")
+        camera = open_camera(spec, options=self.options, queue_size=self.settings.queue_size,
+                             wakeup=self._wakeup)
+        self.outputs.open_camera(spec.id)
+        with self._wakeup:
+            self._cameras[spec.id] = camera
+        camera.worker.start()
+        log.info("camera %s: added (%s)", spec.id, camera.worker.source.uri)
+
+    def _remove_now(self, camera_id: str) -> dict[str, Any]:
+        camera = self._cameras.get(camera_id)
+        if camera is None:
+            raise ValueError(f"no camera {camera_id!r} is running")
+        with self._wakeup:
+            del self._cameras[camera_id]
+        left = release_worker(camera, wakeup=self._wakeup, join_seconds=JOIN_SECONDS)
+        if left:
+            camera.worker.stats.mark_dropped(REMOVED_REASON, left)
+        if not camera.ended:
+            self._end_camera(camera_id, camera)
+        for stage in self.pyfuncs:
+            stage.delete_source(camera_id)
+        snapshot = camera.worker.stats.snapshot()
+        self.outputs.forget_camera(camera_id, snapshot)
+        self.overload.forget(camera_id)
+        self.telemetry.metrics.forget_camera(camera_id)
+        self._removed.add(snapshot)
+        camera.tracker = None
+        log.info("camera %s: removed after %d frames (%d processed)", camera_id, snapshot["frames_received"],
+                 snapshot["frames_processed"])
+        return snapshot
+
+    # -- the run loop ---------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
         """Process until every camera ends, `max_seconds` pass, or `stop()`; returns the summary."""
@@ -129,7 +198,11 @@ class Pipeline:
                     self.telemetry.tick()
                     if self.options.max_seconds and time.monotonic() - self._started >= self.options.max_seconds:
                         break
-                    batch = self._next_batch()
+                    self._apply_camera_requests()
+                    batch = self._batcher.next_batch(
+                        self._cameras, limit=self.module.detector.batch_size,
+                        wait_seconds=self.settings.batch_wait_ms / 1000, overload=self.overload,
+                        interrupted=lambda: self._stop.is_set() or self._requests.pending())
                     if batch is None:
                         break
                     if batch:
@@ -153,99 +226,69 @@ class Pipeline:
             self.telemetry.stop()
         return self.summary()
 
-    # -- batching -----------------------------------------------------------------------------
-
-    def _next_batch(self) -> list[Frame] | None:
-        """Up to batch_size frames, taken round robin so every camera gets its turn; [] when none
-        came within a short wait; None when all cameras have ended."""
-        limit = self.module.detector.batch_size
-        deadline = None
-        with self._wakeup:
-            while True:
-                batch = self._take_round_robin(limit)
-                if len(batch) >= limit or (batch and self._all_buffers_empty()):
-                    return batch
-                if not batch and all(c.worker.finished for c in self._cameras.values()):
-                    return None
-                if self._stop.is_set():
-                    return batch
-                if batch:
-                    # A partial batch: wait briefly for other cameras, then go with what we have.
-                    deadline = deadline or time.monotonic() + self.settings.batch_wait_ms / 1000
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return batch
-                    self._wakeup.wait(remaining)
-                    more = self._take_round_robin(limit - len(batch))
-                    return batch + more
-                # Nothing buffered: wait a little, then let the run loop look at its clock and edits.
-                self._wakeup.wait(0.2)
-                return []
-
-    def _take_round_robin(self, limit: int) -> list[Frame]:
-        cameras = list(self._cameras.values())
-        batch: list[Frame] = []
-        taken = True
-        while len(batch) < limit and taken:
-            taken = False
-            for offset in range(len(cameras)):
-                if len(batch) >= limit:
-                    break
-                camera = cameras[(self._next_camera + offset) % len(cameras)]
-                frame = camera.worker.pop()
-                if frame is not None:
-                    batch.append(frame)
-                    taken = True
-            self._next_camera = (self._next_camera + 1) % len(cameras)
-        return batch
-
-    def _all_buffers_empty(self) -> bool:
-        return all(c.worker.buffered() == 0 for c in self._cameras.values())
-
     # -- per batch / per frame ----------------------------------------------------------------
 
-    def _process_batch(self, batch: list[Frame]) -> None:
+    def _process_batch(self, planned: list[Planned]) -> None:
+        """Detect on the frames planned for it (one batched inference), track all of them
+        (predicted ones coast on their motion model), embed, then per frame fusion, pyfuncs, outputs."""
         started = time.monotonic()
         telemetry = self.telemetry
-        cameras = [frame.camera_id for frame in batch]
-        traces = [telemetry.start_frame(frame.camera_id, frame.index, frame.decoded_at, pts_seconds=frame.pts_seconds)
-                  for frame in batch]
-        for frame, trace in zip(batch, traces):
+        batch = [frame for frame, _ in planned]
+        traces = [telemetry.start_frame(f.camera_id, f.index, f.decoded_at, pts_seconds=f.pts_seconds)
+                  for f in batch]
+        for frame, trace in zip(batch, traces, strict=True):
             self.latency["decode_wait"].add((started - frame.decoded_at) * 1000)
             telemetry.record_stage(trace, frame.camera_id, "decode_wait", frame.decoded_at, started)
-        tensor = self.detector.preprocess([frame.image for frame in batch])
-        preprocessed = time.monotonic()
-        raw = self.detector.infer(tensor)
-        inferred = time.monotonic()
-        detections = self.detector.postprocess(raw, [(frame.height, frame.width) for frame in batch])
-        decoded = time.monotonic()
-        share = 1000 / len(batch)  # batch stages are reported per frame
-        self.latency["preprocess"].add((preprocessed - started) * share)
-        self.latency["infer"].add((inferred - preprocessed) * share)
-        self.latency["decode_boxes"].add((decoded - inferred) * share)
-        telemetry.metrics.observe_batch(len(batch))
-        for stage, t0, t1 in (("preprocess", started, preprocessed), ("infer", preprocessed, inferred),
-                              ("decode_boxes", inferred, decoded)):
-            telemetry.record_batch_stage(traces, cameras, stage, t0, t1)
-        tracked = [self._track(frame, frame_detections, trace)
-                   for frame, frame_detections, trace in zip(batch, detections, traces)]
-        if self.reid is not None:
+        detected = [i for i, (_, action) in enumerate(planned) if action is Action.DETECT]
+        boxes = self._detect([batch[i] for i in detected], [traces[i] for i in detected], started)
+        detections = dict(zip(detected, boxes, strict=True))
+        tracked = [self._track(frame, detections.get(i), traces[i]) for i, frame in enumerate(batch)]
+        if self.reid is not None and detected:
+            # Crops of predicted boxes are not embedded: they may be off the person, and shedding
+            # the ReID work is part of the point of not detecting.
             t0 = time.monotonic()
-            tracked = self.reid.process(batch, tracked)
+            embedded = self.reid.process([batch[i] for i in detected], [tracked[i] for i in detected])
+            for i, tracks in zip(detected, embedded, strict=True):
+                tracked[i] = tracks
             t1 = time.monotonic()
-            self.latency["embed"].add((t1 - t0) * share)
-            telemetry.record_batch_stage(traces, cameras, "embed", t0, t1)
-        for frame, tracks, trace in zip(batch, tracked, traces):
+            self.latency["embed"].add((t1 - t0) * 1000 / len(detected))
+            cameras = [batch[i].camera_id for i in detected]
+            telemetry.record_batch_stage([traces[i] for i in detected], cameras, "embed", t0, t1)
+        for frame, tracks, trace in zip(batch, tracked, traces, strict=True):
             self._process_frame(frame, tracks, trace)
         if self.fusion is not None:
             self.fusion.report()
 
-    def _track(self, frame: Frame, detections: Detections, trace: Any) -> Detections:
+    def _detect(self, frames: list[Frame], traces: list[Any], started: float) -> list[Detections]:
+        """One batched detector run over `frames` (none: nothing runs)."""
+        if not frames:
+            return []
+        cameras = [frame.camera_id for frame in frames]
+        tensor = self.detector.preprocess([frame.image for frame in frames])
+        preprocessed = time.monotonic()
+        raw = self.detector.infer(tensor)
+        inferred = time.monotonic()
+        boxes = self.detector.postprocess(raw, [(frame.height, frame.width) for frame in frames])
+        decoded = time.monotonic()
+        share = 1000 / len(frames)  # batch stages are reported per frame
+        self.latency["preprocess"].add((preprocessed - started) * share)
+        self.latency["infer"].add((inferred - preprocessed) * share)
+        self.latency["decode_boxes"].add((decoded - inferred) * share)
+        self.telemetry.metrics.observe_batch(len(frames))
+        for stage, t0, t1 in (("preprocess", started, preprocessed), ("infer", preprocessed, inferred),
+                              ("decode_boxes", inferred, decoded)):
+            self.telemetry.record_batch_stage(traces, cameras, stage, t0, t1)
+        return boxes
+
+    def _track(self, frame: Frame, detections: Detections | None, trace: Any) -> Detections:
+        """Update the camera's tracker with the frame's detections; None: the detector did not run
+        on this frame (overload), the tracks only move along their motion model."""
         camera = self._cameras[frame.camera_id]
         if camera.tracker is None:
             camera.tracker = build_tracker(self.module)
         t0 = time.monotonic()
-        tracks = camera.tracker.update(detections)
+        tracker = camera.tracker
+        tracks = tracker.update(detections) if detections is not None else tracker.predict_only()
         t1 = time.monotonic()
         self.latency["track"].add((t1 - t0) * 1000)
         self.telemetry.record_stage(trace, frame.camera_id, "track", t0, t1)
@@ -332,6 +375,7 @@ class Pipeline:
             self.pyfuncs = pyfuncs
         for camera in self._cameras.values():
             camera.worker.queue_size = edited.runtime.queue_size
+        self.overload.reconfigure(edited.runtime.overload)
         self.module, self.settings = edited, edited.runtime
         self.watcher.accepted()
         log.info("%s: applied edit (%s), config version %d", edited.path, ", ".join(sections) or "no effect",
@@ -360,6 +404,7 @@ class Pipeline:
         for camera_id, camera in self._cameras.items():
             if not camera.ended:
                 self._end_camera(camera_id, camera)
+        self._requests.close()
         for stage in self.pyfuncs:
             self.outputs.write_events(stage.stop())
         if self.fusion is not None:
@@ -371,19 +416,22 @@ class Pipeline:
     # -- reporting ----------------------------------------------------------------------------
 
     def _camera_snapshots(self) -> dict[str, dict[str, Any]]:
-        """Per-camera health for /metrics and /readyz, read at scrape time."""
+        """Per-camera health for /metrics and /readyz, read at scrape time (from the server's thread:
+        the camera table is copied first, cameras may come and go meanwhile)."""
         return {camera_id: {**camera.worker.stats.snapshot(), "queue_depth": camera.worker.buffered()}
-                for camera_id, camera in self._cameras.items()}
+                for camera_id, camera in list(self._cameras.items())}
 
     def summary(self) -> dict[str, Any]:
+        """The run's state; callable from any thread. `frames_processed` counts removed cameras too."""
         elapsed = time.monotonic() - self._started if self._started else 0.0
         cameras = {}
-        for camera_id, camera in self._cameras.items():
+        running = list(self._cameras.items())
+        for camera_id, camera in running:
             snapshot = dict(camera.worker.stats.snapshot())
             snapshot.update(uri=redact_uri(camera.spec.uri), tracks_seen=len(camera.track_ids),
                             people_max=camera.people_max, last_frame=camera.last_frame)
             cameras[camera_id] = snapshot
-        processed = sum(c.frames_processed for c in self._cameras.values())
+        processed = sum(camera.frames_processed for _, camera in running) + self._removed.processed
         return {
             "status": self._status,
             "module": str(self.module.path),
@@ -393,6 +441,8 @@ class Pipeline:
             "frames_processed": processed,
             "throughput_fps": round(processed / elapsed, 2) if elapsed > 0 else 0.0,
             "cameras": cameras,
+            "removed_cameras": self._removed.to_json(),
+            "overload": self.overload.snapshot(),
             "latency_ms": {stage: stats.summary() for stage, stats in self.latency.items()},
             "config": self.watcher.status.to_json() if self.watcher else None,
             "fusion": self.fusion.summary() if self.fusion is not None else None,

@@ -214,6 +214,12 @@ class PyFuncStage:
         take_events = getattr(self.plugin, "take_events", None)
         return list(take_events(camera_id)) if take_events else []
 
+    def delete_source(self, camera_id: str) -> None:
+        """A camera was removed from the run (after its `end_source`): Savant's `on_source_delete`."""
+        on_delete = getattr(self.plugin, "on_source_delete", None)
+        if on_delete is not None:
+            on_delete(camera_id)
+
     def stop(self) -> list[dict[str, Any]]:
         events = [e for camera_id in sorted(self._sources) for e in self.end_source(camera_id)]
         self.plugin.on_stop()

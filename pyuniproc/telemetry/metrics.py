@@ -38,8 +38,10 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 CAMERA_STATES = ("connecting", "live", "stalled", "dead", "finished")
 # Drop reasons exported as 0 before the first drop, so rate() and the drop-ratio alert have a
-# series from the start (CameraWorker's only reason today).
-KNOWN_DROP_REASONS = ("queue_full", "shutdown")
+# series from the start: a full camera buffer (CameraWorker), a stale frame the overload policy
+# skipped (runtime/overload.py), frames still buffered when the run stops. ("removed", the frames
+# buffered for a camera removed at runtime, only ever shows in the removed camera's last summary.)
+KNOWN_DROP_REASONS = ("queue_full", "stale", "shutdown")
 END_TO_END = "end_to_end"
 
 CameraSnapshots = Mapping[str, Mapping[str, Any]]
@@ -213,6 +215,7 @@ class PipelineMetrics:
             registry=r,
         )
         self._children: dict[tuple[str, str], Any] = {}  # (stage, camera) -> histogram child
+        self._transition_pairs: set[tuple[str, str]] = set()  # label pairs of _transitions
         self._loop_ticks = Counter("pyuniproc_loop_iterations", "Iterations of the run loop", registry=r)
         if process:
             ProcessCollector(registry=r)
@@ -235,8 +238,13 @@ class PipelineMetrics:
         self.cameras.set_queue_depth(camera_id, depth)
 
     def forget_camera(self, camera_id: str) -> None:
-        """Drop a camera's series (removed from the site; not for a camera that just ended)."""
+        """Drop a camera's series (removed from the site; not for a camera that just ended): its
+        latency histograms and the fusion transitions from or to it (its health series come from
+        the camera provider, which no longer lists it)."""
         self.cameras.forget(camera_id)
+        for pair in [pair for pair in self._transition_pairs if camera_id in pair]:
+            self._transition_pairs.discard(pair)
+            self._transitions.remove(*pair)
         for stage, camera in list(self._children):
             if camera != camera_id:
                 continue
@@ -278,6 +286,7 @@ class PipelineMetrics:
 
     def add_transition(self, from_camera: str, to_camera: str, n: int = 1) -> None:
         self._transitions.labels(from_camera, to_camera).inc(n)
+        self._transition_pairs.add((from_camera, to_camera))
 
     # -- output ------------------------------------------------------------------------------
 

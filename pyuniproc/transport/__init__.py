@@ -8,9 +8,12 @@ package is the only code that builds or reads them, so a savant-rs upgrade touch
 - `FrameWriter` / `FrameReader`: blocking savant-rs sockets named in Savant's endpoint grammar,
   e.g. `pub+bind:ipc:///tmp/zmq-sockets/fusion-output.ipc`.
 - `parse_endpoint` / `check_pairing`: that grammar, and whether a set of endpoints fits together.
+- `TransportError`: the one error for a message that cannot be sent or read (savant-rs' own errors and
+  Rust panics included), naming endpoint, topic, size and what failed; `reason` says which kind.
 """
 
 from pyuniproc.transport.endpoints import Endpoint, check_pairing, parse_endpoint
+from pyuniproc.transport.errors import REASONS, TransportError
 from pyuniproc.transport.frames import (
     DETECTOR_NAMESPACE,
     EMBEDDING_ATTRIBUTE,
@@ -23,10 +26,10 @@ from pyuniproc.transport.frames import (
     frame_from_bytes,
     frame_to_bytes,
 )
-from pyuniproc.transport.sockets import FrameReader, FrameWriter, TransportError
+from pyuniproc.transport.sockets import FrameReader, FrameWriter
 
 __all__ = [
-    "DETECTOR_NAMESPACE", "EMBEDDING_ATTRIBUTE", "GLOBAL_ID_ATTRIBUTE", "Endpoint", "FrameMessage",
+    "DETECTOR_NAMESPACE", "EMBEDDING_ATTRIBUTE", "GLOBAL_ID_ATTRIBUTE", "REASONS", "Endpoint", "FrameMessage",
     "FrameReader", "FrameWriter", "StreamEnd", "TransportError", "check_pairing", "decode_message",
     "encode_end", "encode_frame", "frame_from_bytes", "frame_to_bytes", "parse_endpoint",
 ]

@@ -10,6 +10,10 @@ This module is the only place that knows that layout; the rest of pyuniproc sees
     message = encode_frame(FrameMessage("cam1", pts=..., width=768, height=576, tracks=detections))
     frame = decode_message(message)        # FrameMessage, StreamEnd, or None (other message kinds)
 
+A message that cannot be read (bytes that are not a savant-rs message, another protocol version, a frame
+whose size, time base or embeddings make no sense) raises `TransportError` naming its source, size and
+what failed; never savant-rs' own RuntimeError or Rust panic (see `errors`).
+
 `tracks` is a `Detections` with `tracker_id` (-1: untracked) and these `data` columns when present:
     "embedding": (n, D) float32 (NaN rows for objects without one);
     "global_id": (n,) int64 (-1 where fusion has not decided);
@@ -25,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from pyuniproc.transport.errors import TransportError, guarded
 from pyuniproc.types import NO_TRACK, Detections
 
 DETECTOR_NAMESPACE = "person_detector"
@@ -114,9 +119,23 @@ def encode_end(camera_id: str) -> Any:
 
 
 def decode_message(message: Any, *, label: str = PERSON_LABEL, namespace: str | None = None,
-                   embedding: tuple[str, str] = EMBEDDING_ATTRIBUTE) -> FrameMessage | StreamEnd | None:
+                   embedding: tuple[str, str] = EMBEDDING_ATTRIBUTE,
+                   source: str = "message") -> FrameMessage | StreamEnd | None:
     """savant-rs `Message` -> FrameMessage (objects with `label`, of `namespace` if given), StreamEnd,
-    or None for message kinds fusion does not use (shutdown, user data, batches)."""
+    or None for message kinds fusion does not use (shutdown, user data, batches).
+
+    Raises `TransportError` for a message savant-rs could not read (its "unknown" message: wrong protocol
+    version, undecodable bytes) and for a malformed frame; `source` (e.g. endpoint and topic) starts the
+    error message."""
+    return guarded(source, "malformed_frame", _decode, message, label, namespace, embedding, source)
+
+
+def _decode(message: Any, label: str, namespace: str | None, embedding: tuple[str, str],
+            source: str) -> FrameMessage | StreamEnd | None:
+    if message.is_unknown():  # savant-rs' answer to bytes it cannot read
+        problem = str(message.as_unknown())
+        reason = "protocol_version" if "version mismatch" in problem.lower() else "undecodable"
+        raise TransportError(f"{source}: not a readable savant-rs message: {problem}", reason=reason)
     if message.is_end_of_stream():
         return StreamEnd(message.as_end_of_stream().source_id)
     if not message.is_video_frame():
@@ -147,10 +166,18 @@ def frame_to_bytes(frame: FrameMessage | StreamEnd, **encode_options: Any) -> by
     return bytes(save_message_to_bytes(message))
 
 
-def frame_from_bytes(data: bytes, **decode_options: Any) -> FrameMessage | StreamEnd | None:
+def frame_from_bytes(data: bytes, *, source: str = "message",
+                     **decode_options: Any) -> FrameMessage | StreamEnd | None:
+    """A serialized savant-rs message -> what `decode_message` returns; `TransportError` for bytes that
+    are not one, naming `source`, the size and what failed."""
     from savant_rs.utils.serialization import load_message_from_bytes
 
-    return decode_message(load_message_from_bytes(data), **decode_options)
+    data = bytes(data)
+    where = f"{source} ({len(data)} bytes)"
+    if not data:  # savant-rs panics on it (and prints a Rust backtrace): refuse it first
+        raise TransportError(f"{where}: empty message", reason="undecodable")
+    message = guarded(where, "undecodable", load_message_from_bytes, data)
+    return decode_message(message, source=where, **decode_options)
 
 
 # --- objects <-> Detections -------------------------------------------------------------------------
@@ -168,15 +195,19 @@ def _objects_to_detections(objects: list[Any], embedding: tuple[str, str]) -> De
     for row, obj in enumerate(objects):
         box = obj.track_box if obj.track_box is not None else obj.detection_box
         left, top, width, height = box.as_ltwh()
+        if not all(math.isfinite(v) for v in (left, top, width, height)):
+            raise ValueError(f"object {obj.id} has a box that is not finite: {(left, top, width, height)}")
         xyxy[row] = (left, top, left + width, top + height)
         if obj.confidence is not None:
+            if not math.isfinite(obj.confidence):
+                raise ValueError(f"object {obj.id} has a confidence that is not finite: {obj.confidence}")
             confidence[row] = obj.confidence
         if obj.track_id is not None:
             tracker_id[row] = int(obj.track_id)
         for ns, name in obj.attributes:
             value = _python_value(obj.get_attribute(ns, name))
-            if (ns, name) == embedding:
-                vectors[row] = [float(v) for v in value] if isinstance(value, list) else None
+            if (ns, name) == embedding:  # an empty list is no embedding (a width of 0 would poison fusion)
+                vectors[row] = [float(v) for v in value] if isinstance(value, list) and value else None
             elif (ns, name) == GLOBAL_ID_ATTRIBUTE:
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     global_ids[row] = int(value)
@@ -191,7 +222,9 @@ def _objects_to_detections(objects: list[Any], embedding: tuple[str, str]) -> De
         raise ValueError(f"embeddings of one frame differ in length: {sorted(lengths)}")
     if lengths:
         dim = lengths.pop()
-        data["embedding"] = np.array([v if v is not None else [np.nan] * dim for v in vectors], np.float32)
+        rows = [v if v is not None else [np.nan] * dim for v in vectors]
+        with np.errstate(over="ignore"):  # values beyond float32 become inf: fusion's intake refuses that row
+            data["embedding"] = np.array(rows, np.float32)
     return Detections(xyxy=xyxy, confidence=confidence, class_id=np.zeros(n, np.int32),
                       tracker_id=tracker_id, data=data)
 
@@ -255,5 +288,5 @@ def _python_value(attribute: Any) -> Any:
 
 
 __all__ = ["DETECTOR_NAMESPACE", "EMBEDDING_ATTRIBUTE", "GLOBAL_ID_ATTRIBUTE", "FrameMessage", "PERSON_LABEL",
-           "StreamEnd", "TAG_NAMESPACE", "decode_message", "encode_end", "encode_frame", "frame_from_bytes",
-           "frame_to_bytes"]
+           "StreamEnd", "TAG_NAMESPACE", "TransportError", "decode_message", "encode_end", "encode_frame",
+           "frame_from_bytes", "frame_to_bytes"]

@@ -11,6 +11,11 @@ which is also the only way savant-rs 1.x accepts them, so this file works with t
 here and with the one inside Savant's images. The sending and receiving sides must use savant-rs
 releases with the same message protocol: a mismatch raises `TransportError` naming both versions.
 
+A message a reader cannot read (garbage, another protocol version, a topic without a body, a malformed
+frame) raises `TransportError` from `receive` naming the endpoint, the topic when savant-rs gave it and
+what failed; the reader counts it (`FrameReader.stats()`) and the next `receive` reads the next message:
+nothing received before or after it is lost.
+
 PUB/SUB drops what is sent before a subscriber has joined (ZeroMQ's "slow joiner") and when a reader
 falls behind; DEALER/ROUTER blocks the writer instead. The module's output to fusion and the sinks is
 PUB/SUB (several readers); sources to the module are DEALER/ROUTER.
@@ -18,9 +23,13 @@ PUB/SUB (several readers); sources to the module are DEALER/ROUTER.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from functools import lru_cache
 from typing import Any
 
 from pyuniproc.transport.endpoints import Endpoint, parse_endpoint
+from pyuniproc.transport.errors import TransportError, guarded
 from pyuniproc.transport.frames import (
     EMBEDDING_ATTRIBUTE,
     FrameMessage,
@@ -29,10 +38,6 @@ from pyuniproc.transport.frames import (
     encode_end,
     encode_frame,
 )
-
-
-class TransportError(RuntimeError):
-    """A message could not be sent or was refused on receipt (timeout, protocol version mismatch)."""
 
 
 class FrameWriter:
@@ -67,10 +72,12 @@ class FrameWriter:
 
     def send_message(self, topic: str, message: Any) -> None:
         """Send a savant-rs `Message` as is (e.g. to pass a module frame through unchanged)."""
-        result = self._writer.send_message(topic, message, b"")
+        result = guarded(f"sending to {self.endpoint} (topic {topic!r})", "send_failed",
+                         self._writer.send_message, topic, message, b"")
         name = type(result).__name__
         if "Timeout" in name:  # DEALER/REQ: no reader, or (end of stream) no reader acknowledging it
-            raise TransportError(f"sending to {self.endpoint} timed out ({name}): is the reader running?")
+            raise TransportError(f"sending to {self.endpoint} timed out ({name}): is the reader running?",
+                                 reason="send_failed")
 
     def close(self) -> None:
         if self._writer.is_started():
@@ -90,6 +97,9 @@ class FrameReader:
         shutdown; lower answers stop requests sooner, higher wakes less often.
     label / namespace / embedding: which objects are people and where their embedding is
         (see `decode_message`).
+
+    Counters (`stats()`): messages read, frames and ends returned, messages ignored (kinds fusion does
+    not use, other topics) and rejected, the latter by `TransportError.reason`, plus the last error.
     """
 
     def __init__(self, endpoint: str, *, receive_timeout_ms: int = 100, label: str | None = None,
@@ -107,25 +117,104 @@ class FrameReader:
         self._decode_options: dict[str, Any] = {"namespace": namespace, "embedding": embedding}
         if label:
             self._decode_options["label"] = label
+        self.counts: Counter[str] = Counter({"messages": 0, "frames": 0, "ends": 0, "ignored": 0,
+                                             "rejected": 0})
+        self.rejected: Counter[str] = Counter()  # by TransportError.reason
+        self.last_error: str | None = None
+        self._checked_topics: set[str] = set()  # topics whose sender speaks our protocol version
 
     def receive(self) -> FrameMessage | StreamEnd | None:
         """The next frame or end of stream; None when nothing arrived within the receive timeout
-        (or the message was of a kind fusion ignores)."""
-        message = self.receive_message()
-        return None if message is None else decode_message(message, **self._decode_options)
+        (or the message was of a kind fusion ignores). A message that cannot be read raises
+        `TransportError` (counted); call again for the next one."""
+        received = self._receive()
+        if received is None:
+            return None
+        topic, message = received
+        try:
+            item = decode_message(message, source=f"{self.endpoint}: message on topic {topic!r}",
+                                  **self._decode_options)
+        except TransportError as error:
+            raise self._rejected(error) from error.__cause__
+        if item is None:
+            self.counts["ignored"] += 1
+        else:
+            self.counts["ends" if isinstance(item, StreamEnd) else "frames"] += 1
+        return item
 
     def receive_message(self) -> Any:
-        """The next savant-rs `Message` as is, or None on timeout."""
-        result = self._reader.receive()
+        """The next savant-rs `Message` as is, or None on timeout; `TransportError` (counted) for one
+        savant-rs cannot read."""
+        received = self._receive()
+        return None if received is None else received[1]
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for logs, summaries and metrics (JSON-ready)."""
+        return {**self.counts, "rejected_by_reason": dict(self.rejected), "last_error": self.last_error}
+
+    def _rejected(self, error: TransportError) -> TransportError:
+        self.counts["rejected"] += 1
+        self.rejected[error.reason] += 1
+        self.last_error = str(error)
+        return error
+
+    def _receive(self) -> tuple[str, Any] | None:
+        """(topic, Message) of the next message, None on timeout or for a message not for us."""
+        try:
+            result = guarded(f"{self.endpoint}: undecodable message (topic and size unknown: savant-rs "
+                             "decodes inside the socket read)", "undecodable", self._reader.receive)
+        except TransportError as error:
+            self.counts["messages"] += 1
+            raise self._rejected(error) from error.__cause__
         name = type(result).__name__
+        if name == "ReaderResultTimeout":
+            return None
+        self.counts["messages"] += 1
+        topic = _topic(getattr(result, "topic", b""))
         if name == "ReaderResultMessage":
-            return result.message
+            self._check_version(topic, result.message)
+            return topic, result.message
         if name == "ReaderResultEndOfStream":  # savant-rs versions that report EOS separately
-            return encode_end(bytes(result.topic).decode())
+            return topic, encode_end(topic)
         if name == "ReaderResultMessageVersionMismatch":
-            raise TransportError(f"{self.endpoint}: sender speaks message protocol {result.sender_version}, "
-                                 f"this reader {result.expected_version}: use one savant-rs on both sides")
-        return None  # timeout, topic prefix mismatch, blacklisted source
+            raise self._rejected(TransportError(
+                f"{self.endpoint}: message on topic {topic!r}: sender speaks message protocol "
+                f"{result.sender_version}, this reader {result.expected_version}: use one savant-rs on "
+                "both sides", reason="protocol_version"))
+        if name in ("ReaderResultPrefixMismatch", "ReaderResultBlacklisted"):
+            self.counts["ignored"] += 1
+            return None
+        if isinstance(result, list):  # savant-rs 0.3: the parts of a ZeroMQ message too short to read
+            sizes = [len(part) for part in result]
+            first = _topic(result[0]) if result else ""
+            raise self._rejected(TransportError(
+                f"{self.endpoint}: incomplete message: {len(result)} part(s) of {sizes} bytes (topic "
+                f"{first!r}), expected a topic and a savant-rs message", reason="incomplete"))
+        raise self._rejected(TransportError(f"{self.endpoint}: unexpected reader result {name}",
+                                            reason="unexpected"))
+
+    def _check_version(self, topic: str, message: Any) -> None:
+        """Refuse a message of another protocol version, as newer savant-rs readers do themselves.
+
+        savant-rs 0.3's reader accepts any version and shows it only in the message's repr, which costs
+        about twice a decode; so the first message of each topic (Savant: of each camera's sender) is
+        checked, and every message of a topic that failed, until one passes. An end of stream forgets
+        the topic (a restarted sender is checked again).
+        """
+        if topic in self._checked_topics:
+            if message.is_end_of_stream():
+                self._checked_topics.discard(topic)
+            return
+        version = _protocol_version(repr(message)[:200])
+        if version is not None and version != _our_protocol_version():
+            raise self._rejected(TransportError(
+                f"{self.endpoint}: message on topic {topic!r}: sender speaks message protocol {version}, "
+                f"this reader {_our_protocol_version()}: use one savant-rs on both sides",
+                reason="protocol_version"))
+        if len(self._checked_topics) >= 4096:  # garbage topics must not grow it without bound
+            self._checked_topics.clear()
+        if not message.is_end_of_stream():
+            self._checked_topics.add(topic)
 
     def close(self) -> None:
         if self._reader.is_started():
@@ -136,6 +225,28 @@ class FrameReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_VERSION = re.compile(r'protocol_version: "([^"]*)"')
+
+
+def _protocol_version(message_repr: str) -> str | None:
+    match = _VERSION.search(message_repr)
+    return match[1] if match else None
+
+
+@lru_cache(maxsize=1)
+def _our_protocol_version() -> str | None:
+    """The message protocol version of the savant-rs installed here (not its package version)."""
+    return _protocol_version(repr(encode_end("version-probe")))
+
+
+def _topic(raw: Any) -> str:
+    """A ZeroMQ topic as text (Savant: the camera id); bytes that are not UTF-8 are shown escaped."""
+    try:
+        return bytes(raw).decode("utf-8", "backslashreplace")
+    except (TypeError, ValueError):
+        return repr(raw)
 
 
 __all__ = ["FrameReader", "FrameWriter", "TransportError"]

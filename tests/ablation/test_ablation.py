@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from pyuniproc.ablation import StreamRecorder, TrackStream, command, replay
-from pyuniproc.ablation.capture import cached, scenario_site, split_at_gaps
+from pyuniproc.ablation.capture import cached, fingerprint, scenario_site, split_at_gaps
 from pyuniproc.config.cameras import Link, Topology
 from pyuniproc.fusion import FusionConfig
 from pyuniproc.types import Detections, Frame
@@ -165,3 +166,67 @@ def test_oracle_tracks_split_where_a_person_is_gone_for_a_while():
 def test_scenario_without_cameras_file_is_rejected(tmp_path):
     with pytest.raises(FileNotFoundError, match="cameras"):
         scenario_site(tmp_path)
+
+
+def test_fingerprint_follows_the_weights_and_ignores_the_detector_for_the_oracle(tmp_path, module):
+    # A scenario folder and copies of the model folders, so weights can be "retrained" in place.
+    scenario = tmp_path / "scenario"
+    (scenario / "video").mkdir(parents=True)
+    (scenario / "gt").mkdir()
+    (scenario / "cameras.yml").write_text("cameras: []\n")
+    folders = {}
+    for name, spec in (("detector", module.detector), ("reid", module.reid)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / spec.model_file).write_bytes(b"weights")
+        folders[name] = folder
+    copy = replace(
+        module,
+        detector=replace(module.detector, model_dir=folders["detector"]),
+        reid=replace(module.reid, model_dir=folders["reid"]),
+    )
+    before = {kind: fingerprint(scenario, copy, kind) for kind in ("pipeline", "oracle")}
+    # Another detector threshold: the pipeline stream changes, the oracle stream (GT boxes) does not.
+    looser = replace(copy, detector=replace(copy.detector, confidence_threshold=0.01))
+    assert fingerprint(scenario, looser, "pipeline") != before["pipeline"]
+    assert fingerprint(scenario, looser, "oracle") == before["oracle"]
+    # A retrained embedder dropped in under the same file name: both streams record again.
+    (folders["reid"] / module.reid.model_file).write_bytes(b"retrained weights")
+    assert {kind: fingerprint(scenario, copy, kind) for kind in before}.items().isdisjoint(before.items())
+    # The scenario folder's own name does not matter (a copy or a link records nothing new).
+    (tmp_path / "elsewhere").symlink_to(scenario)
+    assert fingerprint(tmp_path / "elsewhere", copy, "oracle") == fingerprint(scenario, copy, "oracle")
+
+
+def test_tuned_rows_read_a_tuning_result_and_refuse_anything_else(tmp_path):
+    good = tmp_path / "tuned.json"
+    good.write_text(json.dumps({"ablations": {"appearance": {"tuned": {"match_threshold": 0.6}}}}))
+    assert command.tuned_rows(good) == {"appearance": {"match_threshold": 0.6}}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"tuned": {"match_threshold": 0.6}}))
+    with pytest.raises(ValueError, match="not a tune.py result"):
+        command.tuned_rows(bad)
+
+
+def test_tuner_writes_only_the_fusion_block_of_a_module(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from pyuniproc.config.module import load_module_config
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("fusion_tune", root / "benchmarks" / "fusion" / "tune.py")
+    tune = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tune)
+    source = (root / "module" / "module.yml").read_text()
+    target = tmp_path / "module" / "module.yml"
+    target.parent.mkdir()
+    target.write_text(source)
+    (tmp_path / "module" / "models").symlink_to(root / "module" / "models")
+    tune.apply_to_module(target, {"match_threshold": 0.875, "tentative_ids": False, "window_seconds": 0.75})
+    written = target.read_text()
+    changed = [(a, b) for a, b in zip(source.splitlines(), written.splitlines(), strict=False) if a != b]
+    assert all(a.split(":")[0] == b.split(":")[0] for a, b in changed)  # same keys, new values
+    fusion = load_module_config(target).fusion
+    assert (fusion.match_threshold, fusion.tentative_ids, fusion.window_seconds) == (0.875, False, 0.75)
+    assert len(written.splitlines()) - len(source.splitlines()) == int("window_seconds:" not in source)

@@ -1,6 +1,7 @@
 """More cameras than the CPU can serve: 8 cameras of the sample clip paced in real time (80 frames/s)
 on a 2-core machine. Queues stay bounded and every frame is accounted for, per camera:
-received = processed + dropped (by reason) + still buffered."""
+received = processed + dropped (by reason) + still buffered while running, and received =
+processed + dropped once the run ended (what was still buffered is dropped as "shutdown")."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pyuniproc.runtime.pipeline import Pipeline, RunOptions
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "module" / "module.yml"
 VTEST = REPO / "samples" / "vtest" / "vtest.avi"
-CAMERAS = 8
+CAMERAS = 16  # 160 frames/s of 768x576 with ReID and the fp32 detector: more than 2 cores serve
 RUN_SECONDS = 5.0
 
 
@@ -28,10 +29,12 @@ def overloaded_pipeline(out: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
     monkeypatch.setenv("TELEMETRY_PORT", str(free_port()))
     module = load_module_config(MODULE)
     module = replace(
-        module, runtime=replace(module.runtime, annotated_video=False, summary_period_seconds=0.5)
+        # fp32, the slower detector: with int8 a quiet 2-core box nearly keeps up with 16 cameras
+        module, runtime=replace(module.runtime, annotated_video=False, summary_period_seconds=0.5,
+                                cpu_precision="fp32")
     )
     cameras = tuple(
-        CameraSpec(f"c{i}", str(VTEST), realtime=True, loop=True, start_seconds=7.0 * i)
+        CameraSpec(f"c{i}", str(VTEST), realtime=True, loop=True, start_seconds=(7.0 * i) % 70)  # clip: 79 s
         for i in range(CAMERAS)
     )
     return Pipeline(
@@ -61,6 +64,7 @@ def scrape(run: RunningPipeline) -> dict[str, dict[str, float]]:
 
 def test_queues_stay_bounded_and_every_frame_is_accounted_while_running(tmp_path, monkeypatch, chaos_report):
     pipeline = overloaded_pipeline(tmp_path, monkeypatch)
+    pipeline.overload = OverloadPolicy("off")  # the bounded buffers alone: they drop as queue_full
     queue_size = pipeline.settings.queue_size
     batch_size = pipeline.module.detector.batch_size
     run = RunningPipeline(pipeline).start()
@@ -82,7 +86,8 @@ def test_queues_stay_bounded_and_every_frame_is_accounted_while_running(tmp_path
             in_flight = c["received"] - c["processed"] - c["dropped"] - c["queued"]
             assert -1 <= in_flight <= batch_size + 1, (camera_id, c)
     # It really was overloaded: frames were dropped for a full buffer on every camera.
-    assert all(c["dropped"].get("queue_full", 0) > 0 for c in summary["cameras"].values()), summary["cameras"]
+    assert all(c["dropped"].get("queue_full", 0) > 0 for c in summary["cameras"].values()), {
+        k: (c["frames_received"], c["frames_processed"], c["dropped"]) for k, c in summary["cameras"].items()}
     # After the run, summary.json must account for every frame with nothing left in flight.
     saved = json.loads((tmp_path / "summary.json").read_text())["cameras"]
     unaccounted = {
@@ -90,7 +95,7 @@ def test_queues_stay_bounded_and_every_frame_is_accounted_while_running(tmp_path
         for camera_id, c in saved.items()
     }
     chaos_report.add(
-        "overload (8 realtime cameras)",
+        f"overload ({CAMERAS} realtime cameras)",
         scrapes=len(scrapes),
         max_queue_depth=max(c["queued"] for cameras in scrapes for c in cameras.values()),
         throughput_fps=summary["throughput_fps"],
@@ -100,22 +105,29 @@ def test_queues_stay_bounded_and_every_frame_is_accounted_while_running(tmp_path
             for camera_id, c in saved.items()
         },
     )
-    assert all(0 <= n <= queue_size for n in unaccounted.values()), unaccounted
-    if any(unaccounted.values()):
-        pytest.xfail(
-            "needs pipeline integration: frames still buffered when the run stops are neither processed nor "
-            f"counted as dropped (Pipeline._shutdown); unaccounted per camera: {unaccounted}"
-        )
+    assert all(n == 0 for n in unaccounted.values()), unaccounted
 
 
-@pytest.mark.xfail(
-    strict=False, reason="needs pipeline integration: Pipeline does not consult OverloadPolicy yet"
-)
-def test_skip_detection_policy_keeps_latency_bounded(tmp_path, monkeypatch):
+def test_skip_detection_policy_keeps_latency_bounded(tmp_path, monkeypatch, chaos_report):
+    # Skipping 2 detections in 3 is not enough for 80 frames/s on 2 cores (decoding 8 cameras
+    # alone takes a good part of them): frames older than drop_after_ms are dropped as well.
     pipeline = overloaded_pipeline(tmp_path, monkeypatch)
-    pipeline.overload = OverloadPolicy("skip_detection", detect_every=3, max_latency_ms=400)
+    pipeline.overload = OverloadPolicy(
+        "skip_detection", detect_every=3, max_latency_ms=400, drop_after_ms=600
+    )
     pipeline.options = replace(pipeline.options, max_seconds=RUN_SECONDS)
     summary = pipeline.run()
     overload = summary["overload"]["cameras"]
+    chaos_report.add(
+        f"overload, skip_detection ({CAMERAS} realtime cameras)",
+        throughput_fps=summary["throughput_fps"],
+        end_to_end_ms={k: summary["latency_ms"]["end_to_end"].get(k) for k in ("p50", "p95")},
+        policy={c: [v["detected"], v["predicted"], v["dropped_stale"]] for c, v in overload.items()},
+    )
+    assert sorted(overload) == sorted(f"c{i}" for i in range(CAMERAS))
     assert all(overload[c]["predicted"] > 0 for c in overload)  # the detector was skipped on some frames
     assert summary["latency_ms"]["end_to_end"]["p50"] < 400 + 300
+    for camera_id, c in summary["cameras"].items():  # predicted frames are processed, stale ones dropped
+        assert c["frames_received"] == c["frames_processed"] + sum(c["dropped"].values()), (camera_id, c)
+        assert c["dropped"].get("stale", 0) == overload[camera_id]["dropped_stale"]
+    assert summary["frames_processed"] == sum(v["detected"] + v["predicted"] for v in overload.values())

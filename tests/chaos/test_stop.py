@@ -134,15 +134,22 @@ def test_sigkill_leaves_well_formed_outputs_and_a_restart_appends(tmp_path):
     assert all(decoded_frames(path) >= 1 for path in videos(tmp_path))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a restart with the same --out rewrites video/<camera>.mp4 "
-    "(outputs/recording.py, segment_seconds unset): the first run's video is lost",
-)
 def test_restart_keeps_the_first_runs_video(tmp_path):
     first = start(tmp_path, "--max-frames", "12")
     assert first.wait(timeout=120) == 0
-    frames_first = sum(decoded_frames(path) for path in videos(tmp_path))
-    second = start(tmp_path, "--max-frames", "5")
-    assert second.wait(timeout=120) == 0
-    assert sum(decoded_frames(path) for path in videos(tmp_path)) >= frames_first + 5
+    assert {path.name: decoded_frames(path) for path in videos(tmp_path)} == {"cam1.mp4": 12}
+    rows_first = processed_rows(tmp_path)
+    for frames in (5, 3):
+        restart = start(tmp_path, "--max-frames", str(frames))
+        assert restart.wait(timeout=120) == 0
+    # Each run records into a file of its own; the earlier ones stay as they were, playable.
+    assert {path.name: decoded_frames(path) for path in videos(tmp_path)} == {
+        "cam1.mp4": 12,
+        "cam1.1.mp4": 5,
+        "cam1.2.mp4": 3,
+    }
+    # The line outputs appended under their one header.
+    assert check_line_outputs(tmp_path, allow_cut_line=False) >= 1
+    assert processed_rows(tmp_path) > rows_first
+    events = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert all(json.loads(line) for line in events)

@@ -20,12 +20,14 @@ def test_demo_site_loads_with_paths_resolved_next_to_the_file():
     assert {(link.source, link.target) for link in site.topology.links} == {("cam1", "cam2"), ("cam2", "cam1")}
 
 
-def test_duplicate_ids_rejected_with_line(tmp_path):
+def test_duplicate_ids_rejected_naming_both_lines(tmp_path):
     path = tmp_path / "cameras.yml"
-    path.write_text("cameras:\n  - {id: a, uri: x.mp4}\n  - {id: a, uri: y.mp4}\n")
+    path.write_text("cameras:\n  - {id: a, uri: x.mp4}\n  - id: b\n    uri: y.mp4\n  - uri: z.mp4\n    id: a\n")
     with pytest.raises(ConfigError, match="duplicate camera id 'a'") as error:
         load_cameras(path)
-    assert error.value.line == 3
+    assert (error.value.line, error.value.field) == (6, "cameras[2].id")
+    assert str(error.value).startswith(f"{path}:6: field 'cameras[2].id': ")
+    assert "cameras[2] (line 6) and cameras[0] (line 2)" in str(error.value)
 
 
 def test_link_to_unknown_camera_rejected(tmp_path):

@@ -41,7 +41,7 @@ def config(**overrides) -> FusionConfig:
         decision_seconds=0.0,
         travel_time_slack_seconds=0.0,
         covisibility_bonus=0.0,
-        travel_time_bonus=0.0,
+        transition_bonus=0.0,
         window_seconds=0.2,
     )
     values.update(overrides)

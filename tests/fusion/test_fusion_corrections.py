@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fusionkit import GREEN, RED, Visit, config, final_id, first_id, make_site, play
+from fusionkit import GREEN, RED, Visit, config, final_id, first_id, make_site, play, with_similarities
 
 from pyuniproc.fusion import Fusion
 
@@ -86,3 +86,23 @@ def test_two_halves_of_one_person_in_overlapping_views_are_merged():
     events = fusion.events()
     retired = [e for e in events if e["event"] == "retired"]
     assert [e["reason"] for e in retired] == ["emptied"]  # the short-lived second id is given up
+
+
+def test_a_bonus_the_own_identity_earns_too_does_not_pull_a_track_away():
+    # Ann left cam1 and Bea left cam4 at 3 s; at 6 s someone enters cam2 who looks like Ann (cosine 0.9) a bit
+    # more than like Bea (0.85). Both walks fit the 2..10 s links, so both identities earn the 0.1
+    # transition bonus: Ann 1.0 against Bea 0.95. Re-evaluation must compare like with like: before the fix
+    # it scored the own identity without its bonus (0.9) against Bea with hers (0.95 >= 0.9 + the 0.05
+    # correction margin) and moved the newcomer to Bea on the next embedding.
+    ann, bea, newcomer = with_similarities([[1.0, 0.8, 0.9], [0.8, 1.0, 0.85], [0.9, 0.85, 1.0]])
+    fusion = Fusion(SITE, config(transition_bonus=0.1, correction_margin=0.05))
+    out = play(
+        fusion,
+        [
+            Visit("cam1", 1, 0.0, 3.0, ann),
+            Visit("cam4", 1, 0.0, 3.0, bea),
+            Visit("cam2", 1, 6.0, 14.0, newcomer),
+        ],
+    )
+    assert first_id(out, "cam2", 1) == final_id(fusion, out, "cam2", 1) == final_id(fusion, out, "cam1", 1)
+    assert corrections(fusion) == []

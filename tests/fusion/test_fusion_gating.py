@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from fusionkit import BLUE, RED, Visit, config, final_id, make_site, play
+from fusionkit import BLUE, RED, Visit, config, final_id, first_id, make_site, play, with_similarities
 
-from pyuniproc.fusion import Fusion
+from pyuniproc.fusion import Fusion, Gate
 
 # People walk cam1 <-> cam2 in 4..10 s; cam3 is on its own; cam4 is 3..6 s from cam2.
 SITE = make_site(links=[("cam1", "cam2", 4.0, 10.0), ("cam2", "cam4", 3.0, 6.0)])
@@ -127,3 +128,69 @@ def test_a_camera_whose_frames_arrive_late_changes_nothing(lagging):
     walker = {final_id(fusion, out, "cam1", 1), final_id(fusion, out, "cam2", 1)}
     assert len(walker) == 1
     assert final_id(fusion, out, "cam2", 2) not in walker
+
+
+def test_covisibility_bonus_goes_to_whoever_both_views_picked_up_at_once():
+    # cam1 and cam2 overlap. Ann has stood in cam1 since 0 s; Bea walks into cam1 at 5 s and, 0.2 s later,
+    # someone walks into cam2 who looks a little more like Ann (cosine 0.82) than like Bea (0.80). Both
+    # are co-visible; only Bea entered with the newcomer, so only she earns the bonus (in full at 0 s
+    # apart, none at `overlap_handoff_seconds` = 1 s apart or more): 0.8 + 0.16 beats 0.82. Before, both
+    # earned it and Ann's look won.
+    ann, bea, newcomer = with_similarities([[1.0, 0.5, 0.82], [0.5, 1.0, 0.8], [0.82, 0.8, 1.0]])
+    site = make_site(overlaps=[("cam1", "cam2")])
+    fusion = Fusion(site, config(covisibility_bonus=0.2, overlap_handoff_seconds=1.0))
+    out = play(
+        fusion,
+        [
+            Visit("cam1", 1, 0.0, 12.0, ann),
+            Visit("cam1", 2, 5.0, 12.0, bea),
+            Visit("cam2", 1, 5.2, 12.0, newcomer),
+        ],
+    )
+    assert first_id(out, "cam2", 1) == final_id(fusion, out, "cam2", 1) == final_id(fusion, out, "cam1", 2)
+
+
+def gate(ablation: str, slack: float = 2.0) -> Gate:
+    cfg = config(transition_bonus=0.1, covisibility_bonus=0.2, travel_time_slack_seconds=slack).ablation(
+        ablation
+    )
+    return Gate(
+        ["cam1", "cam2", "cam3", "cam4"],
+        SITE.topology,
+        use_topology=cfg.use_topology,
+        use_travel_time=cfg.use_travel_time,
+        slack_seconds=cfg.travel_time_slack_seconds,
+        reentry_min_seconds=cfg.reentry_min_seconds,
+        reentry_max_seconds=cfg.reentry_max_seconds,
+        overlap_handoff_seconds=cfg.overlap_handoff_seconds,
+        cooccurrence_tolerance_seconds=cfg.cooccurrence_tolerance_seconds,
+        covisibility_bonus=cfg.covisibility_bonus,
+        transition_bonus=cfg.transition_bonus,
+    )
+
+
+@pytest.mark.parametrize(
+    ("ablation", "gap_seconds", "feasible", "bonus"),
+    [
+        ("travel_time", 4.0, True, 0.1),  # cam1 -> cam2 is a 4..10 s walk: in full inside it
+        ("travel_time", 7.0, True, 0.1),
+        ("travel_time", 10.0, True, 0.1),
+        ("travel_time", 3.0, True, 0.05),  # in the 2 s slack: fading
+        ("travel_time", 11.5, True, 0.025),
+        ("travel_time", 13.0, False, 0.0),  # past the slack
+        ("topology", 30.0, True, 0.1),  # linked cameras, any time: the prior of the link alone
+        ("appearance", 7.0, True, 0.0),  # no site knowledge, no bonus
+    ],
+)
+def test_transition_bonus_is_paid_inside_the_window_and_fades_across_the_slack(
+    ablation, gap_seconds, feasible, bonus
+):
+    # Someone left cam1 at 10 s; a track enters cam2 `gap_seconds` later.
+    visit_first, visit_last = np.full((1, 4), np.nan), np.full((1, 4), np.nan)
+    visit_first[0, 0], visit_last[0, 0] = 5.0, 10.0
+    enter = 10.0 + gap_seconds
+    result = gate(ablation).check(
+        np.array([1]), np.array([enter]), np.array([enter + 1.0]), visit_first, visit_last
+    )
+    assert bool(result.feasible[0, 0]) is feasible
+    assert result.bonus[0, 0] == pytest.approx(bonus, abs=1e-6)

@@ -9,6 +9,7 @@ which reaches the checks deep inside the loaders.
 from __future__ import annotations
 
 import copy
+import re
 import tempfile
 import traceback
 from pathlib import Path
@@ -57,17 +58,10 @@ values = st.recursive(
 )
 
 
-# Crashes the fuzzing found and `test_known_crashers` below pins (exception type, loader function
-# where it is raised): tolerated in the fuzz tests so that they keep hunting for *new* ones. Empty
-# this once the fixes in docs/robustness.md ("Config loaders") are in.
-KNOWN_BUGS = {
-    ("RecursionError", "_collect_lines"),
-    ("AttributeError", "load_module_config"),
-    ("AttributeError", "_detector_spec"),
-    ("TypeError", "_camera"),
-    ("KeyError", "_points"),
-    ("TypeError", "_topology"),
-}
+# Crashes the fuzzing finds (exception type, loader function where it is raised) can be listed here while
+# a fix is under way, so that the fuzz tests keep hunting for *new* ones. Empty: every input so far loads
+# or raises ConfigError (the crashers found earlier are pinned in `test_former_crashers` below).
+KNOWN_BUGS: set[tuple[str, str]] = set()
 
 
 def load(loader: Any, text: str | bytes, name: str, *, tolerate_known: bool = True) -> None:
@@ -162,8 +156,8 @@ def test_real_file_with_a_line_cut_or_doubled(loader, real, data):
     load(loader, "".join(lines), "edited.yml")
 
 
-# -- inputs the fuzzing found that crash a loader with another exception than ConfigError ----------
-# Fixes proposed in docs/robustness.md ("Config loaders"); strict=False: they turn XPASS once fixed.
+# -- inputs the fuzzing found that crashed a loader with another exception than ConfigError ---------
+# Each is now a ConfigError naming the file, the line and the field at fault.
 
 
 def module_with(change: Any) -> str:
@@ -181,38 +175,125 @@ def _set(path: tuple, value: Any) -> Any:
     return change
 
 
-DETECTOR_OUTPUT = ("pipeline", "elements", 0, "model", "output")
-KNOWN_CRASHERS = [
-    ("module", "a: &x [*x]\n", "RecursionError in yaml_source._collect_lines (recursive alias)"),
-    ("cameras", "cameras: &x [*x]\n", "RecursionError in yaml_source._collect_lines (recursive alias)"),
-    ("module", module_with(_set(("pipeline",), "x")), "AttributeError: pipeline is not a mapping"),
+DETECTOR = ("pipeline", "elements", 0)
+DETECTOR_OUTPUT = (*DETECTOR, "model", "output")
+SELECTOR = "pipeline.elements[0].model.output.objects[0].selector"
+BILLION_LAUGHS = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 9))
+# (file, text, field named in the error (None: the file as a whole), what the error says, the former crash)
+FORMER_CRASHERS = [
+    ("module", "a: &x [*x]\n", None, "recursive YAML alias", "RecursionError in yaml_source._collect_lines"),
+    ("cameras", "cameras: &x [*x]\n", None, "recursive YAML alias", "RecursionError in _collect_lines"),
     (
         "module",
-        module_with(_set(("pipeline", "elements", 0, "model"), 5)),
+        "l0: &l0 x\n" + BILLION_LAUGHS,
+        None,
+        "expand to more than",
+        "minutes and GBs in _collect_lines",
+    ),
+    (
+        "module",
+        "name: x\nparameters: {a: " + "[" * 5000 + "]" * 5000 + "}\n",
+        None,
+        "nested too deeply",
+        "RecursionError in yaml.compose",
+    ),
+    (
+        "module",
+        module_with(_set(("pipeline",), "x")),
+        "pipeline",
+        "must be a mapping",
+        "AttributeError: pipeline is not a mapping",
+    ),
+    (
+        "module",
+        module_with(_set((*DETECTOR, "model"), 5)),
+        "pipeline.elements[0].model",
+        "must be a mapping",
         "AttributeError: model is not a mapping",
     ),
-    ("module", module_with(_set((*DETECTOR_OUTPUT, "objects"), "x")), "AttributeError: objects is a string"),
+    (
+        "module",
+        module_with(_set((*DETECTOR_OUTPUT, "objects"), "x")),
+        "pipeline.elements[0].model.output.objects",
+        "must be a list",
+        "AttributeError: objects is a string",
+    ),
     (
         "module",
         module_with(_set((*DETECTOR_OUTPUT, "objects", 0, "selector"), "x")),
+        SELECTOR,
+        "must be a mapping",
         "AttributeError: selector is a string",
     ),
-    ("cameras", "cameras:\n  - {id: a, uri: x.mp4, lines: 5}\n", "TypeError: lines is not a list"),
+    (
+        "module",
+        module_with(_set((*DETECTOR_OUTPUT, "converter"), 5)),
+        "pipeline.elements[0].model.output.converter",
+        "must be a mapping",
+        "TypeError: 'in' on an int",
+    ),
+    (
+        "module",
+        module_with(_set((*DETECTOR, "model", "batch_size"), float("inf"))),
+        "pipeline.elements[0].model.batch_size",
+        "finite number",
+        "OverflowError: int(inf)",
+    ),
+    (
+        "module",
+        module_with(_set((*DETECTOR, "model", "batch_size"), 10**400)),
+        "pipeline.elements[0].model.batch_size",
+        "finite number",
+        "OverflowError: float(10**400)",
+    ),
+    (
+        "module",
+        module_with(_set(("parameters", "pyuniproc", "events", "sinks", 0, "type"), [])),
+        "parameters.pyuniproc.events.sinks[0].type",
+        "expected one of",
+        "TypeError in events.config._sink (unhashable type)",
+    ),
+    (
+        "cameras",
+        "cameras:\n  - {id: a, uri: x.mp4, lines: 5}\n",
+        "cameras[0].lines",
+        "must be a list",
+        "TypeError: lines is not a list",
+    ),
     (
         "cameras",
         "cameras:\n  - {id: a, uri: x.mp4, zones: [{name: z, polygon: [{}, {}, {}]}]}\n",
+        "cameras[0].zones[0].polygon",
+        "[x, y] points",
         "KeyError: a point is a mapping",
     ),
     (
         "cameras",
         "cameras:\n  - {id: a, uri: x.mp4}\ntopology:\n  links:\n    - {from: [a], to: a, max_seconds: 1}\n",
+        "topology.links[0].from",
+        "unknown camera",
         "TypeError: unhashable camera id in a link",
+    ),
+    (
+        "cameras",
+        "cameras:\n  - {id: a, uri: x.mp4}\n  - {id: b, uri: y.mp4}\ntopology:\n  overlaps: [[a, [b]]]\n",
+        "topology.overlaps[0]",
+        "known camera ids",
+        "TypeError: unhashable camera id in an overlap",
     ),
 ]
 
 
-@pytest.mark.xfail(strict=False, reason="config loader raises a non-ConfigError: see docs/robustness.md")
-@pytest.mark.parametrize(("which", "text", "problem"), KNOWN_CRASHERS, ids=[c[2] for c in KNOWN_CRASHERS])
-def test_known_crashers(which, text, problem):
+@pytest.mark.parametrize(
+    ("which", "text", "field", "words", "crash"), FORMER_CRASHERS, ids=[c[4] for c in FORMER_CRASHERS]
+)
+def test_former_crashers(which, text, field, words, crash):
     loader = {"module": load_module_config, "cameras": load_cameras}[which]
-    load(loader, text, "crasher.yml", tolerate_known=False)
+    path = WORK / "crasher.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(words)) as error:
+        loader(path)
+    assert error.value.path == str(path) and str(error.value).startswith(f"{path}:")
+    assert error.value.field == field
+    if field is not None or "alias" in words:
+        assert error.value.line is not None and str(error.value).startswith(f"{path}:{error.value.line}: ")

@@ -1,6 +1,7 @@
 """The ZeroMQ message decoder never brings a reader down: any bytes decode to a frame, an end of
-stream or None, or raise an ordinary `Exception`; never a Rust panic (`PanicException` is a
-`BaseException`, which an `except Exception` in a reader loop does not catch)."""
+stream or None, or raise `TransportError` naming the size and what failed; never savant-rs' own
+RuntimeError and never a Rust panic (`PanicException` is a `BaseException`, which an `except Exception`
+in a reader loop does not catch)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 transport = pytest.importorskip("pyuniproc.transport")
-from pyuniproc.transport import FrameMessage, StreamEnd, frame_from_bytes, frame_to_bytes  # noqa: E402
+from pyuniproc.transport import (  # noqa: E402
+    FrameMessage,
+    StreamEnd,
+    TransportError,
+    frame_from_bytes,
+    frame_to_bytes,
+)
 from pyuniproc.types import Detections  # noqa: E402
 
 
@@ -26,27 +33,23 @@ def sample_message() -> bytes:
 
 
 GOOD = sample_message()
-# savant-rs 0.3 panics (a Rust `expect`/`unwrap`) on bytes that parse as a protobuf message but miss
-# a part it counts on: the empty message, short garbage, a valid message with one byte changed.
-# Tolerated below so the fuzzing keeps looking for other failures, and pinned by the xfail test.
-# Set TOLERATE_PANICS = False once `frame_from_bytes` (and `FrameReader.receive`) turn a panic into an
-# ordinary error.
-TOLERATE_PANICS = True
+# Inputs on which savant-rs 0.3 panics (a Rust `expect`/`unwrap`): bytes that parse as a protobuf message
+# but miss a part it counts on: the empty message, short garbage, a valid message with one byte changed.
 PANIC_EXAMPLES = [b"", b"\xe9\x11(QhYZW,\xc0", GOOD[:92] + bytes([GOOD[92] ^ 2]) + GOOD[93:]]
 
 
 def decode(data: bytes) -> None:
     try:
-        result = frame_from_bytes(data)
-    except Exception:  # noqa: BLE001 (an ordinary error is an acceptable answer to garbage)
+        result = frame_from_bytes(data, source="fuzz")
+    except TransportError as error:
+        assert str(error).startswith(f"fuzz ({len(data)} bytes): ") and "\n" not in str(error), str(error)
         return
-    except BaseException as panic:
-        if TOLERATE_PANICS and type(panic).__name__ == "PanicException":
-            return
-        raise AssertionError(f"{type(panic).__name__} on {data[:40]!r}") from panic
+    except BaseException as error:  # anything else, a panic included, is a bug
+        raise AssertionError(f"{type(error).__name__} on {data[:40]!r}: {error}") from error
     assert result is None or isinstance(result, (FrameMessage, StreamEnd))
     if isinstance(result, FrameMessage):
         assert len(result.tracks.xyxy) == len(result.tracks.tracker_id)
+        assert np.isfinite(result.tracks.xyxy).all()
 
 
 @given(st.binary(max_size=300))
@@ -71,12 +74,19 @@ def test_valid_message_with_bytes_flipped_cut_or_inserted(data):
     decode(bytes(message))
 
 
-@pytest.mark.xfail(
-    strict=False, reason="savant-rs panics (PanicException, a BaseException) on malformed messages"
-)
-@pytest.mark.parametrize("data", PANIC_EXAMPLES)
-def test_known_panics(data):
-    try:
-        frame_from_bytes(data)
-    except Exception:  # noqa: BLE001
-        pass
+@pytest.mark.parametrize("data", PANIC_EXAMPLES, ids=["empty", "short garbage", "one byte changed"])
+def test_inputs_that_panic_savant_rs_are_a_transport_error(data):
+    with pytest.raises(TransportError, match=rf"^cam1 \({len(data)} bytes\): ") as error:
+        frame_from_bytes(data, source="cam1")
+    assert error.value.reason == "undecodable"
+
+
+def test_interrupts_are_not_swallowed(monkeypatch):
+    """Only savant-rs' failures become TransportError: Ctrl-C while decoding still stops the reader."""
+    from pyuniproc.transport import errors
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        errors.guarded("cam1", "undecodable", interrupted)

@@ -2,10 +2,14 @@
 
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
-from pyuniproc.runtime.overload import Action, OverloadPolicy
+from pyuniproc.config.module import ConfigError, load_module_config
+from pyuniproc.runtime.overload import Action, OverloadPolicy, OverloadSettings
+
+MODULE = Path(__file__).resolve().parents[2] / "module" / "module.yml"
 
 D, P, X = Action.DETECT, Action.PREDICT, Action.DROP
 
@@ -29,6 +33,15 @@ D, P, X = Action.DETECT, Action.PREDICT, Action.DROP
 def test_decisions(mode, frames, expected):
     policy = OverloadPolicy(mode, detect_every=3, max_latency_ms=500, recover_ratio=0.5)
     assert [policy.decide("cam", age_ms=a, newer_frames=n) for a, n in frames] == expected
+
+
+def test_skip_detection_drops_what_is_still_too_old():
+    # Skipping detections was not enough: frames older than drop_after_ms with a newer one waiting
+    # are dropped; the newest is kept (and only predicted while the camera is overloaded).
+    policy = OverloadPolicy("skip_detection", detect_every=3, max_latency_ms=500, drop_after_ms=800)
+    frames = [(600, 0), (900, 2), (900, 1), (700, 0), (900, 0)]
+    assert [policy.decide("cam", age_ms=a, newer_frames=n) for a, n in frames] == [D, X, X, P, P]
+    assert policy.snapshot()["cameras"]["cam"]["dropped_stale"] == 2
 
 
 def test_cameras_are_judged_separately_and_counted():
@@ -60,6 +73,7 @@ def test_cameras_are_judged_separately_and_counted():
         ({"max_latency_ms": 0}, "max_latency_ms must be a number > 0, got 0"),
         ({"max_latency_ms": float("nan")}, "max_latency_ms must be a number > 0"),
         ({"recover_ratio": 1.5}, r"recover_ratio must be in \(0, 1\], got 1.5"),
+        ({"drop_after_ms": 100}, "drop_after_ms must be null or a number >= max_latency_ms, got 100"),
     ],
 )
 def test_bad_settings_are_rejected_by_name(kwargs, message):
@@ -160,3 +174,42 @@ def test_policies_bound_latency_where_bounded_buffers_alone_do_not():
     assert sum(n for (_, reason), n in skip.dropped.items() if reason != "shutdown") == 0
     for simulation in (off, drop, skip):
         assert simulation.accounted()
+
+
+def test_reconfigure_keeps_what_each_camera_went_through():
+    policy = OverloadPolicy("skip_detection", detect_every=2, max_latency_ms=100)
+    policy.decide("cam", age_ms=500)
+    policy.decide("cam", age_ms=500)
+    policy.reconfigure(OverloadSettings("drop_oldest", max_latency_ms=300))
+    assert policy.decide("cam", age_ms=400, newer_frames=1) is X
+    assert policy.snapshot()["cameras"]["cam"] | {"last_age_ms": 0} == {
+        "overloaded": True,
+        "last_age_ms": 0,
+        "detected": 1,
+        "predicted": 1,
+        "dropped_stale": 1,
+        "overload_episodes": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OVERLOAD_MODE": "fastest"}, "overload mode must be one of"),
+        ({"OVERLOAD_DETECT_EVERY": "0"}, "detect_every must be an int >= 1, got 0"),
+        ({"OVERLOAD_MAX_LATENCY_MS": "1000"}, "drop_after_ms must be null or a number >= max_latency_ms"),
+    ],
+)
+def test_the_module_yaml_section_is_checked_at_load(monkeypatch, env, message):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    where = r"module.yml:\d+: field 'parameters.pyuniproc.overload': "
+    with pytest.raises(ConfigError, match=where + ".*" + message):
+        load_module_config(MODULE)
+
+
+def test_the_module_yaml_default():
+    settings = load_module_config(MODULE).runtime.overload
+    assert settings == OverloadSettings(
+        "skip_detection", detect_every=2, max_latency_ms=500, recover_ratio=0.5, drop_after_ms=750
+    )

@@ -15,6 +15,7 @@ import pytest
 
 from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import load_module_config
+from pyuniproc.runtime.overload import OverloadSettings
 from pyuniproc.runtime.pipeline import Pipeline, RunOptions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,8 +52,9 @@ def test_traces_metrics_and_health_of_a_real_run(tmp_path, monkeypatch, receiver
     monkeypatch.setenv("OTLP_ENDPOINT", receiver.url)
     monkeypatch.setenv("TELEMETRY_PORT", str(port))
     module = load_module_config(REPO / "module" / "module.yml")
-    # Paced like cameras, with room to buffer every frame, so none is dropped on a busy machine.
-    module = replace(module, runtime=replace(module.runtime, queue_size=64))
+    # Paced like cameras, with room to buffer every frame and no overload policy, so every frame is
+    # detected and none is dropped on a busy machine.
+    module = replace(module, runtime=replace(module.runtime, queue_size=64, overload=OverloadSettings("off")))
     site = Site(name="t", cameras=(CameraSpec(id="cam1", uri=str(VTEST)), CameraSpec(id="cam2", uri=str(VTEST))))
     pipeline = Pipeline(module, site, RunOptions(out_dir=tmp_path, realtime=True, max_frames=40, progress=False))
     runner = threading.Thread(target=pipeline.run)

@@ -10,6 +10,7 @@ from savant_rs.primitives.geometry import RBBox
 from pyuniproc.transport import (
     FrameMessage,
     StreamEnd,
+    TransportError,
     decode_message,
     encode_frame,
     frame_from_bytes,
@@ -105,3 +106,53 @@ def test_bad_frames_are_refused(kwargs, message):
 def test_bad_tags_are_refused():
     with pytest.raises(ValueError, match="tag values"):
         encode_frame(FrameMessage("c", pts=0, width=4, height=4, tags={"bad": {"nested": 1}}))
+
+
+# -- messages that cannot be read: TransportError naming source, size and what failed --------------
+
+
+def frame_with_objects(*objects: tuple[RBBox, list], confidence: float = 0.9) -> bytes:
+    from savant_rs.utils.serialization import save_message_to_bytes
+
+    frame = VideoFrame(source_id="cam1", framerate="10/1", width=640, height=480,
+                       content=VideoFrameContent.none(), time_base=(1, 1_000_000_000), pts=0)
+    for i, (box, values) in enumerate(objects):
+        attributes = [Attribute(namespace="person_reid", name="embedding", values=values)] if values else []
+        frame.create_object("person_detector", "person", confidence=confidence, detection_box=box,
+                            track_id=i + 1, track_box=None, attributes=attributes)
+    return bytes(save_message_to_bytes(frame.to_message()))
+
+
+def test_bytes_that_are_not_a_message_name_their_size_and_what_failed():
+    with pytest.raises(TransportError, match=r"^in \(31 bytes\): not a readable savant-rs message: .*Decode"):
+        frame_from_bytes(b"definitely not a savant message", source="in")
+    with pytest.raises(TransportError, match=r"empty message") as error:
+        frame_from_bytes(b"")
+    assert error.value.reason == "undecodable"
+
+
+def test_another_protocol_version_is_refused():
+    good = frame_to_bytes(FrameMessage("cam1", pts=1, width=640, height=480))
+    version_at = good.index(b"\n") + 2  # field 1 (protocol version): tag, length, text
+    length = good[version_at - 1]
+    other = good[:version_at] + b"9" * length + good[version_at + length:]
+    with pytest.raises(TransportError, match="version mismatch") as error:
+        frame_from_bytes(other)
+    assert error.value.reason == "protocol_version"
+
+
+def test_malformed_frames_are_refused_with_the_problem():
+    vector, longer = [AttributeValue.floats([0.5] * 4, None)], [AttributeValue.floats([0.5] * 8, None)]
+    with pytest.raises(TransportError, match=r"embeddings of one frame differ in length: \[4, 8\]") as error:
+        frame_from_bytes(frame_with_objects((RBBox(50, 50, 20, 40), vector), (RBBox(90, 50, 20, 40), longer)))
+    assert error.value.reason == "malformed_frame"
+    with pytest.raises(TransportError, match="box that is not finite"):
+        frame_from_bytes(frame_with_objects((RBBox(float("nan"), 50, 20, 40), vector)))
+    with pytest.raises(TransportError, match="confidence that is not finite"):
+        frame_from_bytes(frame_with_objects((RBBox(50, 50, 20, 40), vector), confidence=float("nan")))
+
+
+def test_an_empty_embedding_is_no_embedding():
+    """A zero-width embedding would fix fusion's embedding width at 0 and refuse every real one after."""
+    frame = frame_from_bytes(frame_with_objects((RBBox(50, 50, 20, 40), [AttributeValue.floats([], None)])))
+    assert len(frame.tracks) == 1 and "embedding" not in frame.tracks.data
