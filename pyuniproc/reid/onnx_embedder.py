@@ -11,6 +11,7 @@ altered or unreadable files raise `ModelError` naming the file at construction, 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -85,8 +86,9 @@ class OnnxEmbedder:
                              f"its file is {self.entry['file']!r}")
         self.model_path: Path = _checked(detect_models.verified_path, self.model_dir, self.entry["file"],
                                          self.entry["sha256"], regenerate=self.regenerate)
-        self.session = _checked(detect_models.open_session, self.model_path, intra_op_threads,
-                                regenerate=self.regenerate)
+        # No memory arena: crop batches vary from 1 to 32 and the arena would keep the largest forever.
+        self.session = _checked(partial(detect_models.open_session, memory_arena=False), self.model_path,
+                                intra_op_threads, regenerate=self.regenerate)
         net_input = self.entry["input"]
         self.input_name: str = net_input["name"]
         self.input_height, self.input_width = (int(v) for v in net_input["shape"][2:])
