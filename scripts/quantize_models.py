@@ -43,7 +43,7 @@ from pyuniproc.detect.models import PROVENANCE_FILE, sha256_of  # noqa: E402
 
 VIDEO = REPO / "samples" / "vtest" / "vtest.avi"
 CALIBRATION_FRAMES = tuple(range(0, 795, 20))  # 40 frames spread over the whole clip
-CHECK_FRAMES = tuple(range(10, 795, 20))       # the frames in between: never seen by calibration
+CHECK_FRAMES = tuple(range(10, 795, 20))  # the frames in between: never seen by calibration
 KINDS = ("ssdlite_pedestrian", "nanodet_coco")
 
 
@@ -114,16 +114,26 @@ def quantize(kind: str, frames: list[np.ndarray], model_dir: Path) -> dict:
         # ONNX shape inference + graph cleanup first (the symbolic pass trips on NanoDet's fp16 Casts).
         quant_pre_process(str(float32), str(prepared), skip_symbolic_shape=True)
         reader = _Batches(detector.input_name, [detector.preprocess([frame]) for frame in frames])
-        quantize_static(str(prepared), str(target), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        nodes_to_exclude=nodes_with_infinite_constants(prepared))
+        quantize_static(
+            str(prepared),
+            str(target),
+            reader,
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=nodes_with_infinite_constants(prepared),
+        )
     return {
         "file": target.name,
         "sha256": sha256_of(target),
         "method": "onnxruntime quantize_static, QDQ, per-channel int8 weights, uint8 activations, MinMax "
-                  "calibration",
-        "calibration": {"video": str(VIDEO.relative_to(REPO)), "frames": list(CALIBRATION_FRAMES),
-                        "preprocessing": f"pyuniproc {kind} preprocess (the runtime's)"},
+        "calibration",
+        "calibration": {
+            "video": str(VIDEO.relative_to(REPO)),
+            "frames": list(CALIBRATION_FRAMES),
+            "preprocessing": f"pyuniproc {kind} preprocess (the runtime's)",
+        },
         "quantized_with": {"onnxruntime": ort.__version__},
         "float_sha256": sha256_of(source),
     }
@@ -146,12 +156,16 @@ def check(kind: str, model_dir: Path, frames: list[np.ndarray]) -> str:
             agreed += int((matched & confident).sum())
             score_gaps += list(np.abs(reference.confidence[matched] - quantized.confidence[best[matched]]))
     gaps = np.asarray(score_gaps) if score_gaps else np.zeros(1)
-    return (f"{kind}: {agreed}/{found} float boxes >= 0.5 found by int8 (IoU > 0.7); |score difference| "
-            f"mean {gaps.mean():.3f}, p95 {np.percentile(gaps, 95):.3f} on {len(frames)} unseen frames")
+    return (
+        f"{kind}: {agreed}/{found} float boxes >= 0.5 found by int8 (IoU > 0.7); |score difference| "
+        f"mean {gaps.mean():.3f}, p95 {np.percentile(gaps, 95):.3f} on {len(frames)} unseen frames"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--check", action="store_true", help="compare float and int8 boxes afterwards")
     args = parser.parse_args()
@@ -163,8 +177,10 @@ def main() -> None:
         provenance["models"][kind]["int8"] = entry
         size_mb = (args.model_dir / entry["file"]).stat().st_size / 1e6
         print(f"{kind}: {entry['file']} {size_mb:.1f} MB sha256 {entry['sha256']}")
-    provenance["regenerate"] = ("python scripts/convert_models.py (in the venv of scripts/requirements-convert.txt), "
-                                "then python scripts/quantize_models.py for the int8 copies")
+    provenance["regenerate"] = (
+        "python scripts/convert_models.py (in the venv of scripts/requirements-convert.txt), "
+        "then python scripts/quantize_models.py for the int8 copies"
+    )
     provenance_path.write_text(json.dumps(provenance, indent=2) + "\n")
     if args.check:
         unseen = read_frames(CHECK_FRAMES)

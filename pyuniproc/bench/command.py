@@ -39,37 +39,68 @@ def register(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     bench.add_argument("--cameras", type=int, default=4, help="copies of the video, each run as a camera")
     bench.add_argument("--frames", type=int, default=200, help="frames per camera")
-    bench.add_argument("--repeat", type=int, default=3, help="alternate pyuniproc and the naive loop this many times")
-    bench.add_argument("--realtime-seconds", type=float, default=20.0, help="length of the real-time check (0: skip)")
-    bench.add_argument("--baseline-python", type=Path, default=BENCH_PYTHON,
-                       help="interpreter with `trackers` installed for the naive loop (make bench builds it)")
+    bench.add_argument(
+        "--repeat", type=int, default=3, help="alternate pyuniproc and the naive loop this many times"
+    )
+    bench.add_argument(
+        "--realtime-seconds", type=float, default=20.0, help="length of the real-time check (0: skip)"
+    )
+    bench.add_argument(
+        "--baseline-python",
+        type=Path,
+        default=BENCH_PYTHON,
+        help="interpreter with `trackers` installed for the naive loop (make bench builds it)",
+    )
     bench.add_argument("--json", type=Path, help="also write the figures here")
     bench.set_defaults(func=bench_command)
 
 
-def run_pipeline(module_path: Path, video: Path, cameras: int, *, frames: int | None, realtime: bool,
-                 max_seconds: float | None) -> dict[str, Any]:
-    from pyuniproc.runtime.pipeline import Pipeline, RunOptions
-
+def run_pipeline(
+    module_path: Path,
+    video: Path,
+    cameras: int,
+    *,
+    frames: int | None,
+    realtime: bool,
+    max_seconds: float | None,
+) -> dict[str, Any]:
     from pyuniproc.runtime.overload import OverloadSettings
+    from pyuniproc.runtime.pipeline import Pipeline, RunOptions
 
     module = load_module_config(module_path)
     # The same work as the naive loop: detect and track every frame (no ReID, fusion or annotated
     # video, and no overload policy: skipping detections would not be the same work).
-    module = replace(module, reid=None, runtime=replace(module.runtime, annotated_video=False,
-                                                        overload=OverloadSettings(mode="off")))
-    site = Site(name="bench", cameras=tuple(CameraSpec(id=f"cam{i + 1}", uri=str(video)) for i in range(cameras)))
+    module = replace(
+        module,
+        reid=None,
+        runtime=replace(module.runtime, annotated_video=False, overload=OverloadSettings(mode="off")),
+    )
+    site = Site(
+        name="bench", cameras=tuple(CameraSpec(id=f"cam{i + 1}", uri=str(video)) for i in range(cameras))
+    )
     with tempfile.TemporaryDirectory(prefix="pyuniproc-bench-") as out:
-        options = RunOptions(out_dir=Path(out), max_frames=frames, realtime=realtime, max_seconds=max_seconds,
-                             progress=False)
+        options = RunOptions(
+            out_dir=Path(out), max_frames=frames, realtime=realtime, max_seconds=max_seconds, progress=False
+        )
         return Pipeline(module, site, options).run()
 
 
 def run_naive(python: Path, video: Path, cameras: int, frames: int, model_dir: Path) -> dict[str, Any] | None:
     if not python.exists():
         return None
-    command = [str(python), "-m", "pyuniproc.bench.naive", "--video", str(video), "--cameras", str(cameras),
-               "--frames", str(frames), "--model-dir", str(model_dir)]
+    command = [
+        str(python),
+        "-m",
+        "pyuniproc.bench.naive",
+        "--video",
+        str(video),
+        "--cameras",
+        str(cameras),
+        "--frames",
+        str(frames),
+        "--model-dir",
+        str(model_dir),
+    ]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
@@ -80,44 +111,73 @@ def run_naive(python: Path, video: Path, cameras: int, frames: int, model_dir: P
 def bench_command(args: argparse.Namespace) -> int:
     console = Console()
     module = load_module_config(args.module)
-    console.print(f"[bold]pyuniproc bench[/bold]: {args.cameras} cameras x {args.frames} frames of {args.video.name}, "
-                  f"detector {module.detector.model_file}, batch {module.detector.batch_size}, {os.cpu_count()} CPUs")
+    console.print(
+        f"[bold]pyuniproc bench[/bold]: {args.cameras} cameras x {args.frames} frames of {args.video.name}, "
+        f"detector {module.detector.model_file}, batch {module.detector.batch_size}, {os.cpu_count()} CPUs"
+    )
     if args.repeat < 1:
         raise SystemExit("--repeat must be >= 1")
     pairs: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
     load_before = os.getloadavg()[0]
     for round_index in range(args.repeat):
         console.print(f"round {round_index + 1}/{args.repeat}: 1/2 pyuniproc, as fast as possible ...")
-        ours = run_pipeline(args.module, args.video, args.cameras, frames=args.frames, realtime=False,
-                            max_seconds=None)
-        console.print(f"round {round_index + 1}/{args.repeat}: 2/2 naive loop (OpenCV + per-frame ONNX Runtime "
-                      "+ trackers.ByteTrack) ...")
-        naive = run_naive(args.baseline_python, args.video, args.cameras, args.frames, module.detector.model_dir)
+        ours = run_pipeline(
+            args.module, args.video, args.cameras, frames=args.frames, realtime=False, max_seconds=None
+        )
+        console.print(
+            f"round {round_index + 1}/{args.repeat}: 2/2 naive loop (OpenCV + per-frame ONNX Runtime "
+            "+ trackers.ByteTrack) ..."
+        )
+        naive = run_naive(
+            args.baseline_python, args.video, args.cameras, args.frames, module.detector.model_dir
+        )
         pairs.append((ours, naive))
         if naive is None:
-            console.print(f"[yellow]no baseline interpreter at {args.baseline_python}; "
-                          "run `make bench` to build it[/yellow]")
+            console.print(
+                f"[yellow]no baseline interpreter at {args.baseline_python}; "
+                "run `make bench` to build it[/yellow]"
+            )
             break
     load_after = os.getloadavg()[0]
     ours, naive = _median_pair(pairs)
     realtime = None
     if args.realtime_seconds > 0:
-        console.print(f"real time: pyuniproc with cameras paced at their native rate for {args.realtime_seconds:.0f} s ...")
-        realtime = run_pipeline(args.module, args.video, args.cameras, frames=None, realtime=True,
-                                max_seconds=args.realtime_seconds)
+        console.print(
+            "real time: pyuniproc with cameras paced at their native rate "
+            f"for {args.realtime_seconds:.0f} s ..."
+        )
+        realtime = run_pipeline(
+            args.module,
+            args.video,
+            args.cameras,
+            frames=None,
+            realtime=True,
+            max_seconds=args.realtime_seconds,
+        )
     ratios = [o["throughput_fps"] / n["throughput_fps"] for o, n in pairs if n]
-    figures = {"cameras": args.cameras, "frames_per_camera": args.frames, "cpus": os.cpu_count(),
-               "cpu_precision": module.runtime.cpu_precision, "load_average": [load_before, load_after],
-               "rounds": [{"pyuniproc_fps": o["throughput_fps"], "naive_fps": n["throughput_fps"] if n else None}
-                          for o, n in pairs],
-               "speedup_median": statistics.median(ratios) if ratios else None,
-               "pyuniproc": ours, "naive": naive, "realtime": realtime}
+    figures = {
+        "cameras": args.cameras,
+        "frames_per_camera": args.frames,
+        "cpus": os.cpu_count(),
+        "cpu_precision": module.runtime.cpu_precision,
+        "load_average": [load_before, load_after],
+        "rounds": [
+            {"pyuniproc_fps": o["throughput_fps"], "naive_fps": n["throughput_fps"] if n else None}
+            for o, n in pairs
+        ],
+        "speedup_median": statistics.median(ratios) if ratios else None,
+        "pyuniproc": ours,
+        "naive": naive,
+        "realtime": realtime,
+    }
     console.print(_table(ours, naive))
     if ratios:
-        console.print("rounds (pyuniproc / naive frames/s): " + ", ".join(
-            f"{o['throughput_fps']:.0f} / {n['throughput_fps']:.0f}" for o, n in pairs if n)
+        console.print(
+            "rounds (pyuniproc / naive frames/s): "
+            + ", ".join(f"{o['throughput_fps']:.0f} / {n['throughput_fps']:.0f}" for o, n in pairs if n)
             + f"; median speed-up [bold]{statistics.median(ratios):.2f}x[/bold]; load average "
-            f"{load_before:.1f} before, {load_after:.1f} after")
+            f"{load_before:.1f} before, {load_after:.1f} after"
+        )
     if realtime is not None:
         console.print(_realtime_line(realtime))
     if args.json:
@@ -125,8 +185,9 @@ def bench_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _median_pair(pairs: list[tuple[dict[str, Any], dict[str, Any] | None]]
-                 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _median_pair(
+    pairs: list[tuple[dict[str, Any], dict[str, Any] | None]],
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The round whose speed-up is the median one (its stage timings go in the table)."""
     if len(pairs) == 1 or any(naive is None for _, naive in pairs):
         return pairs[0]
@@ -145,8 +206,12 @@ def _table(ours: dict[str, Any], naive: dict[str, Any] | None) -> Table:
         ("preprocess", lat["preprocess"], None, None),
         ("infer", lat["infer"], None, None),
         ("decode boxes", lat["decode_boxes"], None, None),
-        ("detect (all three; naive: fp32, batch 1)", None, _sum_p50(lat, ("preprocess", "infer", "decode_boxes")),
-         "detect"),
+        (
+            "detect (all three; naive: fp32, batch 1)",
+            None,
+            _sum_p50(lat, ("preprocess", "infer", "decode_boxes")),
+            "detect",
+        ),
         ("track", lat["track"], None, "track"),
         ("end to end", lat["end_to_end"], None, "end_to_end"),
     ]
@@ -158,8 +223,11 @@ def _table(ours: dict[str, Any], naive: dict[str, Any] | None) -> Table:
             theirs = f"{n['p50']:.1f} / {n['p95']:.1f}"
         table.add_row(name, mine, theirs)
     ratio = f" ({ours['throughput_fps'] / naive['throughput_fps']:.2f}x)" if naive else ""  # this round's
-    table.add_row("[bold]frames/s[/bold]", f"[bold]{ours['throughput_fps']:.1f}{ratio}[/bold]",
-                  f"{naive['throughput_fps']:.1f}" if naive else "-")
+    table.add_row(
+        "[bold]frames/s[/bold]",
+        f"[bold]{ours['throughput_fps']:.1f}{ratio}[/bold]",
+        f"{naive['throughput_fps']:.1f}" if naive else "-",
+    )
     return table
 
 
@@ -171,10 +239,14 @@ def _realtime_line(summary: dict[str, Any]) -> str:
     parts = []
     for camera_id, camera in summary["cameras"].items():
         dropped = sum((camera.get("dropped") or {}).values())
-        parts.append(f"{camera_id} {camera['frames_processed'] / summary['elapsed_seconds']:.1f} fps, {dropped} dropped")
+        fps = camera["frames_processed"] / summary["elapsed_seconds"]
+        parts.append(f"{camera_id} {fps:.1f} fps, {dropped} dropped")
     e2e = summary["latency_ms"]["end_to_end"]
-    return (f"real time, {len(parts)} cameras at native rate: " + "; ".join(parts)
-            + f"; end to end p50 {e2e['p50']:.0f} ms, p95 {e2e['p95']:.0f} ms")
+    return (
+        f"real time, {len(parts)} cameras at native rate: "
+        + "; ".join(parts)
+        + f"; end to end p50 {e2e['p50']:.0f} ms, p95 {e2e['p95']:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -48,12 +48,15 @@ def verified_path(model_dir: Path, file_name: str, expected_sha256: str) -> Path
     """Path of a model file after checking that it exists and its sha256 matches MODELS.json."""
     path = Path(model_dir) / file_name
     if not path.is_file():
-        raise ModelError(f"model file {path} is missing ({PROVENANCE_FILE} expects sha256 {expected_sha256}); "
-                         f"{REGENERATE}")
+        raise ModelError(
+            f"model file {path} is missing ({PROVENANCE_FILE} expects sha256 {expected_sha256}); {REGENERATE}"
+        )
     actual = sha256_of(path)
     if actual != expected_sha256:
-        raise ModelError(f"model file {path} has sha256 {actual}, but {PROVENANCE_FILE} records "
-                         f"{expected_sha256}: the file is altered or corrupt; {REGENERATE}")
+        raise ModelError(
+            f"model file {path} has sha256 {actual}, but {PROVENANCE_FILE} records "
+            f"{expected_sha256}: the file is altered or corrupt; {REGENERATE}"
+        )
     return path
 
 

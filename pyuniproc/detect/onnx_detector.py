@@ -19,7 +19,6 @@ from pyuniproc.detect.preprocess import to_nchw_batch
 from pyuniproc.detect.ssd import decode_ssd
 from pyuniproc.types import Detections
 
-
 PRECISIONS = ("fp32", "int8")
 """CPU precisions a detector can run in (both files ship in module/models/person_detector)."""
 
@@ -64,15 +63,18 @@ class OnnxDetector:
         self.model_dir = Path(model_dir)
         self.entry = model_entry(self.model_dir, self.name)
         if model_file is not None and Path(model_file).name != self.entry["file"]:
-            raise ValueError(f"model_file {model_file!r} is not the {self.name} model; "
-                             f"its file is {self.entry['file']!r}")
+            raise ValueError(
+                f"model_file {model_file!r} is not the {self.name} model; its file is {self.entry['file']!r}"
+            )
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         weights = self.entry
         if precision == "int8":
             if "int8" not in self.entry:
-                raise ModelError(f"{self.model_dir / 'MODELS.json'} has no int8 copy of {self.name}; "
-                                 "make it with `python scripts/quantize_models.py` or use precision fp32")
+                raise ModelError(
+                    f"{self.model_dir / 'MODELS.json'} has no int8 copy of {self.name}; "
+                    "make it with `python scripts/quantize_models.py` or use precision fp32"
+                )
             weights = self.entry["int8"]
         self.precision = precision
         self.model_path = verified_path(self.model_dir, weights["file"], weights["sha256"])
@@ -97,8 +99,9 @@ class OnnxDetector:
         """One onnxruntime call for the whole batch; raw outputs in MODELS.json order."""
         return self.session.run(self.output_names, {self.input_name: batch})
 
-    def postprocess(self, raw_outputs: Sequence[np.ndarray], original_sizes: Sequence[tuple[int, int]]
-                    ) -> list[Detections]:
+    def postprocess(
+        self, raw_outputs: Sequence[np.ndarray], original_sizes: Sequence[tuple[int, int]]
+    ) -> list[Detections]:
         raise NotImplementedError
 
     def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
@@ -109,9 +112,12 @@ class OnnxDetector:
         return self.postprocess(self.infer(batch), [image.shape[:2] for image in images])
 
     def _thresholds(self) -> dict[str, Any]:
-        return {"confidence_threshold": self.confidence_threshold,
-                "nms_iou_threshold": self.nms_iou_threshold,
-                "min_width": self.min_width, "min_height": self.min_height}
+        return {
+            "confidence_threshold": self.confidence_threshold,
+            "nms_iou_threshold": self.nms_iou_threshold,
+            "min_width": self.min_width,
+            "min_height": self.min_height,
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model_path.name}, {self.precision}, {self._thresholds()})"
@@ -127,12 +133,19 @@ class SsdlitePedestrianDetector(OnnxDetector):
         self.anchors = load_array(self.model_dir, self.entry["anchors"])  # (A, 4) yc, xc, h, w
         self.scale_factors = tuple(self.entry["anchors"]["box_coder_scale_factors"])
 
-    def postprocess(self, raw_outputs: Sequence[np.ndarray], original_sizes: Sequence[tuple[int, int]]
-                    ) -> list[Detections]:
+    def postprocess(
+        self, raw_outputs: Sequence[np.ndarray], original_sizes: Sequence[tuple[int, int]]
+    ) -> list[Detections]:
         """raw_outputs: box_encodings (N, A, 4), class_logits (N, A, 2)."""
         box_encodings, class_logits = raw_outputs
-        return decode_ssd(box_encodings, class_logits, self.anchors, original_sizes,
-                          scale_factors=self.scale_factors, **self._thresholds())
+        return decode_ssd(
+            box_encodings,
+            class_logits,
+            self.anchors,
+            original_sizes,
+            scale_factors=self.scale_factors,
+            **self._thresholds(),
+        )
 
 
 class NanodetCocoDetector(OnnxDetector):
@@ -140,9 +153,11 @@ class NanodetCocoDetector(OnnxDetector):
 
     name = "nanodet_coco"
 
-    def postprocess(self, raw_outputs: Sequence[np.ndarray], original_sizes: Sequence[tuple[int, int]]
-                    ) -> list[Detections]:
+    def postprocess(
+        self, raw_outputs: Sequence[np.ndarray], original_sizes: Sequence[tuple[int, int]]
+    ) -> list[Detections]:
         """raw_outputs: scores (N, A, 80), box_distributions (N, A, 44)."""
         scores, box_distributions = raw_outputs
-        return decode_nanodet(scores, box_distributions, original_sizes, input_size=self.input_size,
-                              **self._thresholds())
+        return decode_nanodet(
+            scores, box_distributions, original_sizes, input_size=self.input_size, **self._thresholds()
+        )

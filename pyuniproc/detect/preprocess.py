@@ -33,8 +33,9 @@ def _axis_table(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np
 
 
 @lru_cache(maxsize=64)
-def _resize_table(in_h: int, in_w: int, out_h: int, out_w: int, channels: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _resize_table(
+    in_h: int, in_w: int, out_h: int, out_w: int, channels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gather indices and weights for one input/output size pair (cached: cameras keep their size).
 
     Returns (4, out_h * out_w) int64 flat pixel indices of the top-left, top-right, bottom-left and
@@ -80,8 +81,13 @@ def resize_legacy_fast(image: np.ndarray, height: int, width: int) -> np.ndarray
     """
     in_h, in_w = image.shape[:2]
     inverse_map = np.array([[in_w / width, 0.0, 0.0], [0.0, in_h / height, 0.0]])
-    return cv2.warpAffine(image.astype(np.float32), inverse_map, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(
+        image.astype(np.float32),
+        inverse_map,
+        (width, height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
 def check_images(images: Sequence[np.ndarray]) -> None:
@@ -94,8 +100,9 @@ def check_images(images: Sequence[np.ndarray]) -> None:
             raise ValueError(f"images[{index}] must be uint8, got {image.dtype}")
 
 
-def to_nchw_batch(images: Sequence[np.ndarray], size: int, scale: float, bias: float | Sequence[float]
-                  ) -> np.ndarray:
+def to_nchw_batch(
+    images: Sequence[np.ndarray], size: int, scale: float, bias: float | Sequence[float]
+) -> np.ndarray:
     """Frames of any sizes -> (N, 3, size, size) float32 holding `resized * scale + bias[channel]`.
 
     Every frame is stretched to the square net input (no letterbox), as the source graphs were fed,
@@ -108,8 +115,9 @@ def to_nchw_batch(images: Sequence[np.ndarray], size: int, scale: float, bias: f
     return batch
 
 
-def to_chw(image: np.ndarray, size: int, scale: float, bias: float | Sequence[float],
-           out: np.ndarray | None = None) -> np.ndarray:
+def to_chw(
+    image: np.ndarray, size: int, scale: float, bias: float | Sequence[float], out: np.ndarray | None = None
+) -> np.ndarray:
     """One (H, W, 3) uint8 frame -> (3, size, size) float32 `resized * scale + bias[channel]` (into `out`)."""
     if out is None:
         out = np.empty((3, size, size), dtype=np.float32)

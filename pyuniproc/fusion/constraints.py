@@ -20,10 +20,14 @@ across the slack): the prior that the constraints add to appearance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pyuniproc.config.cameras import Topology
+
+if TYPE_CHECKING:
+    from pyuniproc.fusion.config import FusionConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,23 @@ class Gate:
         slack_seconds, reentry_min_seconds, reentry_max_seconds, overlap_handoff_seconds,
         cooccurrence_tolerance_seconds, covisibility_bonus, transition_bonus: see `FusionConfig`.
     """
+
+    @classmethod
+    def from_config(cls, camera_ids: list[str], topology: Topology, config: FusionConfig) -> Gate:
+        """The gate `config` (a FusionConfig, ablation switches applied) asks for."""
+        return cls(
+            camera_ids,
+            topology,
+            use_topology=config.use_topology,
+            use_travel_time=config.use_travel_time,
+            slack_seconds=config.travel_time_slack_seconds,
+            reentry_min_seconds=config.reentry_min_seconds,
+            reentry_max_seconds=config.reentry_max_seconds,
+            overlap_handoff_seconds=config.overlap_handoff_seconds,
+            cooccurrence_tolerance_seconds=config.cooccurrence_tolerance_seconds,
+            covisibility_bonus=config.covisibility_bonus,
+            transition_bonus=config.transition_bonus,
+        )
 
     def __init__(
         self,

@@ -171,20 +171,7 @@ class Fusion:
         return camera
 
     def _make_gate(self, camera_ids: list[str]) -> Gate:
-        cfg = self.config
-        return Gate(
-            camera_ids,
-            self._topology,
-            use_topology=cfg.use_topology,
-            use_travel_time=cfg.use_travel_time,
-            slack_seconds=cfg.travel_time_slack_seconds,
-            reentry_min_seconds=cfg.reentry_min_seconds,
-            reentry_max_seconds=cfg.reentry_max_seconds,
-            overlap_handoff_seconds=cfg.overlap_handoff_seconds,
-            cooccurrence_tolerance_seconds=cfg.cooccurrence_tolerance_seconds,
-            covisibility_bonus=cfg.covisibility_bonus,
-            transition_bonus=cfg.transition_bonus,
-        )
+        return Gate.from_config(camera_ids, self._topology, self.config)
 
     def _observe(
         self, camera: CameraState, track_id: int, pts: float, feet: tuple[float, float]

@@ -18,8 +18,23 @@ def test_the_reported_round_is_the_one_with_the_median_speed_up():
 
 def test_a_short_run_without_the_baseline_interpreter_still_measures_pyuniproc(tmp_path):
     figures = tmp_path / "bench.json"
-    code = main(["bench", "--cameras", "2", "--frames", "12", "--repeat", "1", "--realtime-seconds", "0",
-                 "--baseline-python", str(tmp_path / "no-python"), "--json", str(figures)])
+    code = main(
+        [
+            "bench",
+            "--cameras",
+            "2",
+            "--frames",
+            "12",
+            "--repeat",
+            "1",
+            "--realtime-seconds",
+            "0",
+            "--baseline-python",
+            str(tmp_path / "no-python"),
+            "--json",
+            str(figures),
+        ]
+    )
     assert code == 0
     result = json.loads(figures.read_text())
     assert result["naive"] is None and result["speedup_median"] is None

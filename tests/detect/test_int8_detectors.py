@@ -3,7 +3,6 @@
 import json
 import shutil
 
-import numpy as np
 import pytest
 
 from pyuniproc.detect import DEFAULT_MODEL_DIR, ModelError, box_iou, create_detector
@@ -12,11 +11,13 @@ from pyuniproc.detect import DEFAULT_MODEL_DIR, ModelError, box_iou, create_dete
 @pytest.mark.parametrize("kind", ["ssdlite_pedestrian", "nanodet_coco"])
 def test_int8_finds_the_confident_float_boxes_on_real_frames(kind, vtest_frames):
     float_detector = create_detector(kind, model_dir=DEFAULT_MODEL_DIR, confidence_threshold=0.3)
-    int8_detector = create_detector(kind, model_dir=DEFAULT_MODEL_DIR, confidence_threshold=0.3, precision="int8")
+    int8_detector = create_detector(
+        kind, model_dir=DEFAULT_MODEL_DIR, confidence_threshold=0.3, precision="int8"
+    )
     assert int8_detector.model_path.name == f"{kind}_int8.onnx"
     frames = list(vtest_frames.values())
     found = confident = 0
-    for reference, quantized in zip(float_detector.detect(frames), int8_detector.detect(frames)):
+    for reference, quantized in zip(float_detector.detect(frames), int8_detector.detect(frames), strict=True):
         sure = reference.xyxy[reference.confidence >= 0.5]
         confident += len(sure)
         if len(sure) and len(quantized):

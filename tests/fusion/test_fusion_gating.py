@@ -154,19 +154,7 @@ def gate(ablation: str, slack: float = 2.0) -> Gate:
     cfg = config(transition_bonus=0.1, covisibility_bonus=0.2, travel_time_slack_seconds=slack).ablation(
         ablation
     )
-    return Gate(
-        ["cam1", "cam2", "cam3", "cam4"],
-        SITE.topology,
-        use_topology=cfg.use_topology,
-        use_travel_time=cfg.use_travel_time,
-        slack_seconds=cfg.travel_time_slack_seconds,
-        reentry_min_seconds=cfg.reentry_min_seconds,
-        reentry_max_seconds=cfg.reentry_max_seconds,
-        overlap_handoff_seconds=cfg.overlap_handoff_seconds,
-        cooccurrence_tolerance_seconds=cfg.cooccurrence_tolerance_seconds,
-        covisibility_bonus=cfg.covisibility_bonus,
-        transition_bonus=cfg.transition_bonus,
-    )
+    return Gate.from_config(["cam1", "cam2", "cam3", "cam4"], SITE.topology, cfg)
 
 
 @pytest.mark.parametrize(
