@@ -110,18 +110,9 @@ def to_nchw_batch(
     """
     check_images(images)
     batch = np.empty((len(images), 3, size, size), dtype=np.float32)
-    for index, image in enumerate(images):
-        to_chw(image, size, scale, bias, out=batch[index])
-    return batch
-
-
-def to_chw(
-    image: np.ndarray, size: int, scale: float, bias: float | Sequence[float], out: np.ndarray | None = None
-) -> np.ndarray:
-    """One (H, W, 3) uint8 frame -> (3, size, size) float32 `resized * scale + bias[channel]` (into `out`)."""
-    if out is None:
-        out = np.empty((3, size, size), dtype=np.float32)
+    scale32 = np.float32(scale)
     bias_chw = np.broadcast_to(np.asarray(bias, dtype=np.float32), (3,))[:, None, None]
-    np.multiply(resize_legacy_fast(image, size, size).transpose(2, 0, 1), np.float32(scale), out=out)
-    out += bias_chw
-    return out
+    for index, image in enumerate(images):
+        np.multiply(resize_legacy_fast(image, size, size).transpose(2, 0, 1), scale32, out=batch[index])
+        batch[index] += bias_chw
+    return batch

@@ -270,22 +270,28 @@ class BatchEngine:
         graph.replay()
         return embeddings[:k].clone()
 
+    def _empty_or_chunked(
+        self, embed: Callable[..., torch.Tensor], frame_index: Sequence, boxes: Sequence
+    ) -> torch.Tensor | None:
+        """What `embed` returns for no boxes, or for more boxes than the largest crop bucket (one call
+        per bucket-sized chunk); None when `boxes` fit one graph run."""
+        assert self.embedder is not None
+        k, largest = len(boxes), self.crop_buckets[-1]
+        if k == 0:
+            return torch.zeros((0, self.embedder.dimension), device=self.device)
+        if k <= largest:
+            return None
+        chunks = range(0, k, largest)
+        return torch.cat([embed(frame_index[i : i + largest], boxes[i : i + largest]) for i in chunks])
+
     def embed_rows(self, frame_index: np.ndarray, boxes: np.ndarray) -> torch.Tensor:
         """(k, D) float32 unit embeddings (on the device) of host-chosen `boxes` (k, 4) pixels of the loaded
         frames `frame_index` (k,): one pinned host->device copy, then the embed graph (chunked above the
         largest crop bucket)."""
-        assert self.embedder is not None
-        k = len(boxes)
-        if k == 0:
-            return torch.zeros((0, self.embedder.dimension), device=self.device)
-        largest = self.crop_buckets[-1]
-        if k > largest:
-            return torch.cat(
-                [
-                    self.embed_rows(frame_index[i : i + largest], boxes[i : i + largest])
-                    for i in range(0, k, largest)
-                ]
-            )
+        special = self._empty_or_chunked(self.embed_rows, frame_index, boxes)
+        if special is not None:
+            return special
+        k, largest = len(boxes), self.crop_buckets[-1]
         if self._pinned is None:
             self._pinned = torch.zeros(
                 (largest, 5), dtype=torch.float32, pin_memory=self.device.type == "cuda"
@@ -303,18 +309,10 @@ class BatchEngine:
 
     def embed(self, frame_index: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
         """(k, D) float32 unit embeddings of `boxes` (k, 4) of loaded frames `frame_index` (k,)."""
-        assert self.embedder is not None
+        special = self._empty_or_chunked(self.embed, frame_index, boxes)
+        if special is not None:
+            return special
         k = len(boxes)
-        if k == 0:
-            return torch.zeros((0, self.embedder.dimension), device=self.device)
-        largest = self.crop_buckets[-1]
-        if k > largest:
-            return torch.cat(
-                [
-                    self.embed(frame_index[i : i + largest], boxes[i : i + largest])
-                    for i in range(0, k, largest)
-                ]
-            )
         self.boxes[:k].copy_(boxes)
         self.box_frame[:k].copy_(frame_index)
         return self._run_embed(k)
