@@ -103,6 +103,23 @@ def nodes_with_infinite_constants(path: Path) -> list[str]:
     return [node.name for node in model.graph.node if infinite.intersection(node.input)]
 
 
+def input_step_levels(path: Path, input_name: str, scale_factor: float) -> float:
+    """The step of the quantised model's first QuantizeLinear on its input, in pixel levels (0-255).
+
+    At >= 1 the model rounds its input to whole levels itself, so the runtime may resize in uint8
+    (4x cheaper) without changing what the network sees by more than one of those steps.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    scales = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "QuantizeLinear" and node.input[0] == input_name:
+            return round(float(scales[node.input[1]]) / abs(scale_factor), 4)
+    raise RuntimeError(f"{path}: no QuantizeLinear on the input {input_name!r}")
+
+
 def quantize(kind: str, frames: list[np.ndarray], model_dir: Path) -> dict:
     detector = create_detector(kind, model_dir=model_dir)  # verifies the float file's sha256
     source = detector.model_path
@@ -135,6 +152,7 @@ def quantize(kind: str, frames: list[np.ndarray], model_dir: Path) -> dict:
             "preprocessing": f"pyuniproc {kind} preprocess (the runtime's)",
         },
         "quantized_with": {"onnxruntime": ort.__version__},
+        "input_step_levels": input_step_levels(target, detector.input_name, detector.scale),
         "float_sha256": sha256_of(source),
     }
 

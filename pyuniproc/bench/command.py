@@ -27,6 +27,7 @@ from rich.table import Table
 
 from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import load_module_config
+from pyuniproc.runtime.build import detector_threads
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_VIDEO = REPO / "samples" / "vtest" / "vtest.avi"
@@ -111,9 +112,11 @@ def run_naive(python: Path, video: Path, cameras: int, frames: int, model_dir: P
 def bench_command(args: argparse.Namespace) -> int:
     console = Console()
     module = load_module_config(args.module)
+    workers, threads = module.runtime.detector_workers, detector_threads(module.runtime)
     console.print(
         f"[bold]pyuniproc bench[/bold]: {args.cameras} cameras x {args.frames} frames of {args.video.name}, "
-        f"detector {module.detector.model_file}, batch {module.detector.batch_size}, {os.cpu_count()} CPUs"
+        f"detector {module.detector.model_file} ({module.runtime.cpu_precision}), batch "
+        f"{module.detector.batch_size}, {workers} detector workers x {threads} threads, {os.cpu_count()} CPUs"
     )
     if args.repeat < 1:
         raise SystemExit("--repeat must be >= 1")
@@ -160,6 +163,8 @@ def bench_command(args: argparse.Namespace) -> int:
         "frames_per_camera": args.frames,
         "cpus": os.cpu_count(),
         "cpu_precision": module.runtime.cpu_precision,
+        "detector_workers": workers,
+        "detector_threads": threads,
         "load_average": [load_before, load_after],
         "rounds": [
             {"pyuniproc_fps": o["throughput_fps"], "naive_fps": n["throughput_fps"] if n else None}
@@ -203,11 +208,11 @@ def _table(ours: dict[str, Any], naive: dict[str, Any] | None) -> Table:
     lat = ours["latency_ms"]
     rows = [
         ("decode (naive) / queue wait (ours, decoded in threads)", lat["decode_wait"], None, "decode"),
-        ("preprocess", lat["preprocess"], None, None),
-        ("infer", lat["infer"], None, None),
-        ("decode boxes", lat["decode_boxes"], None, None),
+        ("preprocess (per frame of one detector worker)", lat["preprocess"], None, None),
+        ("infer (same)", lat["infer"], None, None),
+        ("decode boxes (same)", lat["decode_boxes"], None, None),
         (
-            "detect (all three; naive: fp32, batch 1)",
+            "detect (all three; naive: fp32, batch 1, one call at a time)",
             None,
             _sum_p50(lat, ("preprocess", "infer", "decode_boxes")),
             "detect",

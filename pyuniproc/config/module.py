@@ -81,6 +81,8 @@ class RuntimeSettings:
     summary_period_seconds: float = 2.0
     batch_wait_ms: float = 5.0  # how long to wait for more cameras' frames before running a partial batch
     cpu_precision: str = "fp32"  # detector weights on the CPU: fp32 (the converted model) or int8 (its quantised copy, faster)
+    detector_workers: int = 2  # batches detected at once on the CPU, each on its own thread (read at start)
+    detector_threads: int = 0  # ONNX Runtime threads per detector worker; 0: the CPUs shared among workers
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)  # traces, metrics, health
     events: EventsConfig = field(default_factory=EventsConfig)  # event sinks: jsonl, Kafka
     recording: RecordingConfig = field(default_factory=RecordingConfig)  # annotated video segments
@@ -321,6 +323,9 @@ def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSetti
             value = _number(doc, f"parameters.pyuniproc.{key}", value)
             value = int(value) if expected is int else value
         values[key] = value
+    for key, least in (("queue_size", 1), ("detector_workers", 1), ("detector_threads", 0)):
+        if key in values and values[key] < least:
+            raise doc.error(f"parameters.pyuniproc.{key}", f"must be >= {least}, got {values[key]!r}")
     return RuntimeSettings(**values, **typed)
 
 

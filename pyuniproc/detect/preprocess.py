@@ -9,8 +9,11 @@ which OpenCV's `resize` (half-pixel centres) does not reproduce: on vtest.avi th
   768x576 -> 300x300 frame on one core);
 - `resize_legacy_fast`: OpenCV's `warpAffine` on float32 with the inverse map x_src = x_dst * in/out,
   which is the legacy sampling; equal to the reference within float rounding (~1e-5) and ~2x faster
-  (0.65 ms). The runtime uses this one. (On uint8 input warpAffine is 0.25 ms but rounds to whole
-  levels, which moves the raw SSD heads by up to 0.12: not worth the 0.4 ms.)
+  (0.65 ms). The float models get this one.
+- the same warpAffine on uint8 (`whole_levels=True`): 0.25 ms, but the result is rounded to whole
+  levels, which moves the float SSD's raw heads by up to 0.12. The int8 models quantise their input
+  to steps of 1.0 (SSDLite) and 1.08 (NanoDet) levels anyway (MODELS.json `input_step_levels`), so
+  for them the rounding is within what the network sees; the detectors pick this path then.
 """
 
 from __future__ import annotations
@@ -73,8 +76,11 @@ def resize_bilinear_legacy(image: np.ndarray, height: int, width: int) -> np.nda
     return top.reshape(height, width, channels)
 
 
-def resize_legacy_fast(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(H, W, C) uint8 -> (height, width, C) float32 with TF1 legacy bilinear sampling, via OpenCV.
+def resize_legacy_fast(
+    image: np.ndarray, height: int, width: int, *, whole_levels: bool = False
+) -> np.ndarray:
+    """(H, W, C) uint8 -> (height, width, C) with TF1 legacy bilinear sampling, via OpenCV: float32,
+    or uint8 rounded to whole levels when `whole_levels`.
 
     Output pixel (x, y) samples the input at (x * W / width, y * H / height), no half-pixel shift;
     replicated borders match the legacy kernel's clamp to the last row and column.
@@ -82,7 +88,7 @@ def resize_legacy_fast(image: np.ndarray, height: int, width: int) -> np.ndarray
     in_h, in_w = image.shape[:2]
     inverse_map = np.array([[in_w / width, 0.0, 0.0], [0.0, in_h / height, 0.0]])
     return cv2.warpAffine(
-        image.astype(np.float32),
+        image if whole_levels else image.astype(np.float32),
         inverse_map,
         (width, height),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -101,18 +107,25 @@ def check_images(images: Sequence[np.ndarray]) -> None:
 
 
 def to_nchw_batch(
-    images: Sequence[np.ndarray], size: int, scale: float, bias: float | Sequence[float]
+    images: Sequence[np.ndarray],
+    size: int,
+    scale: float,
+    bias: float | Sequence[float],
+    *,
+    whole_levels: bool = False,
 ) -> np.ndarray:
     """Frames of any sizes -> (N, 3, size, size) float32 holding `resized * scale + bias[channel]`.
 
     Every frame is stretched to the square net input (no letterbox), as the source graphs were fed,
     so boxes map back with one scale factor per axis. bias: one value or one per RGB channel.
+    whole_levels: resize in uint8 (for models that quantise their input to >= 1 level anyway).
     """
     check_images(images)
     batch = np.empty((len(images), 3, size, size), dtype=np.float32)
     scale32 = np.float32(scale)
     bias_chw = np.broadcast_to(np.asarray(bias, dtype=np.float32), (3,))[:, None, None]
     for index, image in enumerate(images):
-        np.multiply(resize_legacy_fast(image, size, size).transpose(2, 0, 1), scale32, out=batch[index])
+        resized = resize_legacy_fast(image, size, size, whole_levels=whole_levels).transpose(2, 0, 1)
+        np.multiply(resized, scale32, out=batch[index], casting="unsafe")
         batch[index] += bias_chw
     return batch

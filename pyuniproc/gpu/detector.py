@@ -42,6 +42,9 @@ class GpuDetector:
     streams, so GPU and CPU paths see the same pixels; "bt709" for HD-tagged cameras).
     """
 
+    concurrent_calls = False
+    """One call at a time: the captured CUDA graphs share their input and output buffers."""
+
     def __init__(
         self,
         kind: str,

@@ -1,9 +1,11 @@
 """The embedded runtime: cameras -> batched detection -> per-camera tracking -> pyfuncs -> outputs.
 
 One decode thread per camera fills a small buffer (see `CameraWorker`); the main thread takes
-up to `batch_size` frames across cameras (oldest first, round robin), runs the detector once on
-the batch, then tracks, runs the module's pyfuncs and writes outputs frame by frame. Every
-output is appended and flushed as it is produced, so an interrupted run keeps all it did.
+up to `batch_size` frames across cameras (oldest first, round robin) and hands them to the
+detector thread (`DetectStage`: one batched inference), then, while the next batch is being
+detected, tracks the previous one, runs the module's pyfuncs and writes outputs frame by frame.
+Every output is appended and flushed as it is produced, so an interrupted run keeps all it did
+(a batch still being detected is finished first).
 
 When the cameras deliver more than the machine processes, the overload policy
 (`parameters.pyuniproc.overload`, see `overload.py`) decides per frame, as it is taken from its
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +41,7 @@ from pyuniproc.runtime.camera_control import (
     release_worker,
     resolve,
 )
+from pyuniproc.runtime.detect_stage import DetectedBatch, DetectStage
 from pyuniproc.runtime.fusion_stage import FusionStage
 from pyuniproc.runtime.live_config import (
     ModuleWatcher,
@@ -80,6 +84,19 @@ class RunOptions:
     watch_module: bool = True  # apply edits of the module YAML while running
 
 
+@dataclass
+class InFlight:
+    """A batch handed to the detector thread and not yet tracked. `detected` indexes the frames of
+    `planned` the detector runs on (the others only predict); `future` is None when there are none."""
+
+    planned: list[Planned]
+    traces: list[Any]
+    detected: list[int]
+    started: float
+    future: Future[DetectedBatch] | None
+    cameras: frozenset[str]
+
+
 class Pipeline:
     def __init__(self, module: ModuleConfig, site: Site, options: RunOptions):
         self.module = module
@@ -113,10 +130,20 @@ class Pipeline:
         self._started = 0.0
         self._status = "created"
         self._batcher = RoundRobin(self._wakeup)
+        # ONNX Runtime sessions take concurrent calls; the GPU detector (CUDA graphs) one at a time.
+        workers = self.settings.detector_workers if getattr(self.detector, "concurrent_calls", False) else 1
+        self._detect_stage = DetectStage(workers=workers, on_done=self._wake)
+        # One batch more than the workers: a worker that finishes finds the next batch waiting.
+        self._max_in_flight = workers + 1
+        self._in_flight: deque[InFlight] = deque()
 
     def stop(self) -> None:
         """Ask the run to end; safe from a signal handler or another thread."""
         self._stop.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        """Wake the run loop if it waits for frames (a stop, a request, a detected batch)."""
         with self._wakeup:
             self._wakeup.notify_all()
 
@@ -144,7 +171,10 @@ class Pipeline:
         return future
 
     def _apply_camera_requests(self) -> None:
-        for action, argument, future in self._requests.take():
+        requests = self._requests.take()
+        if requests:
+            self._drain()  # a removed camera's frames in flight are tracked and written first
+        for action, argument, future in requests:
             resolve(future, self._add_now if action == ADD else self._remove_now, argument)
 
     def _add_now(self, spec: CameraSpec) -> None:
@@ -202,11 +232,17 @@ class Pipeline:
                     batch = self._batcher.next_batch(
                         self._cameras, limit=self.module.detector.batch_size,
                         wait_seconds=self.settings.batch_wait_ms / 1000, overload=self.overload,
-                        interrupted=lambda: self._stop.is_set() or self._requests.pending())
+                        interrupted=lambda: (self._stop.is_set() or self._requests.pending()
+                                             or self._detected_batch_waits()))
                     if batch is None:
                         break
+                    # New batches go to the detector threads while this thread tracks, in order, the
+                    # oldest batch once it is detected (or once too many are in flight).
                     if batch:
-                        self._process_batch(batch)
+                        self._in_flight.append(self._start_batch(batch))
+                    while self._in_flight and (len(self._in_flight) > self._max_in_flight or not batch
+                                               or self._detected_batch_waits()):
+                        self._finish_batch(self._in_flight.popleft())
                     self._end_finished_cameras()
                     self._apply_module_edits()
                     self.outputs.observe_cameras(self._camera_snapshots())
@@ -218,6 +254,7 @@ class Pipeline:
                         progress.update(summary)
                         for observer in self.observers:
                             observer.on_summary(summary)
+            self._drain()
             self._status = "interrupted" if self._stop.is_set() else "finished"
         except KeyboardInterrupt:
             self._status = "interrupted"
@@ -228,19 +265,44 @@ class Pipeline:
 
     # -- per batch / per frame ----------------------------------------------------------------
 
-    def _process_batch(self, planned: list[Planned]) -> None:
-        """Detect on the frames planned for it (one batched inference), track all of them
-        (predicted ones coast on their motion model), embed, then per frame fusion, pyfuncs, outputs."""
+    def _start_batch(self, planned: list[Planned]) -> InFlight:
+        """Start each frame's trace and hand the frames planned for detection to the detector thread."""
         started = time.monotonic()
         telemetry = self.telemetry
         batch = [frame for frame, _ in planned]
         traces = [telemetry.start_frame(f.camera_id, f.index, f.decoded_at, pts_seconds=f.pts_seconds)
                   for f in batch]
-        for frame, trace in zip(batch, traces, strict=True):
-            self.latency["decode_wait"].add((started - frame.decoded_at) * 1000)
-            telemetry.record_stage(trace, frame.camera_id, "decode_wait", frame.decoded_at, started)
         detected = [i for i, (_, action) in enumerate(planned) if action is Action.DETECT]
-        boxes = self._detect([batch[i] for i in detected], [traces[i] for i in detected], started)
+        images = [batch[i].image for i in detected]
+        future = self._detect_stage.submit(self.detector, images) if detected else None
+        return InFlight(planned, traces, detected, started, future, frozenset(f.camera_id for f in batch))
+
+    def _detected_batch_waits(self) -> bool:
+        """True when the batch in flight is detected: the loop tracks it instead of waiting for frames."""
+        if not self._in_flight:
+            return False
+        oldest = self._in_flight[0]
+        return oldest.future is None or oldest.future.done()
+
+    def _drain(self) -> None:
+        """Track and write the batch in flight, if any (before a stop, an edit, a camera change)."""
+        while self._in_flight:
+            self._finish_batch(self._in_flight.popleft())
+
+    def _finish_batch(self, in_flight: InFlight) -> None:
+        """Wait for the batch's detections, track all its frames (predicted ones coast on their
+        motion model), embed, then per frame fusion, pyfuncs, outputs."""
+        planned, traces, detected = in_flight.planned, in_flight.traces, in_flight.detected
+        batch = [frame for frame, _ in planned]
+        result = in_flight.future.result() if in_flight.future is not None else None
+        # A frame's queue wait ends when the detector starts on it (a frame that is only predicted:
+        # when it was taken from its buffer).
+        detection_began = result.started if result is not None else in_flight.started
+        for i, (frame, trace) in enumerate(zip(batch, traces, strict=True)):
+            ended = detection_began if i in detected else in_flight.started
+            self.latency["decode_wait"].add((ended - frame.decoded_at) * 1000)
+            self.telemetry.record_stage(trace, frame.camera_id, "decode_wait", frame.decoded_at, ended)
+        boxes = self._record_detection(in_flight, result) if result is not None else []
         detections = dict(zip(detected, boxes, strict=True))
         tracked = [self._track(frame, detections.get(i), traces[i]) for i, frame in enumerate(batch)]
         if self.reid is not None and detected:
@@ -253,32 +315,27 @@ class Pipeline:
             t1 = time.monotonic()
             self.latency["embed"].add((t1 - t0) * 1000 / len(detected))
             cameras = [batch[i].camera_id for i in detected]
-            telemetry.record_batch_stage([traces[i] for i in detected], cameras, "embed", t0, t1)
+            self.telemetry.record_batch_stage([traces[i] for i in detected], cameras, "embed", t0, t1)
         for frame, tracks, trace in zip(batch, tracked, traces, strict=True):
             self._process_frame(frame, tracks, trace)
         if self.fusion is not None:
             self.fusion.report()
 
-    def _detect(self, frames: list[Frame], traces: list[Any], started: float) -> list[Detections]:
-        """One batched detector run over `frames` (none: nothing runs)."""
-        if not frames:
-            return []
-        cameras = [frame.camera_id for frame in frames]
-        tensor = self.detector.preprocess([frame.image for frame in frames])
-        preprocessed = time.monotonic()
-        raw = self.detector.infer(tensor)
-        inferred = time.monotonic()
-        boxes = self.detector.postprocess(raw, [(frame.height, frame.width) for frame in frames])
-        decoded = time.monotonic()
-        share = 1000 / len(frames)  # batch stages are reported per frame
-        self.latency["preprocess"].add((preprocessed - started) * share)
-        self.latency["infer"].add((inferred - preprocessed) * share)
-        self.latency["decode_boxes"].add((decoded - inferred) * share)
-        self.telemetry.metrics.observe_batch(len(frames))
-        for stage, t0, t1 in (("preprocess", started, preprocessed), ("infer", preprocessed, inferred),
-                              ("decode_boxes", inferred, decoded)):
+    def _record_detection(self, in_flight: InFlight, result: DetectedBatch) -> list[Detections]:
+        """The detector thread's boxes for the batch's detected frames; its step timings recorded."""
+        traces = [in_flight.traces[i] for i in in_flight.detected]
+        cameras = [in_flight.planned[i][0].camera_id for i in in_flight.detected]
+        # Batch stages are reported per frame (with several workers, per frame of one worker).
+        share = 1000 / len(traces)
+        self.latency["preprocess"].add((result.preprocessed - result.started) * share)
+        self.latency["infer"].add((result.inferred - result.preprocessed) * share)
+        self.latency["decode_boxes"].add((result.decoded - result.inferred) * share)
+        self.telemetry.metrics.observe_batch(len(traces))
+        for stage, t0, t1 in (("preprocess", result.started, result.preprocessed),
+                              ("infer", result.preprocessed, result.inferred),
+                              ("decode_boxes", result.inferred, result.decoded)):
             self.telemetry.record_batch_stage(traces, cameras, stage, t0, t1)
-        return boxes
+        return result.boxes
 
     def _track(self, frame: Frame, detections: Detections | None, trace: Any) -> Detections:
         """Update the camera's tracker with the frame's detections; None: the detector did not run
@@ -326,8 +383,10 @@ class Pipeline:
         self.telemetry.finish_frame(trace, frame.camera_id, frame.decoded_at, t3, objects=len(tracks))
 
     def _end_finished_cameras(self) -> None:
+        in_flight = frozenset().union(*(batch.cameras for batch in self._in_flight))
         for camera_id, camera in self._cameras.items():
-            if not camera.ended and camera.worker.finished:
+            # A camera whose last frames are still being detected ends once they are written.
+            if not camera.ended and camera.worker.finished and camera_id not in in_flight:
                 self._end_camera(camera_id, camera)
 
     def _end_camera(self, camera_id: str, camera: CameraRun) -> None:
@@ -351,6 +410,7 @@ class Pipeline:
         if isinstance(edited, Exception):
             self._reject_edit(edited)
             return
+        self._drain()  # the batch in flight finishes under the configuration it started with
         sections = changed_sections(self.module, edited)
         trackers = [c.tracker for c in self._cameras.values() if c.tracker is not None]
         try:  # build and check everything first, so a failing edit changes nothing
@@ -390,6 +450,11 @@ class Pipeline:
                                     "at": time.time()}])
 
     def _shutdown(self) -> None:
+        try:  # frames taken from the buffers are tracked and written, not lost
+            self._drain()
+        except Exception:  # the run already failed; its own error is the one raised
+            log.exception("could not finish the batch in flight")
+        self._detect_stage.close()
         for camera in self._cameras.values():
             camera.worker.stop()
         for camera in self._cameras.values():

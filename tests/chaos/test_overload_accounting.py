@@ -23,6 +23,7 @@ MODULE = REPO / "module" / "module.yml"
 VTEST = REPO / "samples" / "vtest" / "vtest.avi"
 CAMERAS = 16  # 160 frames/s of 768x576 with ReID and the fp32 detector: more than 2 cores serve
 RUN_SECONDS = 5.0
+MAX_LATENCY_MS = 250  # the skip_detection test's bound
 
 
 def overloaded_pipeline(out: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
@@ -112,8 +113,10 @@ def test_skip_detection_policy_keeps_latency_bounded(tmp_path, monkeypatch, chao
     # Skipping 2 detections in 3 is not enough for 80 frames/s on 2 cores (decoding 8 cameras
     # alone takes a good part of them): frames older than drop_after_ms are dropped as well.
     pipeline = overloaded_pipeline(tmp_path, monkeypatch)
+    # (With the detector on worker threads a camera can stay under 400 ms for the whole run, so the
+    # bound is lower than the module default.)
     pipeline.overload = OverloadPolicy(
-        "skip_detection", detect_every=3, max_latency_ms=400, drop_after_ms=600
+        "skip_detection", detect_every=3, max_latency_ms=MAX_LATENCY_MS, drop_after_ms=MAX_LATENCY_MS + 200
     )
     pipeline.options = replace(pipeline.options, max_seconds=RUN_SECONDS)
     summary = pipeline.run()
@@ -126,7 +129,7 @@ def test_skip_detection_policy_keeps_latency_bounded(tmp_path, monkeypatch, chao
     )
     assert sorted(overload) == sorted(f"c{i}" for i in range(CAMERAS))
     assert all(overload[c]["predicted"] > 0 for c in overload)  # the detector was skipped on some frames
-    assert summary["latency_ms"]["end_to_end"]["p50"] < 400 + 300
+    assert summary["latency_ms"]["end_to_end"]["p50"] < MAX_LATENCY_MS + 300
     for camera_id, c in summary["cameras"].items():  # predicted frames are processed, stale ones dropped
         assert c["frames_received"] == c["frames_processed"] + sum(c["dropped"].values()), (camera_id, c)
         assert c["dropped"].get("stale", 0) == overload[camera_id]["dropped_stale"]

@@ -74,3 +74,16 @@ def test_unknown_runtime_setting_rejected(tmp_path):
     text = MODULE.read_text().replace("queue_size: 8", "queue_sise: 8")
     with pytest.raises(ConfigError, match="queue_sise"):
         load_module_config(write(tmp_path, text))
+
+
+def test_detector_workers_below_one_rejected(tmp_path, monkeypatch):
+    monkeypatch.setenv("DETECTOR_WORKERS", "0")
+    with pytest.raises(ConfigError, match=r"parameters\.pyuniproc\.detector_workers.*must be >= 1"):
+        load_module_config(MODULE)
+
+
+def test_detector_workers_and_threads_come_from_the_module(monkeypatch):
+    monkeypatch.setenv("DETECTOR_WORKERS", "3")
+    monkeypatch.setenv("DETECTOR_THREADS", "2")
+    runtime = load_module_config(MODULE).runtime
+    assert (runtime.detector_workers, runtime.detector_threads) == (3, 2)

@@ -46,3 +46,11 @@ def test_a_provenance_file_without_int8_copies_says_how_to_make_them(tmp_path):
     (model_dir / "MODELS.json").write_text(json.dumps(provenance))
     with pytest.raises(ModelError, match="sha256"):
         create_detector("ssdlite_pedestrian", model_dir=model_dir, precision="int8")
+
+
+def test_int8_models_that_quantise_their_input_to_whole_levels_get_the_uint8_resize():
+    for kind, step in (("ssdlite_pedestrian", 1.0), ("nanodet_coco", 1.079)):
+        int8_detector = create_detector(kind, model_dir=DEFAULT_MODEL_DIR, precision="int8")
+        assert int8_detector.entry["int8"]["input_step_levels"] == step
+        assert int8_detector.whole_level_input
+        assert not create_detector(kind, model_dir=DEFAULT_MODEL_DIR).whole_level_input

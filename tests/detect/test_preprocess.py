@@ -47,3 +47,14 @@ def test_fast_resize_samples_like_the_exact_legacy_kernel():
         assert fast.dtype == np.float32 and fast.shape == (size, size, 3)
         # Float rounding only, never the ~175-level shift of half-pixel-centre resizing.
         assert np.abs(fast - exact).max() <= 1e-3
+
+
+def test_whole_level_resize_is_the_float_resize_rounded():
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, size=(576, 768, 3), dtype=np.uint8)
+    levels = resize_legacy_fast(image, 300, 300, whole_levels=True)
+    exact = resize_bilinear_legacy(image, 300, 300)
+    assert levels.dtype == np.uint8
+    assert np.abs(levels.astype(np.float32) - exact).max() <= 1.0
+    batch = to_nchw_batch([image], 300, scale=1 / 127.5, bias=-1.0, whole_levels=True)
+    np.testing.assert_allclose(batch[0], levels.transpose(2, 0, 1) / 127.5 - 1.0, atol=1e-6)
