@@ -409,6 +409,7 @@ def _module_settings_plain(path: Path) -> tuple[str, dict[str, Any], str | None,
 
 def shard_spec(kind: str, args: argparse.Namespace, frame_shape: tuple[int, int], settings: dict[str, Any]):
     """What every worker process builds for detector `kind`."""
+    from pyuniproc.gpu.engine import CROP_BUCKETS
     from pyuniproc.gpu.shards import ShardSpec
     from pyuniproc.gpu.tracking import ReidSelection
 
@@ -428,7 +429,18 @@ def shard_spec(kind: str, args: argparse.Namespace, frame_shape: tuple[int, int]
         else None,
         switch_interval_ms=args.switch_interval_ms,
         blocking_sync=args.blocking_sync,
+        frame_buckets=frame_buckets(args.batch_size),
+        crop_buckets=tuple(int(c) for c in args.crop_buckets.split(","))
+        if args.crop_buckets
+        else CROP_BUCKETS,
     )
+
+
+def frame_buckets(batch_size: int) -> tuple[int, ...]:
+    """The engine's frame buckets up to the batch size (a graph per bucket; larger ones only cost memory)."""
+    from pyuniproc.gpu.engine import FRAME_BUCKETS
+
+    return tuple(b for b in FRAME_BUCKETS if b < batch_size) + (batch_size,)
 
 
 def pipeline_options(args: argparse.Namespace, pace: float, **overrides: Any):
@@ -697,6 +709,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="paced runs: how long a worker waits to fill a batch (live cameras trickle in)",
     )
     parser.add_argument("--workers", type=int, default=1, help="inference threads (and engines) per process")
+    parser.add_argument(
+        "--crop-buckets",
+        default=None,
+        help="comma-separated crop counts with a captured embed graph (default: the engine's; more crops "
+        "run in chunks of the largest); smaller buckets need less GPU memory per engine",
+    )
     parser.add_argument(
         "--pool-frames",
         type=int,
