@@ -13,9 +13,11 @@ latency tables and telemetry are written from one thread as before.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,21 +49,43 @@ def detect_batch(detector: Any, images: Sequence[np.ndarray]) -> DetectedBatch:
 
 
 class DetectStage:
-    """One worker thread that runs `detect_batch`; `on_done` is called (on the worker) as each
-    batch finishes, so a run loop waiting for frames can wake up for the result instead."""
+    """`workers` threads that run `detect_batch`, started at once (so a run's thread count does not
+    change while it runs); `on_done` is called (on the worker) as each batch finishes, so a run loop
+    waiting for frames can wake up for the result instead."""
 
     def __init__(self, workers: int = 1, on_done: Callable[[], None] | None = None) -> None:
         self.workers = workers
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="detect")
         self._on_done = on_done
+        self._jobs: queue.SimpleQueue[tuple[Future[DetectedBatch], Any, list[np.ndarray]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads = [
+            threading.Thread(target=self._work, name=f"detect-{index}", daemon=True)
+            for index in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, detector: Any, images: Sequence[np.ndarray]) -> Future[DetectedBatch]:
-        future = self._executor.submit(detect_batch, detector, images)
-        if self._on_done is not None:
-            on_done = self._on_done
-            future.add_done_callback(lambda _: on_done())
+        future: Future[DetectedBatch] = Future()
+        self._jobs.put((future, detector, list(images)))
         return future
 
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, detector, images = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(detect_batch(detector, images))
+            except BaseException as error:  # handed to whoever waits for the batch
+                future.set_exception(error)
+            if self._on_done is not None:
+                self._on_done()
+
     def close(self) -> None:
-        """Wait for the batch in progress, then end the thread."""
-        self._executor.shutdown(wait=True)
+        """Finish the batches submitted, then end the threads."""
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()

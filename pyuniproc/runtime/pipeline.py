@@ -240,7 +240,7 @@ class Pipeline:
                     # oldest batch once it is detected (or once too many are in flight).
                     if batch:
                         self._in_flight.append(self._start_batch(batch))
-                    while self._in_flight and (len(self._in_flight) > self._max_in_flight or not batch
+                    while self._in_flight and (len(self._in_flight) > self._max_in_flight
                                                or self._detected_batch_waits()):
                         self._finish_batch(self._in_flight.popleft())
                     self._end_finished_cameras()
@@ -285,7 +285,7 @@ class Pipeline:
         return oldest.future is None or oldest.future.done()
 
     def _drain(self) -> None:
-        """Track and write the batch in flight, if any (before a stop, an edit, a camera change)."""
+        """Track and write the batches in flight, if any (before a stop, an edit, a camera change)."""
         while self._in_flight:
             self._finish_batch(self._in_flight.popleft())
 
