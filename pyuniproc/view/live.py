@@ -65,6 +65,8 @@ class LiveView:
     def on_frame(self, frame: Frame, tracks: Detections, events: list[dict[str, Any]]) -> None:
         if events:
             self.feed.add_events(events, tracks)
+        if frame.camera_id not in self.hub:  # a camera added while running gets its tile
+            self.hub.add_camera(frame.camera_id)
         self.hub.on_frame(frame, tracks)
 
     def on_summary(self, summary: dict[str, Any]) -> None:

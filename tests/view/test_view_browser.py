@@ -128,6 +128,38 @@ def test_with_many_cameras_the_page_polls_snapshots_for_every_tile():
         server.stop()
 
 
+def test_a_camera_added_while_the_page_is_open_gets_its_own_tile():
+    cameras = ["door1"]  # door2 joins later, as with Pipeline.add_camera
+    view = LiveView(["door1"], tile_fps=5.0)
+    server = ViewServer(view, Starlette(routes=view.routes()), host="127.0.0.1", port=0).start()
+    stop = threading.Event()
+
+    def feed() -> None:
+        i = 0
+        while not stop.wait(0.05):
+            for camera_id in list(cameras):
+                view.on_frame(frame(camera_id, i, width=160, height=120), tracks((20, 20, 80, 100, 1)), [])
+            view.on_summary({"status": "running",
+                             "cameras": {c: {"state": "live", "frames_processed": i} for c in list(cameras)}})
+            i += 1
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    try:
+        with Browser(CHROMIUM) as browser:
+            browser.goto(server.view_url)
+            browser.wait_for("document.querySelectorAll('.tile img:not(.empty)').length === 1", timeout=15)
+            cameras.append("door2")
+            browser.wait_for("document.querySelectorAll('.tile img:not(.empty)').length === 2", timeout=15)
+            layout = tiles(browser)
+            assert list(layout) == ["door1", "door2"]
+            assert layout["door2"]["state"] == "live" and layout["door2"]["picture"]
+    finally:
+        stop.set()
+        thread.join()
+        server.stop()
+
+
 def test_every_tile_renders_live_footage_that_changes(live):
     _, _, _, browser, _ = live
     browser.wait_for("document.querySelectorAll('.tile img:not(.empty)').length === 3", timeout=25)

@@ -133,3 +133,15 @@ def test_boxes_take_the_colour_of_the_global_id_when_there_is_one(global_ids, co
     edge = image[300:500, 99:102].reshape(-1, 3).astype(int)  # the box's left edge, below its label
     expected = np.array(color_for_id(colour_id))
     assert np.abs(np.median(edge, axis=0) - expected).max() < 60, (np.median(edge, axis=0), expected)
+
+
+def test_a_camera_added_while_running_gets_a_tile_slot_with_its_first_frame():
+    from pyuniproc.view import LiveView
+
+    view = LiveView(["door1"], tile_fps=5.0)
+    assert "door2" not in view.hub
+    view.on_frame(frame("door2", 0, width=160, height=120), tracks((20, 20, 80, 100, 1)), [])
+    assert view.hub.camera_ids == ["door1", "door2"]
+    with view.hub.watching("door2"):
+        view.on_frame(frame("door2", 1, width=160, height=120), tracks((20, 20, 80, 100, 1)), [])
+        assert view.hub.tile("door2") is not None

@@ -32,13 +32,18 @@ async function start() {
   }
   showLinks(view.config.links || {});
   const usePolling = view.config.cameras.length > view.config.mjpeg_max_tiles;
-  for (const cameraId of view.config.cameras) {
-    const tile = makeTile(cameraId);
-    view.tiles.set(cameraId, tile);
-    if (usePolling) pollTile(tile);
-    else streamTile(tile);
-  }
+  for (const cameraId of view.config.cameras) addTile(cameraId, usePolling);
   listen();
+}
+
+// A camera's tile: an MJPEG stream, or polled snapshots once there are more tiles than a browser
+// holds streams open (cameras added while the page is open count too).
+function addTile(cameraId, usePolling = view.tiles.size >= view.config.mjpeg_max_tiles) {
+  const tile = makeTile(cameraId);
+  view.tiles.set(cameraId, tile);
+  if (usePolling) pollTile(tile);
+  else streamTile(tile);
+  return tile;
 }
 
 function makeTile(cameraId) {
@@ -117,8 +122,7 @@ function render(state) {
   document.getElementById("run-stats").textContent = stats.join(" · ");
 
   for (const [cameraId, camera] of Object.entries(state.cameras)) {
-    const tile = view.tiles.get(cameraId);
-    if (tile) renderTile(tile, camera);
+    renderTile(view.tiles.get(cameraId) || addTile(cameraId), camera); // added while running
   }
   renderList("transitions", state.transitions, state.at, (item, li) => {
     li.appendChild(swatch(item.global_id));
