@@ -7,7 +7,10 @@ every person; the quality gate here decides which embeddings fusion trusts (crop
 occluded or cut by the frame edge get weight 0), as the embedded runtime's ReID step does.
 
 A malformed message is logged and counted, never fatal; an end of stream drops that camera's
-tracks (identities live on until their travel windows close).
+tracks (identities live on until their travel windows close). A camera missing from the cameras
+file (a source adapter added later) is taken as a camera without topology links, with one warning,
+as the embedded runtime takes cameras added while it runs (docs/robustness.md): its frames still get
+global ids and go out, they are never dropped for that.
 """
 
 from __future__ import annotations
@@ -38,9 +41,12 @@ REPO_MODULE = Path(__file__).resolve().parents[1] / "module" / "module.yml"
 
 class FusionService:
     def __init__(self, reader: Any, writer: Any, fusion: Fusion, gate: QualityGate,
-                 metrics: FusionMetrics | None = None, tick: Any = None):
+                 metrics: FusionMetrics | None = None, tick: Any = None,
+                 site_cameras: frozenset[str] | None = None):
         self.reader, self.writer, self.fusion, self.gate = reader, writer, fusion, gate
         self.metrics = metrics
+        self.site_cameras = site_cameras  # None: do not warn about cameras outside the cameras file
+        self._unlisted: set[str] = set()
         self.tick = tick or (lambda: None)  # liveness for /healthz
         self.counts = {"frames": 0, "ends": 0, "bad_messages": 0, "send_errors": 0}
         self.events: list[dict[str, Any]] = []
@@ -79,6 +85,12 @@ class FusionService:
             self.fusion.end_camera(message.camera_id)
             self._send(lambda: self.writer.send_end(message.camera_id))
             return
+        camera_id = message.camera_id
+        unlisted = self.site_cameras is not None and camera_id not in self.site_cameras
+        if unlisted and camera_id not in self._unlisted:
+            self._unlisted.add(camera_id)
+            log.warning("fusion: camera %r is not in the cameras file: it has no topology links, so its "
+                        "people are not matched with other cameras' (add it and its links there)", camera_id)
         try:
             tracks = self.fusion.update(message.camera_id, message.pts_seconds, self._weighted(message))
         except (KeyError, ValueError) as exc:  # an unknown camera, NaN times, a malformed embedding
@@ -133,8 +145,10 @@ def fusion_command(args: argparse.Namespace) -> int:
     telemetry = Telemetry(module.runtime.telemetry, cameras=dict)
     telemetry.start()
     with FrameReader(args.inbound) as reader, FrameWriter(args.outbound) as writer:
-        service = FusionService(reader, writer, Fusion(site, module.fusion), gate,
-                                FusionMetrics(telemetry.metrics), tick=telemetry.tick)
+        fusion = Fusion(site, module.fusion, accept_unknown_cameras=True)
+        listed = frozenset(camera.id for camera in site.cameras)
+        service = FusionService(reader, writer, fusion, gate, FusionMetrics(telemetry.metrics),
+                                tick=telemetry.tick, site_cameras=listed)
         previous = signal.signal(signal.SIGTERM, lambda *_: service.stop())
         try:
             counts = service.run(max_seconds=args.max_seconds, idle_seconds=args.idle_seconds)

@@ -14,6 +14,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 RED = np.array([1.0] + [0.0] * 15, np.float32)
 BLUE = np.array([0.0, 1.0] + [0.0] * 14, np.float32)
+GREEN = np.array([0.0, 0.0, 1.0] + [0.0] * 13, np.float32)
 
 
 def free_port() -> int:
@@ -71,7 +72,7 @@ def test_global_ids_come_back_on_savant_messages(tmp_path):
 
     def read() -> None:
         deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and len(received) < 40:
+        while time.monotonic() < deadline and len(received) < 45:
             result = reader.receive()
             if type(result).__name__ == "ReaderResultMessage" and result.message.is_video_frame():
                 received.append(result.message)
@@ -88,12 +89,15 @@ def test_global_ids_come_back_on_savant_messages(tmp_path):
     for i in range(20):
         writer.send_message("cam2", savant_frame("cam2", 10 + i * 0.1, [(7, BLUE, 100 + i), (8, RED, 400 - i)]),
                             b"")
+    # cam9 is not in the cameras file (an adapter started later): its frames get ids, none is dropped.
+    for i in range(5):
+        writer.send_message("cam9", savant_frame("cam9", 12 + i * 0.1, [(3, GREEN, 200 + i)]), b"")
     listener.join(45)
     writer.shutdown()
     output, _ = service.communicate(timeout=60)
     reader.shutdown()
     assert service.returncode == 0, output
-    assert len(received) == 40, output
+    assert len(received) == 45, output
     cam1 = [global_ids(m) for m in received if m.as_video_frame().source_id == "cam1"]
     cam2 = [global_ids(m) for m in received if m.as_video_frame().source_id == "cam2"]
     red, blue = cam1[-1][1], cam1[-1][2]
@@ -101,3 +105,6 @@ def test_global_ids_come_back_on_savant_messages(tmp_path):
     # The people seen in cam2 keep the identities they had in cam1.
     assert cam2[-1] == {7: blue, 8: red}
     assert "0 bad messages" in output
+    cam9 = [global_ids(m) for m in received if m.as_video_frame().source_id == "cam9"]
+    assert len(cam9) == 5 and cam9[-1][3] not in (red, blue)  # a new person, with a global id
+    assert output.count("camera 'cam9' is not in the cameras file") == 1  # warned once
