@@ -20,10 +20,12 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from prometheus_client.core import CounterMetricFamily
 
 from pyuniproc.config.cameras import load_cameras
 from pyuniproc.config.module import load_module_config
@@ -122,6 +124,32 @@ class FusionService:
             log.warning("fusion: %s", exc)
 
 
+class ServiceCollector:
+    """The service's and its reader's counters on /metrics, read at scrape time: what came in (frames,
+    stream ends, ignored kinds, messages rejected and why) and what could not be handled or sent."""
+
+    def __init__(self, service: FusionService, reader: Any) -> None:
+        self.service, self.reader = service, reader
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        stats = self.reader.stats()
+        received = CounterMetricFamily("pyuniproc_fusion_service_messages",
+                                       "Messages the fusion service's reader took, by kind", labels=["kind"])
+        for kind in ("messages", "frames", "ends", "ignored", "rejected"):
+            received.add_metric([kind], float(stats.get(kind, 0)))
+        rejected = CounterMetricFamily("pyuniproc_fusion_service_rejected",
+                                       "Messages the reader could not read, by reason", labels=["reason"])
+        for reason, count in sorted(stats.get("rejected_by_reason", {}).items()):
+            rejected.add_metric([reason], float(count))
+        counts = dict(self.service.counts)
+        handled = CounterMetricFamily("pyuniproc_fusion_service_frames",
+                                      "Frames fused, skipped (unusable) or not sent", labels=["outcome"])
+        outcomes = (("fused", "frames"), ("skipped", "bad_messages"), ("send_failed", "send_errors"))
+        for outcome, key in outcomes:
+            handled.add_metric([outcome], float(counts.get(key, 0)))
+        return [received, rejected, handled]
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("fusion", help="give people global ids across cameras (ZeroMQ in and out)")
     parser.add_argument("--in", dest="inbound", required=True,
@@ -149,6 +177,7 @@ def fusion_command(args: argparse.Namespace) -> int:
         listed = frozenset(camera.id for camera in site.cameras)
         service = FusionService(reader, writer, fusion, gate, FusionMetrics(telemetry.metrics),
                                 tick=telemetry.tick, site_cameras=listed)
+        telemetry.metrics.registry.register(ServiceCollector(service, reader))
         previous = signal.signal(signal.SIGTERM, lambda *_: service.stop())
         try:
             counts = service.run(max_seconds=args.max_seconds, idle_seconds=args.idle_seconds)

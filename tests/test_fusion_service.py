@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,7 @@ def test_global_ids_come_back_on_savant_messages(tmp_path):
     cameras.write_text("cameras:\n  - {id: cam1, uri: a.mp4}\n  - {id: cam2, uri: b.mp4}\n"
                        "topology:\n  links:\n    - {from: cam1, to: cam2, min_seconds: 4, max_seconds: 20}\n")
     inbound, outbound = f"ipc://{tmp_path}/in.ipc", f"ipc://{tmp_path}/out.ipc"
+    telemetry_port = free_port()
     reader_config = ReaderConfigBuilder(f"router+bind:{outbound}")
     reader_config.with_receive_timeout(100)
     reader = BlockingReader(reader_config.build())
@@ -65,7 +67,7 @@ def test_global_ids_come_back_on_savant_messages(tmp_path):
         [sys.executable, "-m", "pyuniproc.cli", "fusion", "--in", f"router+bind:{inbound}",
          "--out", f"dealer+connect:{outbound}", "--cameras", str(cameras), "--idle-seconds", "5",
          "--max-seconds", "60"],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "TELEMETRY_PORT": str(free_port())},
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "TELEMETRY_PORT": str(telemetry_port)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True)
     received: list = []
@@ -93,6 +95,9 @@ def test_global_ids_come_back_on_savant_messages(tmp_path):
     for i in range(5):
         writer.send_message("cam9", savant_frame("cam9", 12 + i * 0.1, [(3, GREEN, 200 + i)]), b"")
     listener.join(45)
+    # While it idles before exiting, its /metrics counts what came in and what went out.
+    with urllib.request.urlopen(f"http://127.0.0.1:{telemetry_port}/metrics", timeout=5) as response:
+        metrics = response.read().decode()
     writer.shutdown()
     output, _ = service.communicate(timeout=60)
     reader.shutdown()
@@ -108,3 +113,6 @@ def test_global_ids_come_back_on_savant_messages(tmp_path):
     cam9 = [global_ids(m) for m in received if m.as_video_frame().source_id == "cam9"]
     assert len(cam9) == 5 and cam9[-1][3] not in (red, blue)  # a new person, with a global id
     assert output.count("camera 'cam9' is not in the cameras file") == 1  # warned once
+    assert 'pyuniproc_fusion_service_messages_total{kind="frames"} 45.0' in metrics
+    assert 'pyuniproc_fusion_service_frames_total{outcome="fused"} 45.0' in metrics
+    assert 'pyuniproc_fusion_service_frames_total{outcome="skipped"} 0.0' in metrics
