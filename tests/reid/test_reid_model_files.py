@@ -63,3 +63,21 @@ def test_corrupt_onnx_with_matching_checksum_is_still_refused(model_copy):
     provenance_path.write_text(json.dumps(provenance))
     with pytest.raises(ModelError, match=rf"onnxruntime cannot load model file .*{KIND}\.onnx"):
         create_embedder(KIND, model_dir=model_copy)
+
+
+def test_reconverting_the_base_model_keeps_the_adapted_models_entry(tmp_path):
+    """scripts/convert_reid.py rewrites MODELS.json; scripts/adapt_reid.py's entry must survive it."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from convert_reid import models_made_elsewhere
+
+    provenance = tmp_path / "MODELS.json"
+    shutil.copy(DEFAULT_MODEL_DIR / "MODELS.json", provenance)
+    kept = models_made_elsewhere(provenance)
+    assert list(kept) == ["mobilenetv2_person_adapted"]
+    assert kept["mobilenetv2_person_adapted"] == json.loads(provenance.read_text())["models"][
+        "mobilenetv2_person_adapted"
+    ]
+    assert models_made_elsewhere(tmp_path / "absent.json") == {}
