@@ -94,10 +94,10 @@ class FusionService:
             log.warning("fusion: camera %r is not in the cameras file: it has no topology links, so its "
                         "people are not matched with other cameras' (add it and its links there)", camera_id)
         try:
-            tracks = self.fusion.update(message.camera_id, message.pts_seconds, self._weighted(message))
+            tracks = self.fusion.update(camera_id, message.pts_seconds, self._weighted(message))
         except (KeyError, ValueError) as exc:  # an unknown camera, NaN times, a malformed embedding
             self.counts["bad_messages"] += 1
-            log.warning("fusion: frame of camera %r skipped: %s", message.camera_id, exc)
+            log.warning("fusion: frame of camera %r skipped: %s", camera_id, exc)
             return
         self.counts["frames"] += 1
         self.events.extend(to_run_event(e) for e in self.fusion.events())

@@ -54,7 +54,6 @@ class DetectStage:
     waiting for frames can wake up for the result instead."""
 
     def __init__(self, workers: int = 1, on_done: Callable[[], None] | None = None) -> None:
-        self.workers = workers
         self._on_done = on_done
         self._jobs: queue.SimpleQueue[tuple[Future[DetectedBatch], Any, list[np.ndarray]] | None] = (
             queue.SimpleQueue()

@@ -96,21 +96,31 @@ def live(tmp_path_factory):
         camera.kill()
 
 
+def feed_frames(view: LiveView, cameras: list[str], stop: threading.Event, *, summaries: bool = False):
+    """A thread giving `view` a synthetic frame of every camera in `cameras` (read each round, so a
+    camera appended later joins) 20 times a second until `stop`; with `summaries`, a run summary too."""
+
+    def feed() -> None:
+        i = 0
+        while not stop.wait(0.05):
+            for camera_id in list(cameras):
+                view.on_frame(frame(camera_id, i, width=160, height=120), tracks((20, 20, 80, 100, 1)), [])
+            if summaries:
+                states = {c: {"state": "live", "frames_processed": i} for c in list(cameras)}
+                view.on_summary({"status": "running", "cameras": states})
+            i += 1
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_with_many_cameras_the_page_polls_snapshots_for_every_tile():
     cameras = [f"door{i}" for i in range(6)]  # more than MJPEG_MAX_TILES
     view = LiveView(cameras, tile_fps=5.0)
     server = ViewServer(view, Starlette(routes=view.routes()), host="127.0.0.1", port=0).start()
     stop = threading.Event()
-
-    def feed() -> None:
-        i = 0
-        while not stop.wait(0.05):
-            for camera_id in cameras:
-                view.on_frame(frame(camera_id, i, width=160, height=120), tracks((20, 20, 80, 100, 1)), [])
-            i += 1
-
-    thread = threading.Thread(target=feed, daemon=True)
-    thread.start()
+    thread = feed_frames(view, cameras, stop)
     try:
         with Browser(CHROMIUM) as browser:
             browser.goto(server.view_url)
@@ -133,18 +143,7 @@ def test_a_camera_added_while_the_page_is_open_gets_its_own_tile():
     view = LiveView(["door1"], tile_fps=5.0)
     server = ViewServer(view, Starlette(routes=view.routes()), host="127.0.0.1", port=0).start()
     stop = threading.Event()
-
-    def feed() -> None:
-        i = 0
-        while not stop.wait(0.05):
-            for camera_id in list(cameras):
-                view.on_frame(frame(camera_id, i, width=160, height=120), tracks((20, 20, 80, 100, 1)), [])
-            view.on_summary({"status": "running",
-                             "cameras": {c: {"state": "live", "frames_processed": i} for c in list(cameras)}})
-            i += 1
-
-    thread = threading.Thread(target=feed, daemon=True)
-    thread.start()
+    thread = feed_frames(view, cameras, stop, summaries=True)
     try:
         with Browser(CHROMIUM) as browser:
             browser.goto(server.view_url)

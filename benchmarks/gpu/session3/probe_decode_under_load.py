@@ -3,6 +3,12 @@
 
 Run on the GPU machine from the repository root, PyNvVideoCodec on PYTHONPATH, MPS daemon started:
     python3 benchmarks/gpu/session3/probe_decode_under_load.py .gpu-carry/vtest_1080p.mp4
+        -> decode_under_load.log: layouts 8 x 1, 1 x 8, 2 x 4 without, then with the load (that run
+           stopped at 1 x 8 under load, which decoded nothing; it held each frame's references until
+           the next Decode, now dropped at once)
+    python3 benchmarks/gpu/session3/probe_decode_under_load.py .gpu-carry/vtest_1080p.mp4 --variants
+        -> decode_under_load_variants.log: under the load only, 1 x 8 and 2 x 4 sessions per thread on
+           the legacy default stream, on a CUDA stream of each session's own, and with low display latency
 """
 
 import json
@@ -39,7 +45,7 @@ def load_main(stop_at):
             eng.detect_frames(32)
 
 
-def worker(video, threads, per_thread, seconds, barrier, out):
+def worker(video, threads, per_thread, seconds, barrier, out, variant="default"):
     sys.path.insert(0, os.getcwd())
     from pyuniproc.gpu.cuda_flags import prefer_blocking_sync
 
@@ -58,18 +64,23 @@ def worker(video, threads, per_thread, seconds, barrier, out):
     def loop(i):
         tids[i] = threading.get_native_id()
         torch.cuda.set_device(0)
+        torch.zeros(1, device="cuda")
         sessions = []
+        keep = []
         for _ in range(per_thread):
             d = nvc.CreateDemuxer(filename=video)
-            sessions.append(
-                [
-                    d,
-                    iter(d),
-                    nvc.CreateDecoder(
-                        gpuid=0, codec=d.GetNvCodecId(), cudacontext=0, cudastream=0, usedevicememory=True
-                    ),
-                ]
-            )
+            opts = dict(gpuid=0, codec=d.GetNvCodecId(), cudacontext=0, cudastream=0, usedevicememory=True)
+            if variant == "own_stream":
+                import ctypes
+
+                ctx = ctypes.c_void_p()
+                ctypes.CDLL("libcuda.so.1").cuCtxGetCurrent(ctypes.byref(ctx))
+                st = torch.cuda.Stream()
+                keep.append(st)
+                opts.update(cudacontext=ctx.value, cudastream=st.cuda_stream)
+            if variant == "low_latency":
+                opts["latency"] = nvc.DisplayDecodeLatencyType.LOW
+            sessions.append([d, iter(d), nvc.CreateDecoder(**opts)])
         cs = torch.cuda.Stream()
         ev = torch.cuda.Event(blocking=True)
         slot = None
@@ -97,6 +108,8 @@ def worker(video, threads, per_thread, seconds, barrier, out):
                     ev.synchronize()
                     t_sync[i] += time.perf_counter() - a
                     counts[i] += 1
+                    del t
+                del frames
 
     ws = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(threads)]
     for w in ws:
@@ -121,10 +134,57 @@ def worker(video, threads, per_thread, seconds, barrier, out):
     out.put({"frames": f1 - f0, "seconds": w1 - w0, "cpu": c1 - c0, "decode_s": d1 - d0, "sync_s": s1 - s0})
 
 
+LAYOUTS = ((8, 1, "default"), (1, 8, "default"), (2, 4, "default"))
+VARIANTS = (
+    (8, 1, "default"),
+    (1, 8, "default"),
+    (1, 8, "own_stream"),
+    (1, 8, "low_latency"),
+    (2, 4, "own_stream"),
+)
+
+
+def measure(ctx, video, loaded, threads, per_thread, variant) -> None:
+    """One layout over 8 processes; prints a JSON line."""
+    barrier, out = ctx.Barrier(8), ctx.Queue()
+    ps = [
+        ctx.Process(target=worker, args=(video, threads, per_thread, 3.0, barrier, out, variant))
+        for _ in range(8)
+    ]
+    for p in ps:
+        p.start()
+    row = {"gpu_load": loaded, "threads": threads, "sessions_per_thread": per_thread, "variant": variant}
+    try:
+        rows = [out.get(timeout=60) for _ in ps]
+    except Exception as e:
+        print(json.dumps({**row, "error": repr(e)}), flush=True)
+        for p in ps:
+            p.kill()
+        return
+    for p in ps:
+        p.join(30)
+    fr = sum(r["frames"] for r in rows)
+    el = max(r["seconds"] for r in rows)
+    per_frame = 1000 / max(fr, 1)
+    print(
+        json.dumps(
+            {
+                **row,
+                "fps": round(fr / el),
+                "cpu_ms": round(per_frame * sum(r["cpu"] for r in rows), 3),
+                "decode_call_ms_per_frame": round(per_frame * sum(r["decode_s"] for r in rows), 3),
+                "copy_sync_ms_per_frame": round(per_frame * sum(r["sync_s"] for r in rows), 3),
+            }
+        ),
+        flush=True,
+    )
+
+
 if __name__ == "__main__":
     video = sys.argv[1]
+    variants = "--variants" in sys.argv[2:]
     ctx = mp.get_context("spawn")
-    for loaded in (False, True):
+    for loaded in (True,) if variants else (False, True):
         loaders = []
         if loaded:
             stop_at = ctx.Value("d", time.time() + 600)
@@ -132,33 +192,8 @@ if __name__ == "__main__":
             for p in loaders:
                 p.start()
             time.sleep(40)  # graphs captured, replaying
-        for threads, per_thread in ((8, 1), (1, 8), (2, 4)):
-            barrier, out = ctx.Barrier(8), ctx.Queue()
-            ps = [
-                ctx.Process(target=worker, args=(video, threads, per_thread, 3.0, barrier, out))
-                for _ in range(8)
-            ]
-            for p in ps:
-                p.start()
-            rows = [out.get(timeout=300) for _ in ps]
-            for p in ps:
-                p.join(30)
-            fr = sum(r["frames"] for r in rows)
-            el = max(r["seconds"] for r in rows)
-            print(
-                json.dumps(
-                    {
-                        "gpu_load": loaded,
-                        "threads": threads,
-                        "sessions_per_thread": per_thread,
-                        "fps": round(fr / el),
-                        "cpu_ms": round(1000 * sum(r["cpu"] for r in rows) / fr, 3),
-                        "decode_call_ms_per_frame": round(1000 * sum(r["decode_s"] for r in rows) / fr, 3),
-                        "copy_sync_ms_per_frame": round(1000 * sum(r["sync_s"] for r in rows) / fr, 3),
-                    }
-                ),
-                flush=True,
-            )
+        for threads, per_thread, variant in VARIANTS if variants else LAYOUTS:
+            measure(ctx, video, loaded, threads, per_thread, variant)
         if loaded:
             stop_at.value = 0
             for p in loaders:
