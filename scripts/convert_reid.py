@@ -55,6 +55,7 @@ sys.path.insert(0, str(REPO))  # pyuniproc from this checkout: the same crop cut
 
 from pyuniproc.reid import measure  # noqa: E402
 from pyuniproc.reid.quality import QualityGate  # noqa: E402
+from reid_provenance import models_made_elsewhere  # noqa: E402  (scripts/, next to this file)
 
 OUT_DIR = REPO / "module/models/person_reid"
 REF_DIR = REPO / "tests/data/reid"
@@ -347,20 +348,13 @@ def main() -> None:
                            "onnx": onnx.__version__, "onnxruntime": ort.__version__,
                            "numpy": np.__version__, "opencv": cv2.__version__},
         "reference_video": {"file": str(measure.VTEST.relative_to(REPO)), "sha256": sha256(measure.VTEST)},
-        "models": {KIND: entry, **models_made_elsewhere(OUT_DIR / "MODELS.json")},
+        "models": {KIND: entry, **models_made_elsewhere(OUT_DIR / "MODELS.json", KIND)},
     }
     (OUT_DIR / "MODELS.json").write_text(json.dumps(provenance, indent=2) + "\n")
     print(f"{KIND}: {path.name} {path.stat().st_size / 1e6:.1f} MB sha256 {entry['sha256']}")
     for kind, other in provenance["models"].items():
         if other.get("base_model", {}).get("sha256") not in (None, entry["sha256"]):
             print(f"note: {kind} was made from another {KIND} file; rerun the script its entry names")
-
-
-def models_made_elsewhere(provenance_path: Path) -> dict:
-    """The entries of MODELS.json this script does not make (scripts/adapt_reid.py's), kept as they are."""
-    if not provenance_path.exists():
-        return {}
-    return {k: v for k, v in json.loads(provenance_path.read_text()).get("models", {}).items() if k != KIND}
 
 
 if __name__ == "__main__":

@@ -71,13 +71,13 @@ def test_reconverting_the_base_model_keeps_the_adapted_models_entry(tmp_path):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    from convert_reid import models_made_elsewhere
+    from reid_provenance import models_made_elsewhere
 
     provenance = tmp_path / "MODELS.json"
     shutil.copy(DEFAULT_MODEL_DIR / "MODELS.json", provenance)
-    kept = models_made_elsewhere(provenance)
+    kept = models_made_elsewhere(provenance, KIND)
     assert list(kept) == ["mobilenetv2_person_adapted"]
     assert kept["mobilenetv2_person_adapted"] == json.loads(provenance.read_text())["models"][
         "mobilenetv2_person_adapted"
     ]
-    assert models_made_elsewhere(tmp_path / "absent.json") == {}
+    assert models_made_elsewhere(tmp_path / "absent.json", KIND) == {}
