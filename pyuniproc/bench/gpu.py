@@ -453,6 +453,7 @@ def pipeline_options(args: argparse.Namespace, pace: float, **overrides: Any):
         "pace_fps": pace,
         "reid": args.reid,
         "pool_frames": args.pool_frames or None,
+        "decode_priority": args.decode_priority,
     }
     return PipelineOptions(**(settings | overrides))
 
@@ -507,6 +508,7 @@ VARIANT_KEYS = {
     "pool_frames": int,
     "batch_size": int,
     "max_batch_wait_ms": float,
+    "decode_priority": str,
 }
 
 
@@ -714,6 +716,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="comma-separated crop counts with a captured embed graph (default: the engine's; more crops "
         "run in chunks of the largest); smaller buckets need less GPU memory per engine",
+    )
+    parser.add_argument(
+        "--decode-priority",
+        default="normal",
+        choices=("normal", "high"),
+        help="CUDA stream priority of the NVDEC sessions: high keeps their frame mapping ahead of the "
+        "detector's kernels (variant key decode_priority)",
     )
     parser.add_argument(
         "--pool-frames",

@@ -54,22 +54,59 @@ def _as_nv12(frame: Any, device: torch.device) -> torch.Tensor:
     return tensor
 
 
-class NvdecStream:
-    """One NVDEC decoder session over one file (H.264/HEVC in MP4/MKV/TS), NV12 frames on the GPU."""
+DECODE_PRIORITIES = ("normal", "high")
 
-    def __init__(self, path: Path | str, *, gpu_id: int = 0, loop: bool = True) -> None:
+
+def _current_cuda_context() -> int:
+    """The calling thread's current CUDA context handle (torch's primary context once torch used CUDA)."""
+    import ctypes
+
+    handle = ctypes.c_void_p()
+    status = ctypes.CDLL("libcuda.so.1").cuCtxGetCurrent(ctypes.byref(handle))
+    if status != 0 or not handle.value:
+        raise RuntimeError(f"no current CUDA context for an NVDEC session (cuCtxGetCurrent: {status})")
+    return int(handle.value)
+
+
+class NvdecStream:
+    """One NVDEC decoder session over one file (H.264/HEVC in MP4/MKV/TS), NV12 frames on the GPU.
+
+    priority "normal": PyNvVideoCodec's defaults (its own context handle, the legacy default stream).
+    "high": the session maps frames on a CUDA stream of the device's highest priority, exposed as
+    `cuda_stream` so the caller copies frames out on that same stream (ordered after the map, no extra
+    sync). Why it exists: under inference load a decoder's post-processing kernels queue behind the
+    detector's; decode only beside 4 detecting processes, 8 threads x 1 session decoded 3,851 frames/s on
+    normal streams and 4,223 on high-priority ones (benchmarks/gpu/session3/decode_under_load_priority.log).
+    In the whole pipeline it did not pay in the same run (64 streams 2,632 -> 2,502 frames/s, 96 streams
+    2,120 -> 2,332; benchmarks/gpu/session4), so "normal" stays the default and "high" is a bench variant.
+    """
+
+    def __init__(
+        self, path: Path | str, *, gpu_id: int = 0, loop: bool = True, priority: str = "normal"
+    ) -> None:
         import PyNvVideoCodec as nvc
 
+        if priority not in DECODE_PRIORITIES:
+            raise ValueError(
+                f"decode priority must be one of {', '.join(DECODE_PRIORITIES)}, got {priority!r}"
+            )
         self._nvc = nvc
         self.path = str(path)
         self.loop = loop
         self.device = torch.device("cuda", gpu_id)
+        self.cuda_stream: torch.cuda.Stream | None = None
+        context, stream_handle = 0, 0
+        if priority == "high":
+            torch.cuda.set_device(self.device)
+            # torch clamps a large negative priority to the device's highest
+            self.cuda_stream = torch.cuda.Stream(self.device, priority=-100)
+            context, stream_handle = _current_cuda_context(), self.cuda_stream.cuda_stream
         self._demuxer = nvc.CreateDemuxer(filename=self.path)
         self._decoder = nvc.CreateDecoder(
             gpuid=gpu_id,
             codec=self._demuxer.GetNvCodecId(),
-            cudacontext=0,
-            cudastream=0,
+            cudacontext=context,
+            cudastream=stream_handle,
             usedevicememory=True,
         )
         self._packets = iter(self._demuxer)
@@ -135,10 +172,20 @@ class PyAvStream:
         self._container.close()
 
 
-def open_stream(path: Path | str, *, backend: str = "auto", gpu_id: int = 0, loop: bool = True) -> NV12Stream:
-    """`NvdecStream` when backend is "nvdec" (or "auto" and PyNvVideoCodec + CUDA are there), else PyAV."""
+def open_stream(
+    path: Path | str,
+    *,
+    backend: str = "auto",
+    gpu_id: int = 0,
+    loop: bool = True,
+    priority: str = "normal",
+) -> NV12Stream:
+    """`NvdecStream` when backend is "nvdec" (or "auto" and PyNvVideoCodec + CUDA are there), else PyAV.
+    `priority` is the NVDEC session's CUDA stream priority (`NvdecStream`); PyAV has none."""
     if backend not in ("auto", "nvdec", "pyav"):
         raise ValueError(f"decoder backend must be 'auto', 'nvdec' or 'pyav', got {backend!r}")
+    if priority not in DECODE_PRIORITIES:
+        raise ValueError(f"decode priority must be one of {', '.join(DECODE_PRIORITIES)}, got {priority!r}")
     if backend == "nvdec" or (backend == "auto" and torch.cuda.is_available() and pynvvideocodec_version()):
-        return NvdecStream(path, gpu_id=gpu_id, loop=loop)
+        return NvdecStream(path, gpu_id=gpu_id, loop=loop, priority=priority)
     return PyAvStream(path, loop=loop)

@@ -38,7 +38,7 @@ import torch
 
 from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
 from pyuniproc.gpu.engine import BatchEngine
-from pyuniproc.gpu.nvdec import NV12Stream
+from pyuniproc.gpu.nvdec import DECODE_PRIORITIES, NV12Stream
 from pyuniproc.gpu.tracking import REID_MODES, TrackingStage
 from pyuniproc.types import Detections
 
@@ -57,6 +57,9 @@ class PipelineOptions:
     max_lag_ms: paced runs: a camera further behind than this skips to "now" (missed frames are dropped).
     reid: "scheduled" (the tracks the gate and schedule pick, as the CPU runtime), "all" (every detection
         of every frame: the upper bound of ReID work) or "off".
+    decode_priority: CUDA stream priority of the NVDEC sessions ("normal" or "high", see
+        `pyuniproc.gpu.nvdec.NvdecStream`); the stream factories apply it (`pyuniproc.gpu.shards` passes
+        it on), the pipeline copies each frame on the stream its session decodes on when it has one.
     """
 
     batch_size: int = 64
@@ -66,6 +69,7 @@ class PipelineOptions:
     pace_fps: float = 0.0
     max_lag_ms: float = 250.0
     reid: str = "scheduled"
+    decode_priority: str = "normal"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.inference_workers < 1:
@@ -77,6 +81,10 @@ class PipelineOptions:
             raise ValueError("pace_fps and max_batch_wait_ms must be >= 0 and max_lag_ms > 0")
         if self.reid not in REID_MODES:
             raise ValueError(f"reid must be one of {', '.join(REID_MODES)}, got {self.reid!r}")
+        if self.decode_priority not in DECODE_PRIORITIES:
+            raise ValueError(
+                f"decode_priority must be one of {', '.join(DECODE_PRIORITIES)}, got {self.decode_priority!r}"
+            )
 
 
 @dataclass(slots=True)
@@ -245,7 +253,10 @@ class GpuPipeline:
             self._ready_barrier.abort()
             return
         cuda = self.device.type == "cuda"
-        copy_stream = torch.cuda.Stream(self.device) if cuda else None
+        # a session with its own stream: copy on it, ordered after the session's map of the frame
+        copy_stream = getattr(stream, "cuda_stream", None)
+        if copy_stream is None and cuda:
+            copy_stream = torch.cuda.Stream(self.device)
         copied = torch.cuda.Event(blocking=True) if cuda else None  # the wait sleeps, never spins
         try:
             self._ready_barrier.wait()

@@ -157,6 +157,7 @@ def _pipeline(
     from pyuniproc.gpu.tracking import ReidSelection, TrackingStage
 
     options = dict(options)
+    priority = options.get("decode_priority", "normal")
     tracker_kind = options.pop("tracker_kind", None) or spec.tracker_kind  # a run may swap the tracker
     if tracker_kind == REFERENCE_TRACKER:
         from pyuniproc.bench.gpu import register_reference_tracker
@@ -168,7 +169,8 @@ def _pipeline(
     )
     fallbacks = sum(e.fallbacks for e in engines)
     pipeline = GpuPipeline(
-        [lambda: open_stream(video, backend=backend, loop=True)] * len(cameras),
+        [lambda: open_stream(video, backend=backend, loop=True, priority=priority)]
+        * len(cameras),
         engines,
         PipelineOptions(**options),
         tracking,

@@ -112,6 +112,10 @@ def test_options_are_checked(engines):
         PipelineOptions(pace_fps=-1)
     with pytest.raises(ValueError, match="reid"):
         PipelineOptions(reid="sometimes")
+    with pytest.raises(ValueError, match="decode_priority"):
+        PipelineOptions(decode_priority="urgent")
+    with pytest.raises(ValueError, match="decode priority"):
+        open_stream("never-opened.mp4", backend="pyav", priority="urgent")
     with pytest.raises(ValueError, match="selection"):
         GpuPipeline([], engines, PipelineOptions(), TrackingStage())
 
@@ -180,6 +184,27 @@ def test_nvdec_gives_nv12_frames_on_the_gpu():
     assert not torch.equal(frames[0], frames[1])
     assert any(torch.equal(frames[0], frames[k]) for k in range(250, 400))  # the loop restarts at frame 0
     stream.close()
+
+
+@pytest.mark.cuda
+def test_a_high_priority_session_decodes_the_same_frames_on_its_own_stream():
+    import os
+
+    pytest.importorskip("PyNvVideoCodec")
+    video = os.environ.get("PYUNIPROC_GPU_VIDEO")
+    if not video:
+        pytest.skip("set PYUNIPROC_GPU_VIDEO to a 1080p H.264 file")
+    normal, high = open_stream(video, backend="nvdec"), open_stream(video, backend="nvdec", priority="high")
+    assert getattr(normal, "cuda_stream", None) is None
+    assert high.cuda_stream is not None and high.cuda_stream.priority < 0
+    for index in range(120):
+        expected = normal.read().clone()
+        with torch.cuda.stream(high.cuda_stream):  # copied where it was mapped, as the pipeline does
+            got = high.read().clone()
+        high.cuda_stream.synchronize()
+        assert torch.equal(expected, got), f"frame {index} differs"
+    normal.close()
+    high.close()
 
 
 @pytest.mark.parametrize("kind", ["ssdlite_pedestrian", "nanodet_coco"])

@@ -9,6 +9,9 @@ Run on the GPU machine from the repository root, PyNvVideoCodec on PYTHONPATH, M
     python3 benchmarks/gpu/session3/probe_decode_under_load.py .gpu-carry/vtest_1080p.mp4 --variants
         -> decode_under_load_variants.log: under the load only, 1 x 8 and 2 x 4 sessions per thread on
            the legacy default stream, on a CUDA stream of each session's own, and with low display latency
+    python3 benchmarks/gpu/session3/probe_decode_under_load.py .gpu-carry/vtest_1080p.mp4 --priority
+        -> decode_under_load_priority.log: under the load, sessions on streams of the highest priority,
+           then the same with the 4 load processes limited to 70 % of the SMs (MPS)
 """
 
 import json
@@ -25,8 +28,10 @@ def task_cpu(tid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def load_main(stop_at):
+def load_main(stop_at, sm_percent=None):
     sys.path.insert(0, os.getcwd())
+    if sm_percent:  # an MPS client's share of the SMs; must be set before CUDA starts
+        os.environ["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] = str(sm_percent)
     from pyuniproc.gpu.cuda_flags import prefer_blocking_sync
 
     prefer_blocking_sync()
@@ -70,18 +75,19 @@ def worker(video, threads, per_thread, seconds, barrier, out, variant="default")
         for _ in range(per_thread):
             d = nvc.CreateDemuxer(filename=video)
             opts = dict(gpuid=0, codec=d.GetNvCodecId(), cudacontext=0, cudastream=0, usedevicememory=True)
-            if variant == "own_stream":
+            if variant in ("own_stream", "high_priority"):
                 import ctypes
 
                 ctx = ctypes.c_void_p()
                 ctypes.CDLL("libcuda.so.1").cuCtxGetCurrent(ctypes.byref(ctx))
-                st = torch.cuda.Stream()
+                # torch maps a large negative priority to the device's highest
+                st = torch.cuda.Stream(priority=-100 if variant == "high_priority" else 0)
                 keep.append(st)
                 opts.update(cudacontext=ctx.value, cudastream=st.cuda_stream)
             if variant == "low_latency":
                 opts["latency"] = nvc.DisplayDecodeLatencyType.LOW
             sessions.append([d, iter(d), nvc.CreateDecoder(**opts)])
-        cs = torch.cuda.Stream()
+        cs = torch.cuda.Stream(priority=-100 if variant == "high_priority" else 0)
         ev = torch.cuda.Event(blocking=True)
         slot = None
         opened.wait()
@@ -142,6 +148,16 @@ VARIANTS = (
     (1, 8, "low_latency"),
     (2, 4, "own_stream"),
 )
+# --priority: sessions (and the copy) on a stream of the device's highest priority, so the decoder's
+# post-processing kernels need not queue behind inference; then the same with the inference processes
+# held to a share of the SMs by MPS
+PRIORITY_VARIANTS = (
+    (8, 1, "default"),
+    (1, 8, "own_stream"),
+    (1, 8, "high_priority"),
+    (2, 4, "high_priority"),
+    (8, 1, "high_priority"),
+)
 
 
 def measure(ctx, video, loaded, threads, per_thread, variant) -> None:
@@ -183,16 +199,24 @@ def measure(ctx, video, loaded, threads, per_thread, variant) -> None:
 if __name__ == "__main__":
     video = sys.argv[1]
     variants = "--variants" in sys.argv[2:]
+    priority = "--priority" in sys.argv[2:]
     ctx = mp.get_context("spawn")
-    for loaded in (True,) if variants else (False, True):
+    passes = [(False, None), (True, None)]
+    layouts = LAYOUTS
+    if variants:
+        passes, layouts = [(True, None)], VARIANTS
+    if priority:
+        passes, layouts = [(True, None), (True, 70)], PRIORITY_VARIANTS
+    for loaded, sm_percent in passes:
         loaders = []
         if loaded:
+            print(json.dumps({"load_processes": 4, "load_sm_percent": sm_percent or 100}), flush=True)
             stop_at = ctx.Value("d", time.time() + 600)
-            loaders = [ctx.Process(target=load_main, args=(stop_at,)) for _ in range(4)]
+            loaders = [ctx.Process(target=load_main, args=(stop_at, sm_percent)) for _ in range(4)]
             for p in loaders:
                 p.start()
             time.sleep(40)  # graphs captured, replaying
-        for threads, per_thread, variant in VARIANTS if variants else LAYOUTS:
+        for threads, per_thread, variant in layouts:
             measure(ctx, video, loaded, threads, per_thread, variant)
         if loaded:
             stop_at.value = 0
