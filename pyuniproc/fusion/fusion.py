@@ -110,6 +110,10 @@ class Fusion:
         if track is not None and not track.ended:
             self._end(track)
 
+    def continue_ids_after(self, largest: int) -> None:
+        """New global ids are above `largest`: a restart into the same outputs keeps them unique."""
+        self._store.continue_after(largest)
+
     def end_camera(self, camera_id: str) -> None:
         """End of stream for one camera: end all its tracks (identities live on until they expire)."""
         for track in list(self._camera(camera_id).tracks.values()):

@@ -63,6 +63,10 @@ class IdentityStore:
                 f"embedding width changed from {self.dim} to {dim}; all cameras must use one embedder"
             )
 
+    def continue_after(self, largest: int) -> None:
+        """Ids from now on are above `largest` (ids given out so far stay as they are)."""
+        self._next_gid = max(self._next_gid, int(largest) + 1)
+
     def reserve(self) -> int:
         """A global id no identity has or will have, for `create` to use later (a tentative new id)."""
         self._next_gid += 1

@@ -31,6 +31,7 @@ from typing import Any
 from pyuniproc.config.cameras import CameraSpec
 from pyuniproc.outputs._files import check_camera_id
 from pyuniproc.runtime.camera_worker import CameraWorker
+from pyuniproc.runtime.resume import ResumePoint
 from pyuniproc.sources import CameraSource
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,17 @@ class CameraRun:
     tracker: Any = None
     frames_processed: int = 0
     last_frame: int = 0  # 1-based number of the last processed frame, as in the outputs
+    track_id_offset: int = 0  # added to its tracker's ids: an earlier run's ids stay unique (resume.py)
     people_max: int = 0
     track_ids: set[int] = field(default_factory=set)
     ended: bool = False
 
 
-def open_camera(spec: CameraSpec, *, options: Any, queue_size: int, wakeup: threading.Condition) -> CameraRun:
-    """A camera's source and decode worker (not started yet); raises ValueError on a bad spec."""
+def open_camera(spec: CameraSpec, *, options: Any, queue_size: int, wakeup: threading.Condition,
+                resume: ResumePoint | None = None) -> CameraRun:
+    """A camera's source and decode worker (not started yet); raises ValueError on a bad spec.
+    `resume`: where earlier outputs of this camera id left off (frames and ids continue after it)."""
+    resume = resume or ResumePoint()
     check_camera_id(spec.id)  # ids become file names
     source = CameraSource(
         spec.id,
@@ -65,8 +70,10 @@ def open_camera(spec: CameraSpec, *, options: Any, queue_size: int, wakeup: thre
         start_seconds=spec.start_seconds,
         rtsp_transport=spec.rtsp_transport,
         max_frames=options.max_frames,
+        first_index=resume.first_frame_index,
     )
-    return CameraRun(spec=spec, worker=CameraWorker(source, queue_size=queue_size, wakeup=wakeup))
+    return CameraRun(spec=spec, worker=CameraWorker(source, queue_size=queue_size, wakeup=wakeup),
+                     last_frame=resume.first_frame_index, track_id_offset=resume.track_id_offset)
 
 
 def release_worker(camera: CameraRun, *, wakeup: threading.Condition, join_seconds: float) -> int:

@@ -30,6 +30,10 @@ class FusionStage:
         if self.metrics is not None:
             self.metrics.update(self.fusion)
 
+    def continue_global_ids_after(self, largest: int) -> None:
+        """New identities get ids above `largest` (an earlier run's, read from its outputs)."""
+        self.fusion.continue_ids_after(largest)
+
     def process(self, camera_id: str, pts_seconds: float, tracks: Detections) -> Detections:
         return self.fusion.update(camera_id, pts_seconds, tracks)
 

@@ -22,9 +22,11 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import ModuleConfig
@@ -53,6 +55,7 @@ from pyuniproc.runtime.outputs import RunOutputs
 from pyuniproc.runtime.overload import Action, OverloadPolicy
 from pyuniproc.runtime.progress import Progress
 from pyuniproc.runtime.pyfunc_host import events_from_tags
+from pyuniproc.runtime.resume import read_resume
 from pyuniproc.sources import redact_uri
 from pyuniproc.telemetry import Telemetry
 from pyuniproc.types import Detections, Frame
@@ -109,6 +112,10 @@ class Pipeline:
         # Global ids need appearance: fusion runs when the module has a ReID model.
         self.fusion = FusionStage(site, module.fusion) if self.reid is not None and module.fusion else None
         self.latency = {stage: LatencyStats() for stage in STAGES}
+        # read before the outputs open (summary.json is rewritten): frames and ids continue after them
+        self._resume = read_resume(options.out_dir)
+        if self.fusion is not None:
+            self.fusion.continue_global_ids_after(self._resume.largest_global_id)
         self.outputs = RunOutputs(options.out_dir, annotate=self.settings.annotated_video,
                                   global_ids=self.fusion is not None, site=site.name,
                                   events=self.settings.events, recording=self.settings.recording,
@@ -118,7 +125,7 @@ class Pipeline:
         self._cameras: dict[str, CameraRun] = {}
         for spec in site.cameras:
             self._cameras[spec.id] = open_camera(spec, options=options, queue_size=self.settings.queue_size,
-                                                 wakeup=self._wakeup)
+                                                 wakeup=self._wakeup, resume=self._resume.point(spec.id))
         self.overload = OverloadPolicy.from_settings(self.settings.overload)
         self._requests = CameraRequests()
         self._removed = RemovedCameras()
@@ -181,7 +188,7 @@ class Pipeline:
         if spec.id in self._cameras:
             raise ValueError(f"camera {spec.id!r} is already running")
         camera = open_camera(spec, options=self.options, queue_size=self.settings.queue_size,
-                             wakeup=self._wakeup)
+                             wakeup=self._wakeup, resume=self._resume.point(spec.id))
         self.outputs.open_camera(spec.id)
         with self._wakeup:
             self._cameras[spec.id] = camera
@@ -206,6 +213,9 @@ class Pipeline:
         self.overload.forget(camera_id)
         self.telemetry.metrics.forget_camera(camera_id)
         self._removed.add(snapshot)
+        # added again later: its frames and ids continue after this visit's
+        self._resume.cameras[camera_id] = self._resume.point(camera_id).after(
+            camera.last_frame, max(camera.track_ids, default=0))
         camera.tracker = None
         log.info("camera %s: removed after %d frames (%d processed)", camera_id, snapshot["frames_received"],
                  snapshot["frames_processed"])
@@ -346,6 +356,9 @@ class Pipeline:
         t0 = time.monotonic()
         tracker = camera.tracker
         tracks = tracker.update(detections) if detections is not None else tracker.predict_only()
+        if camera.track_id_offset and len(tracks):
+            ids = tracks.tracker_id
+            tracks = replace(tracks, tracker_id=np.where(ids > 0, ids + camera.track_id_offset, ids))
         t1 = time.monotonic()
         self.latency["track"].add((t1 - t0) * 1000)
         self.telemetry.record_stage(trace, frame.camera_id, "track", t0, t1)
@@ -494,7 +507,8 @@ class Pipeline:
         for camera_id, camera in running:
             snapshot = dict(camera.worker.stats.snapshot())
             snapshot.update(uri=redact_uri(camera.spec.uri), tracks_seen=len(camera.track_ids),
-                            people_max=camera.people_max, last_frame=camera.last_frame)
+                            people_max=camera.people_max, last_frame=camera.last_frame,
+                            first_frame=camera.worker.source.first_index + 1)
             cameras[camera_id] = snapshot
         processed = sum(camera.frames_processed for _, camera in running) + self._removed.processed
         return {

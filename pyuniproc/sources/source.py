@@ -75,6 +75,7 @@ class CameraSource:
         max_frames: int | None = None,
         clock_origin: float | None = None,
         av_options: dict[str, str] | None = None,
+        first_index: int = 0,
     ) -> None:
         if not isinstance(camera_id, str) or not camera_id:
             raise ValueError(f"camera_id must be a non-empty string, got {camera_id!r}")
@@ -91,6 +92,8 @@ class CameraSource:
             raise ValueError(f"start_seconds must be >= 0, got {start_seconds!r}")
         if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):
             raise ValueError(f"max_frames must be None or an int >= 1, got {max_frames!r}")
+        if not isinstance(first_index, int) or first_index < 0:
+            raise ValueError(f"first_index must be an int >= 0, got {first_index!r}")
         self.camera_id = camera_id
         self.source_uri: SourceUri = parse_uri(uri)
         self.realtime = bool(realtime)
@@ -104,6 +107,7 @@ class CameraSource:
         self.max_frames = max_frames
         self.clock_origin = clock_origin
         self.av_options = dict(av_options or {})
+        self.first_index = first_index
         self.stats = CameraStats(camera_id, uri, stall_timeout_seconds=stall_timeout_seconds)
         self._stop = threading.Event()
         self._started = False
@@ -122,7 +126,8 @@ class CameraSource:
     def frames(self) -> Iterator[Frame]:
         """Blocking iterator of frames; ends at the end of a file, on `stop()`, or when dead.
 
-        Frame.index counts the frames yielded (0, 1, 2 ... across loops and reconnects).
+        Frame.index counts the frames yielded (first_index, first_index + 1, ... across loops and
+        reconnects; first_index continues an earlier run's numbering, `pyuniproc.runtime.resume`).
         Frame.pts_seconds: files and folders use the stream clock from the first frame played
         (continuing across loops); live sources use `LiveClock` (stream spacing anchored to the
         monotonic clock, increasing across reconnects). Frame.decoded_at is when the frame was
@@ -159,15 +164,15 @@ class CameraSource:
 
     def _frames(self) -> Iterator[Frame]:
         logger.info("camera %s: opening %s (%s)", self.camera_id, self.uri, self.source_uri.kind.value)
-        index = 0
+        yielded = 0
         items = self._live_items() if self.is_live else self._file_items()
         try:
             for image, pts, decoded_at in items:
-                frame = Frame(self.camera_id, index, pts, image, decoded_at)
+                frame = Frame(self.camera_id, self.first_index + yielded, pts, image, decoded_at)
                 self.stats.record_frame(decoded_at)
-                index += 1
+                yielded += 1
                 yield frame
-                if self._stop.is_set() or (self.max_frames is not None and index >= self.max_frames):
+                if self._stop.is_set() or (self.max_frames is not None and yielded >= self.max_frames):
                     break
         except SourceDead as exc:
             message = str(exc)

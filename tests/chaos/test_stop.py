@@ -151,5 +151,16 @@ def test_restart_keeps_the_first_runs_video(tmp_path):
     # The line outputs appended under their one header.
     assert check_line_outputs(tmp_path, allow_cut_line=False) >= 1
     assert processed_rows(tmp_path) > rows_first
+    # Each restart continues the numbering: frames 1-12, 13-17, 18-20, ids never reused.
+    summary = json.loads((tmp_path / "summary.json").read_text())["cameras"]["cam1"]
+    assert (summary["first_frame"], summary["last_frame"]) == (18, 20)
+    lines = (tmp_path / "mot" / "cam1.txt").read_text().splitlines()
+    mot = [[int(v) for v in line.split(",")[:2]] for line in lines]
+    frames = [frame for frame, _ in mot]
+    assert frames == sorted(frames) and max(frames) <= 20
+    assert len({tuple(row) for row in mot}) == len(mot)  # no (frame, id) twice
+    first_ids = {track for frame, track in mot if frame <= 12}
+    later_ids = {track for frame, track in mot if frame > 12}
+    assert later_ids and min(later_ids) > max(first_ids)
     events = (tmp_path / "events.jsonl").read_text().splitlines()
     assert all(json.loads(line) for line in events)

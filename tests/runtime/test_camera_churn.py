@@ -121,3 +121,9 @@ def test_a_camera_id_can_come_back_and_bad_requests_fail_alone(running, tmp_path
     assert pipeline.summary()["cameras"]["base"]["frames_processed"] > 0  # the run went on meanwhile
     videos = sorted(p.name for p in (tmp_path / "video").glob("door*.mp4"))
     assert videos == ["door.1.mp4", "door.mp4"]
+    # Its second visit continues the first's frame numbers and track ids in mot/door.txt.
+    rows = [line.split(",")[:2] for line in (tmp_path / "mot" / "door.txt").read_text().splitlines()]
+    frames = [int(frame) for frame, _ in rows]
+    assert frames == sorted(frames) and frames[-1] > first["frames_processed"]
+    pairs = {(int(frame), int(track)) for frame, track in rows}
+    assert len(pairs) == len(rows)  # no (frame, id) twice
