@@ -319,8 +319,8 @@ class SegmentedVideoWriter:
         self._encoder = self._factory(
             path, fps=self.fps, width=self.width, height=self.height, label=self.label
         )
-        with self._cond:
-            self.segments.append(path)
+        with self._cond:  # the file actually opened (a factory may pick a free name, e.g. cam1.1.mp4)
+            self.segments.append(Path(getattr(self._encoder, "path", path)))
 
     def _close_segment(self) -> None:
         encoder, self._encoder = self._encoder, None

@@ -152,8 +152,11 @@ def test_restart_keeps_the_first_runs_video(tmp_path):
     assert check_line_outputs(tmp_path, allow_cut_line=False) >= 1
     assert processed_rows(tmp_path) > rows_first
     # Each restart continues the numbering: frames 1-12, 13-17, 18-20, ids never reused.
-    summary = json.loads((tmp_path / "summary.json").read_text())["cameras"]["cam1"]
-    assert (summary["first_frame"], summary["last_frame"]) == (18, 20)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    camera = summary["cameras"]["cam1"]
+    assert (camera["first_frame"], camera["last_frame"]) == (18, 20)
+    # the file written, not the one asked for
+    assert Path(summary["recording"]["cam1"]["current"]).name == "cam1.2.mp4"
     lines = (tmp_path / "mot" / "cam1.txt").read_text().splitlines()
     mot = [[int(v) for v in line.split(",")[:2]] for line in lines]
     frames = [frame for frame, _ in mot]
