@@ -454,6 +454,7 @@ def pipeline_options(args: argparse.Namespace, pace: float, **overrides: Any):
         "reid": args.reid,
         "pool_frames": args.pool_frames or None,
         "decode_priority": args.decode_priority,
+        "sessions_per_decoder": args.sessions_per_decoder,
     }
     return PipelineOptions(**(settings | overrides))
 
@@ -509,19 +510,25 @@ VARIANT_KEYS = {
     "batch_size": int,
     "max_batch_wait_ms": float,
     "decode_priority": str,
+    "sessions_per_decoder": int,
 }
 
 
 def parse_variants(text: str) -> list[tuple[str, dict[str, Any]]]:
-    """ "reid=all,processes=1" -> [("reid=all", {"reid": "all"}), ("processes=1", {"processes": 1})]."""
+    """ "reid=all,processes=1" -> [("reid=all", {"reid": "all"}), ("processes=1", {"processes": 1})];
+    settings joined by "+" change together: "a=1+b=2" -> [("a=1+b=2", {"a": 1, "b": 2})]."""
     cases = []
     for item in filter(None, (part.strip() for part in text.split(","))):
-        key, _, value = item.partition("=")
-        if key not in VARIANT_KEYS or not value:
-            raise ValueError(
-                f"variant {item!r}: expected KEY=VALUE with KEY one of {', '.join(VARIANT_KEYS)}"
-            )
-        cases.append((item, {key: VARIANT_KEYS[key](value)}))
+        change = {}
+        for setting in item.split("+"):
+            key, _, value = setting.strip().partition("=")
+            if key not in VARIANT_KEYS or not value:
+                raise ValueError(
+                    f"variant {item!r}: expected KEY=VALUE (several joined by +) with KEY one of "
+                    f"{', '.join(VARIANT_KEYS)}"
+                )
+            change[key] = VARIANT_KEYS[key](value)
+        cases.append((item, change))
     return cases
 
 
@@ -725,6 +732,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "detector's kernels (variant key decode_priority)",
     )
     parser.add_argument(
+        "--sessions-per-decoder",
+        type=int,
+        default=1,
+        help="cameras each decoder thread serves round robin (variant key sessions_per_decoder); "
+        "fewer threads waiting in the driver cost less host CPU per frame",
+    )
+    parser.add_argument(
         "--pool-frames",
         type=int,
         default=64,
@@ -759,7 +773,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--variants",
         default="reid=all,reid=off,processes=1",
-        help="one-setting changes measured at --variant-streams (keys: " + ", ".join(VARIANT_KEYS) + ")",
+        help="changes measured at --variant-streams, comma-separated; settings joined by + change together "
+        "(keys: " + ", ".join(VARIANT_KEYS) + ")",
     )
     parser.add_argument(
         "--variant-streams",

@@ -2,12 +2,14 @@
 
 Stages and how they overlap:
 
-1. One decoder thread per camera (PyNvVideoCodec releases the GIL while it decodes). Each frame, still
-   NV12, is copied on the thread's own CUDA stream into a free slot of a shared frame pool on the GPU and
-   announced on the ready queue. Paced runs (`pace_fps`) decode like live cameras: a camera that falls
-   more than `max_lag_ms` behind skips ahead (the frames it missed count as dropped), and a frame that
-   finds no free slot is dropped instead of stalling its decoder. Unpaced runs block on a full pool
-   (back-pressure, nothing dropped).
+1. One decoder thread per camera by default (PyNvVideoCodec releases the GIL while it decodes), or per
+   `sessions_per_decoder` cameras served round robin. Each frame, still NV12, is copied on the camera's
+   own CUDA stream into a free slot of a shared frame pool on the GPU and announced on the ready queue.
+   Paced runs (`pace_fps`) decode like live cameras: a camera that falls more than `max_lag_ms` behind
+   skips ahead (the frames it missed count as dropped), and a frame that finds no free slot is dropped
+   instead of stalling its decoder. Unpaced runs take a slot (within the
+   camera's share of the pool) before decoding and wait for one when there is none (back-pressure,
+   nothing dropped); a thread serving several cameras passes over a camera without room instead.
 2. `inference_workers` threads, each with its own CUDA stream and its own `BatchEngine` (captured CUDA
    graphs), take up to `batch_size` ready frames (waiting at most `max_batch_wait_ms` for a full batch):
    one graph replay does NV12 -> net input, the fp16 detector and a fixed-shape decode + NMS; one copy
@@ -60,6 +62,10 @@ class PipelineOptions:
     decode_priority: CUDA stream priority of the NVDEC sessions ("normal" or "high", see
         `pyuniproc.gpu.nvdec.NvdecStream`); the stream factories apply it (`pyuniproc.gpu.shards` passes
         it on), the pipeline copies each frame on the stream its session decodes on when it has one.
+    sessions_per_decoder: cameras one decoder thread serves round robin. 1 (a thread per camera) hides
+        each decode call's wait under inference load; more threads waiting in the driver cost more host
+        CPU per frame (benchmarks/gpu/README.md: decode only under load, 2 threads x 4 sessions on
+        high-priority streams took 1.28 ms CPU per frame against 2.07 for 8 x 1).
     """
 
     batch_size: int = 64
@@ -70,8 +76,11 @@ class PipelineOptions:
     max_lag_ms: float = 250.0
     reid: str = "scheduled"
     decode_priority: str = "normal"
+    sessions_per_decoder: int = 1
 
     def __post_init__(self) -> None:
+        if self.sessions_per_decoder < 1:
+            raise ValueError(f"sessions_per_decoder must be >= 1, got {self.sessions_per_decoder}")
         if self.batch_size < 1 or self.inference_workers < 1:
             raise ValueError(
                 f"batch_size and inference_workers must be >= 1, got {self.batch_size}, "
@@ -96,6 +105,24 @@ class Ticket:
     decoded: float
     decode_ms: float
     slot: int
+
+
+@dataclass(slots=True)
+class _CameraDecode:
+    """One camera's decoding state inside the decoder thread that serves it."""
+
+    stream_id: int
+    stream: NV12Stream
+    copy_stream: torch.cuda.Stream | None
+    copied: torch.cuda.Event | None
+    anchor: float = 0.0  # paced: when frame `since_anchor` = 0 was due
+    since_anchor: int = 0
+    index: int = 0  # the camera's frames so far, skipped ones included (Ticket.index is index - 1)
+    sequence: int = 0  # frames that entered the pipeline (tracking order)
+    ended: bool = False
+
+    def due(self, period: float) -> float:
+        return self.anchor + self.since_anchor * period
 
 
 class FramePool:
@@ -238,90 +265,152 @@ class GpuPipeline:
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._ready_barrier = threading.Barrier(len(self.open_streams) + 1)
+        self._ready_barrier = threading.Barrier(len(self._decoder_groups()) + 1)
         self._collect_lock = threading.Lock()
         self._formed_batches = 0
         self._tracking_turn = Turnstile(self.errors)
         self._delivery_turn = Turnstile(self.errors)
 
     # --- decode ---------------------------------------------------------------------------------------
-    def _decode_loop(self, stream_id: int) -> None:
+    def _decoder_groups(self) -> list[list[int]]:
+        """Cameras per decoder thread: consecutive runs of `sessions_per_decoder`."""
+        k = self.options.sessions_per_decoder
+        return [list(range(first, min(first + k, len(self.open_streams))))
+                for first in range(0, len(self.open_streams), k)]
+
+    def _decode_loop(self, stream_ids: list[int]) -> None:
+        """One decoder thread: opens its cameras' sessions, then decodes them until stop() or their ends.
+        One camera: it waits for room in the pool as before. Several: round robin, one frame per camera
+        per turn; a camera with no room this turn is passed over (never blocks the others)."""
+        cameras: list[_CameraDecode] = []
         try:
-            stream = self.open_streams[stream_id]()
+            for stream_id in stream_ids:
+                cameras.append(self._open_camera(stream_id))
         except BaseException as error:
             self.errors.append(error)
             self._ready_barrier.abort()
+            for camera in cameras:
+                camera.stream.close()
             return
+        try:
+            self._ready_barrier.wait()
+        except threading.BrokenBarrierError:
+            for camera in cameras:
+                camera.stream.close()
+            return
+        pace = self.options.pace_fps
+        period = 1.0 / pace if pace else 0.0
+        now = time.perf_counter()
+        for camera in cameras:  # spread the cameras over one period
+            camera.anchor = now + (camera.stream_id / len(self.open_streams)) * period
+        alone = len(cameras) == 1
+        try:
+            while not self._stop.is_set():
+                active = [camera for camera in cameras if not camera.ended]
+                if not active:
+                    break
+                if pace:
+                    camera = min(active, key=lambda c: c.due(period))
+                    wait = camera.due(period) - time.perf_counter()
+                    if wait > 0:
+                        time.sleep(wait)
+                    self._decode_paced(camera, pace, period)
+                    continue
+                progressed = False
+                for camera in active:
+                    if self._stop.is_set():
+                        break
+                    progressed |= self._decode_unpaced(camera, block=alone)
+                if not progressed:
+                    time.sleep(0.001)  # every camera's share of the pool is full: inference is behind
+        except BaseException as error:  # surfaced by stop()
+            self.errors.append(error)
+        finally:
+            for camera in cameras:
+                camera.stream.close()
+
+    def _open_camera(self, stream_id: int) -> _CameraDecode:
+        stream = self.open_streams[stream_id]()
         cuda = self.device.type == "cuda"
         # a session with its own stream: copy on it, ordered after the session's map of the frame
         copy_stream = getattr(stream, "cuda_stream", None)
         if copy_stream is None and cuda:
             copy_stream = torch.cuda.Stream(self.device)
         copied = torch.cuda.Event(blocking=True) if cuda else None  # the wait sleeps, never spins
-        try:
-            self._ready_barrier.wait()
-        except threading.BrokenBarrierError:
-            stream.close()
+        return _CameraDecode(stream_id, stream, copy_stream, copied)
+
+    def _decode_unpaced(self, camera: _CameraDecode, *, block: bool) -> bool:
+        """As fast as the pool allows: take the camera's quota and a slot, then decode into it.
+        Returns False when there was no room (nothing decoded)."""
+        quota = self._quota[camera.stream_id]
+        if block:
+            while not quota.acquire(timeout=0.1):
+                if self._stop.is_set():
+                    return False
+        elif not quota.acquire(blocking=False):
+            return False
+        slot = None
+        if block:
+            while slot is None and not self._stop.is_set():
+                slot = self.pool.acquire(timeout=0.1)
+        else:
+            slot = self.pool.acquire(timeout=None)
+        if slot is None:
+            quota.release()
+            return False
+        started = time.perf_counter()
+        frame = camera.stream.read()
+        if frame is None:
+            camera.ended = True
+            self.pool.release([slot])
+            quota.release()
+            return True
+        self.counters.decoded[camera.stream_id] += 1
+        camera.index += 1
+        self._publish(camera, frame, slot, due=started, started=started)
+        return True
+
+    def _decode_paced(self, camera: _CameraDecode, pace: float, period: float) -> None:
+        """Like a live camera: a frame is due every period; one that finds no free slot is dropped, and
+        a camera further behind than max_lag_ms skips to now (what it missed counts as dropped)."""
+        due = camera.due(period)
+        started = time.perf_counter()
+        frame = camera.stream.read()
+        if frame is None:
+            camera.ended = True
             return
-        pace = self.options.pace_fps
-        period = 1.0 / pace if pace else 0.0
-        lag_limit = self.options.max_lag_ms / 1000.0
-        n_streams = len(self.open_streams)
-        anchor = time.perf_counter() + (stream_id / n_streams) * period  # spread cameras over one period
-        since_anchor = 0
-        index = 0
-        sequence = 0
-        try:
-            while not self._stop.is_set():
-                due = anchor + since_anchor * period
-                if pace:
-                    wait = due - time.perf_counter()
-                    if wait > 0:
-                        time.sleep(wait)
-                started = time.perf_counter()
-                frame = stream.read()
-                if frame is None:
-                    break
-                got = time.perf_counter()
-                self.counters.decoded[stream_id] += 1
-                index += 1
-                since_anchor += 1
-                if pace:
-                    lag = got - due
-                    if lag > lag_limit:  # a live camera does not wait: skip what it sent meanwhile
-                        skipped = int(lag * pace)
-                        self.counters.dropped[stream_id] += skipped
-                        index += skipped
-                        anchor, since_anchor = got, 1
-                    slot = self.pool.acquire(timeout=None)
-                    if slot is None:
-                        self.counters.dropped[stream_id] += 1
-                        continue
-                else:
-                    due = started
-                    while not self._quota[stream_id].acquire(timeout=0.1):
-                        if self._stop.is_set():
-                            break
-                    slot = None
-                    while slot is None and not self._stop.is_set():
-                        slot = self.pool.acquire(timeout=0.1)
-                    if slot is None:
-                        break
-                frames = self.pool.ensure(tuple(frame.shape))
-                with torch.cuda.stream(copy_stream) if cuda else contextlib.nullcontext():
-                    frames[slot].copy_(frame, non_blocking=True)
-                if copy_stream is not None and copied is not None:
-                    copied.record(copy_stream)
-                    copied.synchronize()  # the decoder may reuse its buffer at the next read
-                done = time.perf_counter()
-                self.ready.put(
-                    Ticket(stream_id, sequence, index - 1, due, done, (done - started) * 1000.0, slot)
-                )
-                sequence += 1
-        except BaseException as error:  # surfaced by stop()
-            self.errors.append(error)
-        finally:
-            stream.close()
+        got = time.perf_counter()
+        self.counters.decoded[camera.stream_id] += 1
+        camera.index += 1
+        camera.since_anchor += 1
+        lag = got - due
+        if lag > self.options.max_lag_ms / 1000.0:  # a live camera does not wait: skip what it sent meanwhile
+            skipped = int(lag * pace)
+            self.counters.dropped[camera.stream_id] += skipped
+            camera.index += skipped
+            camera.anchor, camera.since_anchor = got, 1
+        slot = self.pool.acquire(timeout=None)
+        if slot is None:
+            self.counters.dropped[camera.stream_id] += 1
+            return
+        self._publish(camera, frame, slot, due=due, started=started)
+
+    def _publish(self, camera: _CameraDecode, frame: torch.Tensor, slot: int, *, due: float,
+                 started: float) -> None:
+        """Copy the frame into its pool slot (the decoder may reuse its buffer at the next read) and
+        announce it on the ready queue."""
+        frames = self.pool.ensure(tuple(frame.shape))
+        copy_stream = camera.copy_stream
+        with torch.cuda.stream(copy_stream) if copy_stream is not None else contextlib.nullcontext():
+            frames[slot].copy_(frame, non_blocking=True)
+        if camera.copy_stream is not None and camera.copied is not None:
+            camera.copied.record(camera.copy_stream)
+            camera.copied.synchronize()
+        done = time.perf_counter()
+        decode_ms = (done - started) * 1000.0
+        ticket = Ticket(camera.stream_id, camera.sequence, camera.index - 1, due, done, decode_ms, slot)
+        self.ready.put(ticket)
+        camera.sequence += 1
 
     # --- inference ---------------------------------------------------------------------------------------
     def _collect(self) -> tuple[list[Ticket], int]:
@@ -475,9 +564,9 @@ class GpuPipeline:
     # --- control --------------------------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> None:
         """Open every camera's decoder (in parallel), then start decoding and inference."""
-        for stream_id in range(len(self.open_streams)):
+        for group in self._decoder_groups():
             thread = threading.Thread(
-                target=self._decode_loop, args=(stream_id,), daemon=True, name=f"decode-{stream_id}"
+                target=self._decode_loop, args=(group,), daemon=True, name=f"decode-{group[0]}"
             )
             thread.start()
             self._threads.append(thread)

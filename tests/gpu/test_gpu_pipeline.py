@@ -44,14 +44,14 @@ def engines():
     return prepare_engines(detector, embedder, (288 * 3 // 2, 384), 2)
 
 
-def _run(video, engines, options, seconds, sink=None):
+def _run(video, engines, options, seconds, sink=None, cameras=2, loop=True):
     tracking = TrackingStage(selection=SELECTION)
     pipeline = GpuPipeline(
-        [lambda: open_stream(video, backend="pyav")] * 2,
+        [lambda: open_stream(video, backend="pyav", loop=loop)] * cameras,
         engines,
         options,
         tracking,
-        camera_ids=[10, 11],
+        camera_ids=list(range(10, 10 + cameras)),
         sink=sink,
     )
     pipeline.start()
@@ -90,6 +90,30 @@ def test_frames_flow_from_decoders_to_tracks_and_scheduled_embeddings(small_vide
     assert pipeline.pool._free.qsize() == pipeline.pool.slots  # every slot came back
 
 
+def test_one_decoder_thread_can_serve_several_cameras_round_robin(small_video, engines):
+    """3 cameras, 2 per thread (threads of 2 and 1): every frame of every camera arrives once, in order."""
+    seen = []
+    options = PipelineOptions(batch_size=4, sessions_per_decoder=2, pool_frames=4)
+    pipeline, records = _run(
+        small_video, engines, options, 6.0, cameras=3, loop=False,
+        sink=lambda camera, index, tracks: seen.append((camera, index)),
+    )
+    assert sum(thread.name.startswith("decode") for thread in pipeline._threads) == 2
+    assert pipeline.counters.snapshot() == (36, 0)  # 3 x the 12-frame clip, nothing dropped
+    for camera in (10, 11, 12):
+        assert [index for c, index in seen if c == camera] == list(range(12))
+    assert len(records) == 36 and pipeline.pool._free.qsize() == pipeline.pool.slots
+
+
+def test_paced_cameras_sharing_a_decoder_thread_keep_their_own_clocks(small_video, engines):
+    options = PipelineOptions(batch_size=2, pace_fps=5.0, sessions_per_decoder=2)
+    pipeline, records = _run(small_video, engines, options, 2.0)
+    decoded, dropped = pipeline.counters.snapshot()
+    assert dropped == 0 and 16 <= decoded <= 24  # 2 cameras x 5 fps x 2 s, give or take the edges
+    assert abs(pipeline.counters.decoded[0] - pipeline.counters.decoded[1]) <= 1
+    assert set(records[:, FIELD["stream"]].astype(int)) == {10, 11}
+
+
 def test_embedding_every_detection_and_none(small_video, engines):
     _, every = _run(small_video, engines, PipelineOptions(batch_size=4, reid="all"), 2.0)
     assert np.array_equal(every[:, FIELD["embedded"]], every[:, FIELD["detections"]])
@@ -112,6 +136,8 @@ def test_options_are_checked(engines):
         PipelineOptions(pace_fps=-1)
     with pytest.raises(ValueError, match="reid"):
         PipelineOptions(reid="sometimes")
+    with pytest.raises(ValueError, match="sessions_per_decoder"):
+        PipelineOptions(sessions_per_decoder=0)
     with pytest.raises(ValueError, match="decode_priority"):
         PipelineOptions(decode_priority="urgent")
     with pytest.raises(ValueError, match="decode priority"):
