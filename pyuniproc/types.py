@@ -131,7 +131,8 @@ class Detections:
         keys = set(parts[0].data)
         for p in parts[1:]:
             if set(p.data) != keys:
-                raise ValueError(f"cannot concatenate Detections with data keys {sorted(keys)} and {sorted(p.data)}")
+                raise ValueError(f"cannot concatenate Detections with data keys {sorted(keys)} "
+                                 f"and {sorted(p.data)}")
         return Detections(
             xyxy=np.concatenate([p.xyxy for p in parts]),
             confidence=np.concatenate([p.confidence for p in parts]),

@@ -53,9 +53,10 @@ from onnx import TensorProto, helper, numpy_helper
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # pyuniproc from this checkout: the same crop cutting as the runtime
 
+from reid_provenance import models_made_elsewhere  # noqa: E402  (scripts/, next to this file)
+
 from pyuniproc.reid import measure  # noqa: E402
 from pyuniproc.reid.quality import QualityGate  # noqa: E402
-from reid_provenance import models_made_elsewhere  # noqa: E402  (scripts/, next to this file)
 
 OUT_DIR = REPO / "module/models/person_reid"
 REF_DIR = REPO / "tests/data/reid"

@@ -87,9 +87,11 @@ def test_global_ids_come_back_on_savant_messages(tmp_path):
     writer.start()
     # Two people walk through cam1 for 2 s; 8 s later the same two (same looks) walk through cam2.
     for i in range(20):
-        writer.send_message("cam1", savant_frame("cam1", i * 0.1, [(1, RED, 100 + i), (2, BLUE, 400 - i)]), b"")
+        writer.send_message("cam1", savant_frame("cam1", i * 0.1, [(1, RED, 100 + i), (2, BLUE, 400 - i)]),
+                            b"")
     for i in range(20):
-        writer.send_message("cam2", savant_frame("cam2", 10 + i * 0.1, [(7, BLUE, 100 + i), (8, RED, 400 - i)]),
+        writer.send_message("cam2",
+                            savant_frame("cam2", 10 + i * 0.1, [(7, BLUE, 100 + i), (8, RED, 400 - i)]),
                             b"")
     # cam9 is not in the cameras file (an adapter started later): its frames get ids, none is dropped.
     for i in range(5):

@@ -44,7 +44,8 @@ def run(video: str, cameras: int, frames: int, model_dir: str, threshold: float)
             tracker.update(sv.Detections(xyxy=detections.xyxy.astype(np.float32),
                                          confidence=detections.confidence, class_id=detections.class_id))
             t3 = time.perf_counter()
-            for stage, seconds in (("decode", t1 - t0), ("detect", t2 - t1), ("track", t3 - t2), ("end_to_end", t3 - t0)):
+            for stage, seconds in (("decode", t1 - t0), ("detect", t2 - t1), ("track", t3 - t2),
+                                   ("end_to_end", t3 - t0)):
                 timings[stage].append(seconds * 1000)
             processed += 1
         capture.release()

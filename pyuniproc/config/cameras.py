@@ -97,7 +97,8 @@ def site_from_sources(sources: list[str]) -> Site:
     for item in sources:
         camera_id, sep, uri = item.partition("=")
         if not sep or not CAMERA_ID.match(camera_id) or not uri:
-            raise ConfigError("--source", f"expected ID=URI with ID made of letters, digits, _ or -; got {item!r}")
+            raise ConfigError("--source",
+                              f"expected ID=URI with ID made of letters, digits, _ or -; got {item!r}")
         cameras.append(CameraSpec(id=camera_id, uri=uri))
     ids = [c.id for c in cameras]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})

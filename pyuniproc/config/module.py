@@ -80,13 +80,15 @@ class RuntimeSettings:
     annotated_video: bool = True
     summary_period_seconds: float = 2.0
     batch_wait_ms: float = 5.0  # how long to wait for more cameras' frames before running a partial batch
-    cpu_precision: str = "fp32"  # detector weights on the CPU: fp32 (the converted model) or int8 (its quantised copy, faster)
+    # detector weights on the CPU: fp32 (the converted model) or int8 (its quantised copy, faster)
+    cpu_precision: str = "fp32"
     detector_workers: int = 2  # batches detected at once on the CPU, each on its own thread (read at start)
     detector_threads: int = 0  # ONNX Runtime threads per detector worker; 0: the CPUs shared among workers
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)  # traces, metrics, health
     events: EventsConfig = field(default_factory=EventsConfig)  # event sinks: jsonl, Kafka
     recording: RecordingConfig = field(default_factory=RecordingConfig)  # annotated video segments
-    overload: OverloadSettings = field(default_factory=OverloadSettings)  # detect / predict / drop when behind
+    # detect / predict / drop when behind
+    overload: OverloadSettings = field(default_factory=OverloadSettings)
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,8 @@ def load_module_config(path: Path | str) -> ModuleConfig:
             has_tracker = True
         elif kind == "nvinfer@attribute_model":
             if reid is not None:
-                raise doc.error(f"{where}.element", "pyuniproc runs one attribute model (ReID); found a second")
+                raise doc.error(f"{where}.element",
+                                "pyuniproc runs one attribute model (ReID); found a second")
             reid = _reid_spec(doc, where, element, parameters.get("reid") or {})
         elif kind == "pyfunc":
             pyfuncs.append(_pyfunc_spec(doc, where, element))
@@ -187,7 +190,8 @@ def _require(doc: YamlDocument, where: str, mapping: Any, key: str) -> Any:
     return mapping[key]
 
 
-def _number(doc: YamlDocument, where: str, value: Any, *, minimum: float = 0.0, maximum: float | None = None) -> float:
+def _number(doc: YamlDocument, where: str, value: Any, *, minimum: float = 0.0,
+            maximum: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise doc.error(where, f"expected a number, got {value!r:.60}")
     try:
@@ -329,5 +333,5 @@ def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSetti
     return RuntimeSettings(**values, **typed)
 
 
-__all__ = ["ConfigError", "DetectorSpec", "ModuleConfig", "PyFuncSpec", "ReidSpec", "RuntimeSettings", "TrackerSpec",
-           "load_module_config"]
+__all__ = ["ConfigError", "DetectorSpec", "ModuleConfig", "PyFuncSpec", "ReidSpec", "RuntimeSettings",
+           "TrackerSpec", "load_module_config"]

@@ -262,7 +262,8 @@ def _check_class(where: str, spec: Mapping[str, Any], project_root: Path, method
     if str(module_name) in SAVANT_BUILTIN_CLASSES:
         # Savant's own classes ship in its image and cannot be imported here: check the name only.
         known = SAVANT_BUILTIN_CLASSES[str(module_name)]
-        return [] if class_name in known else [f"{where}: {module_name} has no class {class_name} (known: {sorted(known)})"]
+        return [] if class_name in known else [f"{where}: {module_name} has no class {class_name} "
+                                               f"(known: {sorted(known)})"]
     if str(project_root) not in sys.path:
         sys.path.insert(0, str(project_root))
     try:

@@ -28,7 +28,8 @@ class CameraWorker:
         self.camera_id = source.camera_id
         self._frames: deque[Frame] = deque()
         self.queue_size = queue_size
-        self.drop_when_full = (source.is_live or source.realtime) if drop_when_full is None else drop_when_full
+        self.drop_when_full = ((source.is_live or source.realtime) if drop_when_full is None
+                               else drop_when_full)
         self._wakeup = wakeup
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"decode-{self.camera_id}", daemon=True)

@@ -10,7 +10,8 @@ from pyuniproc.config.cameras import Site
 from pyuniproc.fusion import Fusion, FusionConfig
 from pyuniproc.types import Detections
 
-EVENT_KINDS = {"assigned": "global_id_assigned", "corrected": "global_id_corrected", "retired": "identity_retired"}
+EVENT_KINDS = {"assigned": "global_id_assigned", "corrected": "global_id_corrected",
+               "retired": "identity_retired"}
 
 
 class FusionStage:
@@ -54,8 +55,10 @@ class FusionStage:
 
 
 def to_run_event(event: dict[str, Any]) -> dict[str, Any]:
-    """{"event": "assigned", "pts": ..} -> {"kind": "global_id_assigned", "pts_seconds": .., "details": {..}}."""
-    details = {k: v for k, v in event.items() if k not in ("event", "pts", "camera_id", "track_id", "global_id")}
+    """A fusion event as a run event:
+    {"event": "assigned", "pts": ..} -> {"kind": "global_id_assigned", "pts_seconds": .., "details": {..}}."""
+    details = {k: v for k, v in event.items()
+               if k not in ("event", "pts", "camera_id", "track_id", "global_id")}
     return {
         "kind": EVENT_KINDS.get(event["event"], f"fusion_{event['event']}"),
         "camera_id": event.get("camera_id"),

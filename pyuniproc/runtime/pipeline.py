@@ -63,8 +63,8 @@ from pyuniproc.types import Detections, Frame
 log = logging.getLogger(__name__)
 
 JOIN_SECONDS = 5.0  # how long a removed camera's decode thread may take to end
-STAGES = ("decode_wait", "preprocess", "infer", "decode_boxes", "track", "embed", "fusion", "analytics", "output",
-          "end_to_end")
+STAGES = ("decode_wait", "preprocess", "infer", "decode_boxes", "track", "embed", "fusion", "analytics",
+          "output", "end_to_end")
 
 
 class FrameObserver(Protocol):
@@ -236,7 +236,8 @@ class Pipeline:
             with progress:
                 while not self._stop.is_set():
                     self.telemetry.tick()
-                    if self.options.max_seconds and time.monotonic() - self._started >= self.options.max_seconds:
+                    if (self.options.max_seconds
+                            and time.monotonic() - self._started >= self.options.max_seconds):
                         break
                     self._apply_camera_requests()
                     batch = self._batcher.next_batch(

@@ -37,7 +37,8 @@ class Progress:
         if self._live is not None:
             self._live.update(render(summary))
         else:
-            cams = " | ".join(f"{cid} {c.get('state')} {c.get('frames_processed', 0)}f {c.get('fps', 0):.1f}fps"
+            cams = " | ".join(f"{cid} {c.get('state')} {c.get('frames_processed', 0)}f "
+                              f"{c.get('fps', 0):.1f}fps"
                               for cid, c in summary["cameras"].items())
             print(f"[{summary['elapsed_seconds']:7.1f}s] {summary['throughput_fps']:6.1f} fps total | {cams}",
                   file=sys.stderr, flush=True)
@@ -53,7 +54,8 @@ def render(summary: dict[str, Any]) -> Table:
     for camera_id, c in summary["cameras"].items():
         dropped = sum((c.get("dropped") or {}).values())
         since = c.get("seconds_since_last_frame")
-        table.add_row(camera_id, str(c.get("state")), f"{c.get('fps', 0):.1f}", str(c.get("frames_received", 0)),
+        table.add_row(camera_id, str(c.get("state")), f"{c.get('fps', 0):.1f}",
+                      str(c.get("frames_received", 0)),
                       str(c.get("frames_processed", 0)), str(dropped), str(c.get("read_errors", 0)),
                       str(c.get("reconnect_attempts", 0)), "-" if since is None else f"{since:.1f}s",
                       str(c.get("tracks_seen", 0)))

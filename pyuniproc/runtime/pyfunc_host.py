@@ -165,15 +165,18 @@ def load_pyfunc(spec: PyFuncSpec, module_path: Path, overrides: dict[str, Any] |
     try:
         module = importlib.import_module(spec.module)
     except ImportError as exc:
-        raise ConfigError(module_path, f"cannot import {where}: {exc}", line=spec.line, field="module") from None
+        raise ConfigError(module_path, f"cannot import {where}: {exc}", line=spec.line,
+                          field="module") from None
     cls = getattr(module, spec.class_name, None)
     if cls is None or not callable(getattr(cls, "process_frame", None)):
-        raise ConfigError(module_path, f"{where}: no class with process_frame()", line=spec.line, field="class_name")
+        raise ConfigError(module_path, f"{where}: no class with process_frame()", line=spec.line,
+                          field="class_name")
     kwargs = {**spec.kwargs, **(overrides or {})}
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(module_path, f"{where}: bad kwargs: {exc}", line=spec.line, field="kwargs") from None
+        raise ConfigError(module_path, f"{where}: bad kwargs: {exc}", line=spec.line,
+                          field="kwargs") from None
 
 
 class PyFuncStage:

@@ -41,10 +41,11 @@ class ReidStage:
         embedding columns added (same order as given)."""
         crops: list[np.ndarray] = []
         picks: list[tuple[int, np.ndarray, np.ndarray]] = []  # (frame position, rows, quality of rows)
-        for position, (frame, frame_tracks) in enumerate(zip(frames, tracks)):
+        for position, (frame, frame_tracks) in enumerate(zip(frames, tracks, strict=True)):
             if not len(frame_tracks):
                 continue
-            good, quality = self.gate.assess(frame_tracks.xyxy, frame_tracks.confidence, (frame.height, frame.width))
+            good, quality = self.gate.assess(frame_tracks.xyxy, frame_tracks.confidence,
+                                             (frame.height, frame.width))
             rows = self.scheduler.select(frame.camera_id, frame.index, frame_tracks.tracker_id, good, quality)
             if len(rows):
                 crops.extend(crop_boxes(frame.image, frame_tracks.xyxy[rows]))

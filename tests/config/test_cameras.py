@@ -17,12 +17,14 @@ def test_demo_site_loads_with_paths_resolved_next_to_the_file():
     assert site.cameras[1].start_seconds == 30
     assert site.cameras[0].lines[0].name == "crossing"
     # Links are bidirectional unless said otherwise.
-    assert {(link.source, link.target) for link in site.topology.links} == {("cam1", "cam2"), ("cam2", "cam1")}
+    assert ({(link.source, link.target) for link in site.topology.links}
+            == {("cam1", "cam2"), ("cam2", "cam1")})
 
 
 def test_duplicate_ids_rejected_naming_both_lines(tmp_path):
     path = tmp_path / "cameras.yml"
-    path.write_text("cameras:\n  - {id: a, uri: x.mp4}\n  - id: b\n    uri: y.mp4\n  - uri: z.mp4\n    id: a\n")
+    path.write_text("cameras:\n  - {id: a, uri: x.mp4}\n  - id: b\n    uri: y.mp4\n"
+                    "  - uri: z.mp4\n    id: a\n")
     with pytest.raises(ConfigError, match="duplicate camera id 'a'") as error:
         load_cameras(path)
     assert (error.value.line, error.value.field) == (6, "cameras[2].id")

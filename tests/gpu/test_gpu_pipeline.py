@@ -195,15 +195,21 @@ def test_report_files(tmp_path):
     assert (tmp_path / "fps_latency.png").stat().st_size > 1000
 
 
-@pytest.mark.cuda
-def test_nvdec_gives_nv12_frames_on_the_gpu():
-    """On the GPU machine, with PYUNIPROC_GPU_VIDEO naming a 1080p H.264 clip (the benchmark's)."""
+@pytest.fixture
+def gpu_video() -> str:
+    """On the GPU machine: PYUNIPROC_GPU_VIDEO names a 1080p H.264 clip (the benchmark's)."""
     import os
 
     pytest.importorskip("PyNvVideoCodec")
     video = os.environ.get("PYUNIPROC_GPU_VIDEO")
     if not video:
         pytest.skip("set PYUNIPROC_GPU_VIDEO to a 1080p H.264 file")
+    return video
+
+
+@pytest.mark.cuda
+def test_nvdec_gives_nv12_frames_on_the_gpu(gpu_video):
+    video = gpu_video
     stream = open_stream(video, backend="nvdec")
     frames = [stream.read().clone() for _ in range(400)]  # loops past the 300-frame clip
     assert all(f.shape == (1080 * 3 // 2, 1920) and f.device.type == "cuda" for f in frames)
@@ -213,13 +219,8 @@ def test_nvdec_gives_nv12_frames_on_the_gpu():
 
 
 @pytest.mark.cuda
-def test_a_high_priority_session_decodes_the_same_frames_on_its_own_stream():
-    import os
-
-    pytest.importorskip("PyNvVideoCodec")
-    video = os.environ.get("PYUNIPROC_GPU_VIDEO")
-    if not video:
-        pytest.skip("set PYUNIPROC_GPU_VIDEO to a 1080p H.264 file")
+def test_a_high_priority_session_decodes_the_same_frames_on_its_own_stream(gpu_video):
+    video = gpu_video
     normal, high = open_stream(video, backend="nvdec"), open_stream(video, backend="nvdec", priority="high")
     assert getattr(normal, "cuda_stream", None) is None
     assert high.cuda_stream is not None and high.cuda_stream.priority < 0

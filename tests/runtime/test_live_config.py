@@ -2,8 +2,8 @@
 are reported and change nothing."""
 
 import csv
-import re
 import json
+import re
 import shutil
 import threading
 import time
@@ -67,7 +67,8 @@ def test_edits_apply_while_running_and_broken_edits_are_ignored(tmp_path, monkey
         assert wait_for(lambda: rows_after(out / "tracks.csv", frame_now) > 5, 10), "tracking stopped"
 
         # 2. A good edit: a detector threshold no person reaches empties the tracks within seconds.
-        module_path.write_text(re.sub(r"DETECTION_THRESHOLD, [0-9.]+", "DETECTION_THRESHOLD, 0.999", original))
+        module_path.write_text(re.sub(r"DETECTION_THRESHOLD, [0-9.]+", "DETECTION_THRESHOLD, 0.999",
+                                      original))
         assert wait_for(lambda: pipeline.watcher.status.version == 2, 10)
         assert pipeline.detector.confidence_threshold == 0.999
         switched = pipeline.summary()["cameras"]["cam1"]["last_frame"]

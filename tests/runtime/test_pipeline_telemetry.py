@@ -7,8 +7,8 @@ import sys
 import threading
 import time
 import urllib.request
-from dataclasses import replace
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -55,8 +55,10 @@ def test_traces_metrics_and_health_of_a_real_run(tmp_path, monkeypatch, receiver
     # Paced like cameras, with room to buffer every frame and no overload policy, so every frame is
     # detected and none is dropped on a busy machine.
     module = replace(module, runtime=replace(module.runtime, queue_size=64, overload=OverloadSettings("off")))
-    site = Site(name="t", cameras=(CameraSpec(id="cam1", uri=str(VTEST)), CameraSpec(id="cam2", uri=str(VTEST))))
-    pipeline = Pipeline(module, site, RunOptions(out_dir=tmp_path, realtime=True, max_frames=40, progress=False))
+    site = Site(name="t", cameras=(CameraSpec(id="cam1", uri=str(VTEST)),
+                                   CameraSpec(id="cam2", uri=str(VTEST))))
+    pipeline = Pipeline(module, site,
+                        RunOptions(out_dir=tmp_path, realtime=True, max_frames=40, progress=False))
     runner = threading.Thread(target=pipeline.run)
     runner.start()
     try:
