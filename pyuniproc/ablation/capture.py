@@ -15,6 +15,7 @@ tracking cost.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -86,12 +87,15 @@ def capture_pipeline(
     max_frames: int | None = None,
     progress: bool = False,
 ) -> TrackStream:
-    """Run the pipeline once on `scenario` (fusion off) writing its outputs to `out_dir`; return the
-    recorded stream. The module needs a ReID element (`nvinfer@attribute_model`)."""
+    """Run the pipeline once on `scenario` (fusion off) writing its outputs to `out_dir`, the capture's
+    own folder; return the recorded stream. An earlier capture in `out_dir` is replaced: the pipeline
+    would continue its frame numbers, and the scorer counts the scenario's frames from 1. The module
+    needs a ReID element (`nvinfer@attribute_model`)."""
     from pyuniproc.runtime.pipeline import Pipeline, RunOptions
 
     if module.reid is None:
         raise ValueError(f"{module.path}: no nvinfer@attribute_model (ReID) element: nothing to fuse with")
+    shutil.rmtree(out_dir, ignore_errors=True)
     site = scenario_site(scenario)
     runtime = module.runtime
     telemetry = replace(

@@ -114,6 +114,10 @@ class Fusion:
         """New global ids are above `largest`: a restart into the same outputs keeps them unique."""
         self._store.continue_after(largest)
 
+    def largest_global_id(self) -> int:
+        """The largest global id given out (or reserved, or continued after) so far; 0 before any."""
+        return self._store.largest_id
+
     def end_camera(self, camera_id: str) -> None:
         """End of stream for one camera: end all its tracks (identities live on until they expire)."""
         for track in list(self._camera(camera_id).tracks.values()):

@@ -67,6 +67,10 @@ class IdentityStore:
         """Ids from now on are above `largest` (ids given out so far stay as they are)."""
         self._next_gid = max(self._next_gid, int(largest) + 1)
 
+    @property
+    def largest_id(self) -> int:
+        return self._next_gid - 1
+
     def reserve(self) -> int:
         """A global id no identity has or will have, for `create` to use later (a tentative new id)."""
         self._next_gid += 1

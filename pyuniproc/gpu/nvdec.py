@@ -57,6 +57,12 @@ def _as_nv12(frame: Any, device: torch.device) -> torch.Tensor:
 DECODE_PRIORITIES = ("normal", "high")
 
 
+def check_decode_priority(priority: str) -> str:
+    if priority not in DECODE_PRIORITIES:
+        raise ValueError(f"decode priority must be one of {', '.join(DECODE_PRIORITIES)}, got {priority!r}")
+    return priority
+
+
 def _current_cuda_context() -> int:
     """The calling thread's current CUDA context handle (torch's primary context once torch used CUDA)."""
     import ctypes
@@ -86,10 +92,7 @@ class NvdecStream:
     ) -> None:
         import PyNvVideoCodec as nvc
 
-        if priority not in DECODE_PRIORITIES:
-            raise ValueError(
-                f"decode priority must be one of {', '.join(DECODE_PRIORITIES)}, got {priority!r}"
-            )
+        check_decode_priority(priority)
         self._nvc = nvc
         self.path = str(path)
         self.loop = loop
@@ -184,8 +187,7 @@ def open_stream(
     `priority` is the NVDEC session's CUDA stream priority (`NvdecStream`); PyAV has none."""
     if backend not in ("auto", "nvdec", "pyav"):
         raise ValueError(f"decoder backend must be 'auto', 'nvdec' or 'pyav', got {backend!r}")
-    if priority not in DECODE_PRIORITIES:
-        raise ValueError(f"decode priority must be one of {', '.join(DECODE_PRIORITIES)}, got {priority!r}")
+    check_decode_priority(priority)
     if backend == "nvdec" or (backend == "auto" and torch.cuda.is_available() and pynvvideocodec_version()):
         return NvdecStream(path, gpu_id=gpu_id, loop=loop, priority=priority)
     return PyAvStream(path, loop=loop)

@@ -40,7 +40,7 @@ import torch
 
 from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
 from pyuniproc.gpu.engine import BatchEngine
-from pyuniproc.gpu.nvdec import DECODE_PRIORITIES, NV12Stream
+from pyuniproc.gpu.nvdec import NV12Stream, check_decode_priority
 from pyuniproc.gpu.tracking import REID_MODES, TrackingStage
 from pyuniproc.types import Detections
 
@@ -90,10 +90,7 @@ class PipelineOptions:
             raise ValueError("pace_fps and max_batch_wait_ms must be >= 0 and max_lag_ms > 0")
         if self.reid not in REID_MODES:
             raise ValueError(f"reid must be one of {', '.join(REID_MODES)}, got {self.reid!r}")
-        if self.decode_priority not in DECODE_PRIORITIES:
-            raise ValueError(
-                f"decode_priority must be one of {', '.join(DECODE_PRIORITIES)}, got {self.decode_priority!r}"
-            )
+        check_decode_priority(self.decode_priority)
 
 
 @dataclass(slots=True)
@@ -136,6 +133,7 @@ class FramePool:
         for slot in range(slots):
             self._free.put(slot)
         self._lock = threading.Lock()
+        self._room = threading.Condition()
 
     def ensure(self, shape: tuple[int, int]) -> torch.Tensor:
         if self.frames is None:
@@ -158,6 +156,14 @@ class FramePool:
     def release(self, slots: Sequence[int]) -> None:
         for slot in slots:
             self._free.put(slot)
+        with self._room:
+            self._room.notify_all()
+
+    def wait_for_room(self, timeout: float) -> None:
+        """Sleep until slots come back (or `timeout` seconds): a decoder thread whose cameras all had
+        no room waits here instead of polling."""
+        with self._room:
+            self._room.wait(timeout)
 
 
 class Counters:
@@ -321,8 +327,8 @@ class GpuPipeline:
                     if self._stop.is_set():
                         break
                     progressed |= self._decode_unpaced(camera, block=alone)
-                if not progressed:
-                    time.sleep(0.001)  # every camera's share of the pool is full: inference is behind
+                if not progressed:  # every camera's share of the pool is full: inference is behind
+                    self.pool.wait_for_room(0.05)
         except BaseException as error:  # surfaced by stop()
             self.errors.append(error)
         finally:
@@ -457,10 +463,10 @@ class GpuPipeline:
             self._delivery_turn.wake()
 
     def _release(self, tickets: Sequence[Ticket]) -> None:
-        self.pool.release([t.slot for t in tickets])
-        if not self.options.pace_fps:
+        if not self.options.pace_fps:  # quotas first: releasing the slots wakes decoders waiting for room
             for ticket in tickets:
                 self._quota[ticket.stream].release()
+        self.pool.release([t.slot for t in tickets])
 
     def _run_batch(self, tickets: list[Ticket], number: int, engine: BatchEngine) -> None:
         formed = time.perf_counter()

@@ -2,8 +2,8 @@
 
 Per identity, up to `per_identity` visits (spread over its cameras first) get one thumbnail each:
 the frame where the box is largest within the middle 80% of the visit (away from the entry and exit,
-where the person is cut by the frame edge). Each camera's video is decoded once, front to back,
-stopping after the last frame needed.
+where the person is cut by the frame edge). Each camera's video is decoded once per run that appended
+to the folder, front to back, stopping after the last frame needed.
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ from __future__ import annotations
 import base64
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from pyuniproc.report.data import Identity, RunData, Visit, camera_sources
+from pyuniproc.runtime.resume import frame_in_source
+
+Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -53,43 +57,64 @@ def make_thumbnails(
     quality: int = 80,
     max_identities: int | None = None,
 ) -> dict[int, list[Thumbnail]]:
-    """global id -> its thumbnails in time order ({} for identities whose camera video is not found)."""
+    """global id -> its thumbnails in time order ({} for identities whose camera video is not found).
+
+    A folder that several runs appended to numbers each run's frames on from the last
+    (`pyuniproc.runtime.resume`); summary.json's `numbering` says where each camera's source began
+    again, which maps a frame number back to the frame of the source (or of that run's recording)."""
     sources = camera_sources(data)
-    wanted: dict[str, dict[int, list[tuple[int, Visit, tuple[float, float, float, float]]]]] = defaultdict(
-        dict
-    )
+    starts = source_starts(data.summary)
+    # (camera, source start) -> 0-based frame of the source -> [(global id, visit, box, frame number)]
+    wanted: dict[tuple[str, int], dict[int, list[tuple[int, Visit, Box, int]]]] = defaultdict(dict)
     for identity in data.identities[:max_identities]:
         for visit in pick_visits(identity, per_identity):
             if visit.camera_id not in sources:
                 continue
             frame, *box = best_row(visit)
-            wanted[visit.camera_id].setdefault(frame, []).append((identity.global_id, visit, tuple(box)))
+            run, index = frame_in_source(frame, starts.get(visit.camera_id, ()))
+            entry = (identity.global_id, visit, tuple(box), frame)
+            wanted[visit.camera_id, run].setdefault(index, []).append(entry)
     out: dict[int, list[Thumbnail]] = defaultdict(list)
-    for camera, frames in wanted.items():
+    for (camera, run), frames in wanted.items():
         uri, start_seconds = sources[camera]
+        if Path(uri).parent == data.run_dir / "video" and run > 0:  # the run's own recording
+            uri = str(Path(uri).with_name(f"{camera}.{run}.mp4"))
+            if not Path(uri).is_file():
+                continue
         for index, image in _decode(camera, uri, start_seconds, set(frames)):
-            for gid, visit, box in frames[index + 1]:
+            for gid, visit, box, frame in frames[index]:
                 jpeg = _encode(_crop(image, box), height, quality)
-                out[gid].append(Thumbnail(gid, camera, index + 1, visit.start, jpeg))
+                out[gid].append(Thumbnail(gid, camera, frame, visit.start, jpeg))
     for items in out.values():
         items.sort(key=lambda t: t.pts)
     return dict(out)
 
 
+def source_starts(summary: dict) -> dict[str, tuple[int, ...]]:
+    """Per camera, the 1-based frame numbers where its source began again (summary.json `numbering`;
+    none in a folder written by one run before that bookkeeping: its numbering began at 1)."""
+    cameras = (summary.get("numbering") or {}).get("cameras") or {}
+    return {
+        str(camera): tuple(int(s) for s in entry.get("source_starts") or ())
+        for camera, entry in cameras.items()
+        if isinstance(entry, dict)
+    }
+
+
 def _decode(camera: str, uri: str, start_seconds: float, frames: set[int]):
-    """(0-based index, RGB image) of the wanted 1-based `frames`, decoded with the runtime's own reader
-    (so indices count as the run counted them)."""
+    """(0-based index, RGB image) of the wanted 0-based `frames` of the source, decoded with the runtime's
+    own reader (so indices count as the run counted them)."""
     from pyuniproc.sources import CameraSource
 
     last = max(frames)
     source = CameraSource(
-        camera, uri, realtime=False, loop=False, start_seconds=start_seconds, max_frames=last
+        camera, uri, realtime=False, loop=False, start_seconds=start_seconds, max_frames=last + 1
     )
     try:
         for frame in source.frames():
-            if frame.index + 1 in frames:
+            if frame.index in frames:
                 yield frame.index, frame.image
-            if frame.index + 1 >= last:
+            if frame.index >= last:
                 break
     finally:
         source.stop()

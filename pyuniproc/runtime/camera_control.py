@@ -51,6 +51,7 @@ class CameraRun:
     frames_processed: int = 0
     last_frame: int = 0  # 1-based number of the last processed frame, as in the outputs
     track_id_offset: int = 0  # added to its tracker's ids: an earlier run's ids stay unique (resume.py)
+    largest_track_id: int = 0  # of the ids written so far (readable from other threads, unlike track_ids)
     people_max: int = 0
     track_ids: set[int] = field(default_factory=set)
     ended: bool = False
@@ -73,7 +74,8 @@ def open_camera(spec: CameraSpec, *, options: Any, queue_size: int, wakeup: thre
         first_index=resume.first_frame_index,
     )
     return CameraRun(spec=spec, worker=CameraWorker(source, queue_size=queue_size, wakeup=wakeup),
-                     last_frame=resume.first_frame_index, track_id_offset=resume.track_id_offset)
+                     last_frame=resume.first_frame_index, track_id_offset=resume.track_id_offset,
+                     largest_track_id=resume.track_id_offset)
 
 
 def release_worker(camera: CameraRun, *, wakeup: threading.Condition, join_seconds: float) -> int:

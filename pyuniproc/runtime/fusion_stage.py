@@ -35,6 +35,10 @@ class FusionStage:
         """New identities get ids above `largest` (an earlier run's, read from its outputs)."""
         self.fusion.continue_ids_after(largest)
 
+    def largest_global_id(self) -> int:
+        """The largest global id given out so far (or continued after)."""
+        return self.fusion.largest_global_id()
+
     def process(self, camera_id: str, pts_seconds: float, tracks: Detections) -> Detections:
         return self.fusion.update(camera_id, pts_seconds, tracks)
 

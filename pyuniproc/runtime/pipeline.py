@@ -55,7 +55,7 @@ from pyuniproc.runtime.outputs import RunOutputs
 from pyuniproc.runtime.overload import Action, OverloadPolicy
 from pyuniproc.runtime.progress import Progress
 from pyuniproc.runtime.pyfunc_host import events_from_tags
-from pyuniproc.runtime.resume import read_resume
+from pyuniproc.runtime.resume import ResumePoint, numbering_summary, read_resume
 from pyuniproc.sources import redact_uri
 from pyuniproc.telemetry import Telemetry
 from pyuniproc.types import Detections, Frame
@@ -124,8 +124,7 @@ class Pipeline:
         self._stop = threading.Event()
         self._cameras: dict[str, CameraRun] = {}
         for spec in site.cameras:
-            self._cameras[spec.id] = open_camera(spec, options=options, queue_size=self.settings.queue_size,
-                                                 wakeup=self._wakeup, resume=self._resume.point(spec.id))
+            self._cameras[spec.id] = self._open_camera(spec)
         self.overload = OverloadPolicy.from_settings(self.settings.overload)
         self._requests = CameraRequests()
         self._removed = RemovedCameras()
@@ -187,8 +186,7 @@ class Pipeline:
     def _add_now(self, spec: CameraSpec) -> None:
         if spec.id in self._cameras:
             raise ValueError(f"camera {spec.id!r} is already running")
-        camera = open_camera(spec, options=self.options, queue_size=self.settings.queue_size,
-                             wakeup=self._wakeup, resume=self._resume.point(spec.id))
+        camera = self._open_camera(spec)
         self.outputs.open_camera(spec.id)
         with self._wakeup:
             self._cameras[spec.id] = camera
@@ -215,7 +213,7 @@ class Pipeline:
         self._removed.add(snapshot)
         # added again later: its frames and ids continue after this visit's
         self._resume.cameras[camera_id] = self._resume.point(camera_id).after(
-            camera.last_frame, max(camera.track_ids, default=0))
+            camera.last_frame, camera.largest_track_id)
         camera.tracker = None
         log.info("camera %s: removed after %d frames (%d processed)", camera_id, snapshot["frames_received"],
                  snapshot["frames_processed"])
@@ -385,6 +383,8 @@ class Pipeline:
         camera.last_frame = frame.index + 1
         camera.people_max = max(camera.people_max, len(tracks))
         camera.track_ids.update(int(t) for t in tracks.tracker_id)
+        if len(tracks):
+            camera.largest_track_id = max(camera.largest_track_id, int(tracks.tracker_id.max()))
         camera.worker.stats.mark_processed()
         if self.fusion is not None:
             self.latency["fusion"].add((t1 - t0) * 1000)
@@ -492,6 +492,26 @@ class Pipeline:
         self.outputs.write_summary(self.summary())
         self.outputs.close()
 
+    def _open_camera(self, spec: CameraSpec) -> CameraRun:
+        """A camera's source and worker; its numbering continues where the folder's outputs left it,
+        and the point where its source starts is recorded (resume.py)."""
+        start = self._resume.point(spec.id).started()
+        camera = open_camera(spec, options=self.options, queue_size=self.settings.queue_size,
+                             wakeup=self._wakeup, resume=start)
+        self._resume.cameras[spec.id] = start
+        return camera
+
+    def _numbering(self) -> dict[str, Any]:
+        """summary.json's `numbering`: where every camera seen in this folder stands (resume.py)."""
+        points = dict(self._resume.cameras)
+        for camera_id, camera in list(self._cameras.items()):
+            points[camera_id] = points.get(camera_id, ResumePoint()).after(
+                camera.last_frame, camera.largest_track_id)
+        largest_global_id = self._resume.largest_global_id
+        if self.fusion is not None:
+            largest_global_id = max(largest_global_id, self.fusion.largest_global_id())
+        return numbering_summary(points, largest_global_id)
+
     # -- reporting ----------------------------------------------------------------------------
 
     def _camera_snapshots(self) -> dict[str, dict[str, Any]]:
@@ -522,6 +542,7 @@ class Pipeline:
             "throughput_fps": round(processed / elapsed, 2) if elapsed > 0 else 0.0,
             "cameras": cameras,
             "removed_cameras": self._removed.to_json(),
+            "numbering": self._numbering(),
             "overload": self.overload.snapshot(),
             "latency_ms": {stage: stats.summary() for stage, stats in self.latency.items()},
             "config": self.watcher.status.to_json() if self.watcher else None,

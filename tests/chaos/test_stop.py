@@ -155,6 +155,7 @@ def test_restart_keeps_the_first_runs_video(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     camera = summary["cameras"]["cam1"]
     assert (camera["first_frame"], camera["last_frame"]) == (18, 20)
+    assert summary["numbering"]["cameras"]["cam1"]["source_starts"] == [1, 13, 18]
     # the file written, not the one asked for
     assert Path(summary["recording"]["cam1"]["current"]).name == "cam1.2.mp4"
     lines = (tmp_path / "mot" / "cam1.txt").read_text().splitlines()

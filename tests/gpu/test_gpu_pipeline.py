@@ -138,7 +138,7 @@ def test_options_are_checked(engines):
         PipelineOptions(reid="sometimes")
     with pytest.raises(ValueError, match="sessions_per_decoder"):
         PipelineOptions(sessions_per_decoder=0)
-    with pytest.raises(ValueError, match="decode_priority"):
+    with pytest.raises(ValueError, match="decode priority"):
         PipelineOptions(decode_priority="urgent")
     with pytest.raises(ValueError, match="decode priority"):
         open_stream("never-opened.mp4", backend="pyav", priority="urgent")
@@ -226,8 +226,9 @@ def test_a_high_priority_session_decodes_the_same_frames_on_its_own_stream(gpu_v
     assert high.cuda_stream is not None and high.cuda_stream.priority < 0
     for index in range(120):
         expected = normal.read().clone()
+        frame = high.read()
         with torch.cuda.stream(high.cuda_stream):  # copied where it was mapped, as the pipeline does
-            got = high.read().clone()
+            got = frame.clone()
         high.cuda_stream.synchronize()
         assert torch.equal(expected, got), f"frame {index} differs"
     normal.close()

@@ -7,16 +7,23 @@ import base64
 import csv
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from html.parser import HTMLParser
+from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from pyuniproc.config.cameras import load_cameras
+from pyuniproc.config.module import load_module_config
 from pyuniproc.outputs import MosaicRecorder
 from pyuniproc.outputs.draw import color_for_id
 from pyuniproc.report import command, load_run, write_report
+from pyuniproc.runtime.pipeline import Pipeline, RunOptions
 from pyuniproc.types import Detections, Frame
+
+MODULE = Path(__file__).resolve().parents[2] / "module" / "module.yml"
 
 VOID = {"meta", "img", "br", "hr", "input", "link", "col", "area", "base", "source", "wbr"}
 SVG_LEAVES = {"rect", "line", "circle", "path", "polyline", "polygon", "ellipse", "stop", "use"}
@@ -144,3 +151,41 @@ def test_mosaic_boxes_take_the_colour_of_their_global_id_in_every_tile(tmp_path)
     for left in (0, 320):  # the box's left edge, away from its tag, in each tile
         assert tuple(grid[120, left + 100]) == color_for_id(5)
     assert color_for_id(5) != color_for_id(3) and color_for_id(5) != color_for_id(11)
+
+
+def test_thumbnails_of_a_folder_two_runs_appended_to_come_from_each_runs_own_frames(
+    small_scenario, tmp_path
+):
+    """The second run numbers its frames 61-120 but reads the clip from its start again: its
+    thumbnails must be cut from source frames 0-59, as the numbering in summary.json says."""
+    from pyuniproc.report.thumbs import _crop, _encode, make_thumbnails
+    from pyuniproc.sources import CameraSource
+
+    module = load_module_config(MODULE)
+    runtime = module.runtime
+    telemetry = replace(runtime.telemetry, metrics=replace(runtime.telemetry.metrics, enabled=False))
+    module = replace(
+        module,
+        runtime=replace(runtime, telemetry=telemetry, annotated_video=False),
+        fusion=replace(module.fusion, min_embeddings=1, decision_seconds=0.5),
+    )
+    site = load_cameras(small_scenario / "cameras.yml")
+    for _ in range(2):
+        options = RunOptions(out_dir=tmp_path, progress=False, watch_module=False, max_frames=60)
+        Pipeline(module, site, options).run()
+    data = load_run(tmp_path, small_scenario / "cameras.yml")
+    thumbs = [t for items in make_thumbnails(data, per_identity=12).values() for t in items]
+    second_run = [t for t in thumbs if t.frame > 60]
+    assert second_run and all(t.frame <= 120 for t in thumbs)
+    rows = list(csv.DictReader((tmp_path / "tracks.csv").open()))
+    specs = {camera.id: camera for camera in site.cameras}
+    for thumb in second_run[:4]:
+        key = (thumb.camera_id, thumb.frame, str(thumb.global_id))
+        row = next(r for r in rows if (r["camera_id"], int(r["frame"]), r["global_id"]) == key)
+        box = tuple(float(row[k]) for k in ("x1", "y1", "x2", "y2"))
+        spec = specs[thumb.camera_id]
+        source = CameraSource(
+            spec.id, spec.uri, start_seconds=spec.start_seconds, max_frames=thumb.frame - 60
+        )
+        image = list(source.frames())[-1].image  # source frame thumb.frame - 61 (0-based)
+        assert thumb.jpeg_base64 == _encode(_crop(image, box), 96, 80)
