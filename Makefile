@@ -32,7 +32,7 @@ demo: $(BIN)/.installed
 system-deps:
 	bash scripts/system-deps.sh
 
-test: $(BIN)/.installed system-deps
+test: $(BIN)/.installed system-deps lint
 	$(BIN)/python -m pytest -q
 
 # The naive peer loop needs Roboflow's `trackers`, which brings the GUI build of OpenCV: keep it
