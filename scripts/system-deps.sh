@@ -4,6 +4,7 @@
 #   chromium: a headless browser for tests/view (the live view page against a running pipeline).
 #   GStreamer's RTSP server (run by Debian's /usr/bin/python3 through python3-gi) and the plugins
 #   it needs to serve H.264 MPEG-TS clips and damage them: tests/chaos and scripts/soak.py.
+#   libffmpeg-nvenc-dev: headers to build the native NVDEC loop (loads the NVIDIA driver at run time).
 # Services are not started by the install (policy-rc.d), so nothing listens on :9090 afterwards.
 set -euo pipefail
 
@@ -12,7 +13,8 @@ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || 
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 RTSP_PACKAGES=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
                gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
-for package in "${RTSP_PACKAGES[@]}"; do
+# ffnvcodec's headers: tests/gpu builds the native NVDEC decode loop (pyuniproc/gpu/native) with them
+for package in "${RTSP_PACKAGES[@]}" libffmpeg-nvenc-dev; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || need+=("$package")
 done
 

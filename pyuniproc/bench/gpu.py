@@ -74,6 +74,10 @@ def make_synthetic_video(
                 break
         for packet in video.encode():
             writer.mux(packet)
+    from pyuniproc.gpu.native_nvdec import remux_annexb
+
+    # the same stream without its container, for the native decode loop (NVDEC's parser reads Annex-B)
+    out.with_suffix(".h264").write_bytes(remux_annexb(out, av))
     return out
 
 
@@ -225,7 +229,14 @@ def measure_pipeline(
             for kind in ("decode", "inference")
         },
         **meter.get("usage", {}),
+        # the native decode loop's counters over the window, summed (None with Python decoders)
+        "native_stats": _sum_stats([r.get("native_stats") for r in results.values()]),
     }
+
+
+def _sum_stats(parts: list[dict[str, float] | None]) -> dict[str, float] | None:
+    parts = [p for p in parts if p]
+    return {k: round(sum(p[k] for p in parts), 3) for k in parts[0]} if parts else None
 
 
 def measure_naive(
@@ -455,6 +466,8 @@ def pipeline_options(args: argparse.Namespace, pace: float, **overrides: Any):
         "pool_frames": args.pool_frames or None,
         "decode_priority": args.decode_priority,
         "sessions_per_decoder": args.sessions_per_decoder,
+        "decode_loop": args.decode_loop,
+        "native_threads": args.native_threads,
     }
     return PipelineOptions(**(settings | overrides))
 
@@ -511,6 +524,11 @@ VARIANT_KEYS = {
     "max_batch_wait_ms": float,
     "decode_priority": str,
     "sessions_per_decoder": int,
+    "decode_loop": str,
+    "native_threads": int,
+    "native_lookahead": int,
+    "native_poll": lambda text: text.lower() in ("1", "true", "yes"),
+    "native_access_units": lambda text: text.lower() in ("1", "true", "yes"),
 }
 
 
@@ -648,18 +666,23 @@ def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
         try:
             report["shards"][kind] = {"spec": spec_dict(spec), "workers": pool.info}
             print("shards:", json.dumps(report["shards"][kind], default=str), flush=True)
+            layouts = []
             if position == 0 and args.ceiling_sharded:
+                layouts.append((args.decoder, "decoders spread over worker processes"))
+            if position == 0 and args.ceiling_native:
+                layouts.append(("native", "native loop, spread over worker processes"))
+            for backend, layout in layouts:
                 for count in streams:
                     row = measure_decode_sharded(
                         pool,
                         args.video,
                         count,
                         processes_for(count, args),
-                        backend=args.decoder,
+                        backend=backend,
                         seconds=args.seconds,
                         warmup=args.warmup,
                     )
-                    row["layout"] = "decoders spread over worker processes"
+                    row["layout"] = layout
                     report["decode_ceiling"].append(row)
                     print("ceiling:", json.dumps(row), flush=True)
             ceiling = ceiling_by_streams(report["decode_ceiling"])
@@ -737,6 +760,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="cameras each decoder thread serves round robin (variant key sessions_per_decoder); "
         "fewer threads waiting in the driver cost less host CPU per frame",
+    )
+    parser.add_argument(
+        "--decode-loop",
+        default="python",
+        choices=("python", "native"),
+        help="python: a decoder thread per camera over PyNvVideoCodec; native: the C loop of "
+        "pyuniproc.gpu.native_nvdec (a few threads decode all cameras into the pool; reads the video's "
+        ".h264 sibling) (variant key decode_loop)",
+    )
+    parser.add_argument(
+        "--native-threads", type=int, default=6,
+        help="C decoder threads per process of the native loop (variant key native_threads)",
+    )
+    parser.add_argument(
+        "--ceiling-native",
+        action="store_true",
+        help="also measure the decode-only ceiling with the native loop (spread over the worker "
+        "processes); the ceiling is the best of all layouts",
     )
     parser.add_argument(
         "--pool-frames",

@@ -20,6 +20,10 @@ Stages and how they overlap:
    Batches are tracked in the order they were formed (a turnstile), so every camera's frames reach its
    tracker in order even with two workers; detect and embed of different workers still overlap.
 
+With `decode_loop="native"` step 1 is the C loop of `pyuniproc.gpu.native_nvdec` instead: `native_threads` C
+threads decode all cameras round robin straight into the pool and the inference workers take batches of
+ready slots from it (one call per batch), so no Python thread runs per frame on the decode side.
+
 One pipeline is one process's share of the cameras; `pyuniproc.gpu.shards` runs several (one per group of
 cameras, on one or several GPUs) so that no single GIL serialises all decoders and trackers.
 """
@@ -34,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,6 +48,8 @@ from pyuniproc.gpu.engine import BatchEngine
 from pyuniproc.gpu.nvdec import NV12Stream, check_decode_priority
 from pyuniproc.gpu.tracking import REID_MODES, TrackingStage
 from pyuniproc.types import Detections
+
+DECODE_LOOPS = ("python", "native")
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,13 @@ class PipelineOptions:
         each decode call's wait under inference load; more threads waiting in the driver cost more host
         CPU per frame (benchmarks/gpu/README.md: decode only under load, 2 threads x 4 sessions on
         high-priority streams took 1.28 ms CPU per frame against 2.07 for 8 x 1).
+    decode_loop: "python" (the decoder threads above, over `NV12Stream`s) or "native" (the C loop of
+        `pyuniproc.gpu.native_nvdec` over Annex-B streams; unpaced runs only).
+    native_threads: C decoder threads of the native loop (each serves its share of the cameras).
+    native_lookahead: pictures a camera's native session decodes ahead (1: the next only once the last
+        was copied out).
+    native_poll: map only finished pictures (True) or each camera's next one at once, waiting (False).
+    native_access_units: feed whole pictures to NVDEC's parser (True) or fixed-size chunks (False).
     """
 
     batch_size: int = 64
@@ -77,8 +91,22 @@ class PipelineOptions:
     reid: str = "scheduled"
     decode_priority: str = "normal"
     sessions_per_decoder: int = 1
+    decode_loop: str = "python"
+    native_threads: int = 6
+    native_lookahead: int = 1
+    native_poll: bool = False
+    native_access_units: bool = False
 
     def __post_init__(self) -> None:
+        if self.decode_loop not in DECODE_LOOPS:
+            raise ValueError(
+                f"decode_loop must be one of {', '.join(DECODE_LOOPS)}, got {self.decode_loop!r}"
+            )
+        if self.decode_loop == "native" and self.pace_fps:
+            raise ValueError("the native decode loop decodes as fast as the pool allows; paced (live-camera) "
+                             "runs use decode_loop='python'")
+        if self.native_threads < 1:
+            raise ValueError(f"native_threads must be >= 1, got {self.native_threads}")
         if self.sessions_per_decoder < 1:
             raise ValueError(f"sessions_per_decoder must be >= 1, got {self.sessions_per_decoder}")
         if self.batch_size < 1 or self.inference_workers < 1:
@@ -177,6 +205,22 @@ class Counters:
         return sum(self.decoded), sum(self.dropped)
 
 
+class NativeCounters(Counters):
+    """Counts read from the native loop (it decodes; nothing is dropped in unpaced runs)."""
+
+    def __init__(self, native) -> None:
+        super().__init__(native.sessions)
+        self._native = native
+
+    def snapshot(self) -> tuple[int, int]:
+        decoded, _, _ = self._native.status()
+        return int(decoded.sum()), 0
+
+
+def _no_python_stream() -> NV12Stream:
+    raise RuntimeError("decode_loop='native' opens no Python streams")
+
+
 class Turnstile:
     """Lets numbered batches through one at a time, in number order (0, 1, 2, ...).
 
@@ -220,6 +264,10 @@ class GpuPipeline:
     sink: called as sink(camera_id, frame_index, tracks) for every frame, in each camera's order, from an
     inference thread; tracks carry `data["embedding"]` (n, D) float16, NaN rows where not embedded this
     frame, and `data["embedding_quality"]`, as the CPU runtime's ReID stage writes them.
+    native_sources: with options.decode_loop "native", each camera's Annex-B stream (bytes, looped;
+    `pyuniproc.gpu.native_nvdec.read_annexb`) in place of `open_streams`; native_codec "h264" or "hevc";
+    native_group: what runs them (default `NativeNvdecGroup`; anything with its methods, e.g. a CPU
+    stand-in in tests).
     """
 
     def __init__(
@@ -231,7 +279,18 @@ class GpuPipeline:
         *,
         camera_ids: Sequence[int] | None = None,
         sink: Callable[[int, int, Detections], None] | None = None,
+        native_sources: Sequence[bytes] | None = None,
+        native_codec: str = "h264",
+        native_group: Callable[..., Any] | None = None,
     ) -> None:
+        self.native_sources = list(native_sources or [])
+        self.native_codec = native_codec
+        self._native_group = native_group  # NativeNvdecGroup's signature; None: NativeNvdecGroup itself
+        self.native = None  # the NativeNvdecGroup while running
+        if options.decode_loop == "native":
+            if not self.native_sources:
+                raise ValueError("decode_loop='native' needs native_sources (one Annex-B stream per camera)")
+            open_streams = [_no_python_stream] * len(self.native_sources)
         if len(engines) < options.inference_workers:
             raise ValueError(
                 f"{options.inference_workers} inference workers need as many engines, got {len(engines)}"
@@ -271,7 +330,8 @@ class GpuPipeline:
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._ready_barrier = threading.Barrier(len(self._decoder_groups()) + 1)
+        python_decoders = 0 if options.decode_loop == "native" else len(self._decoder_groups())
+        self._ready_barrier = threading.Barrier(python_decoders + 1)
         self._collect_lock = threading.Lock()
         self._formed_batches = 0
         self._tracking_turn = Turnstile(self.errors)
@@ -423,6 +483,8 @@ class GpuPipeline:
         """Up to batch_size ready frames and the batch's number. One worker collects at a time, so batches
         are consecutive runs of the ready queue (each camera's frames in order across batches)."""
         with self._collect_lock:
+            if self.native is not None:
+                return self._collect_native()
             try:
                 first = self.ready.get(timeout=0.1)
             except queue.Empty:
@@ -446,6 +508,19 @@ class GpuPipeline:
             self._formed_batches += 1
             return tickets, number
 
+    def _collect_native(self) -> tuple[list[Ticket], int]:
+        assert self.native is not None
+        rows = self.native.wait_ready(self.options.batch_size, 0.1, self.options.max_batch_wait_ms / 1000.0)
+        if not len(rows):
+            return [], -1
+        tickets = [
+            Ticket(int(session), int(index), int(index), started, done, (done - started) * 1000.0, int(slot))
+            for session, slot, index, started, done in rows.tolist()
+        ]
+        number = self._formed_batches
+        self._formed_batches += 1
+        return tickets, number
+
     def _infer_loop(self, worker: int) -> None:
         engine = self.engines[worker]
         cuda = self.device.type == "cuda"
@@ -463,6 +538,9 @@ class GpuPipeline:
             self._delivery_turn.wake()
 
     def _release(self, tickets: Sequence[Ticket]) -> None:
+        if self.native is not None:
+            self.native.release([t.slot for t in tickets])
+            return
         if not self.options.pace_fps:  # quotas first: releasing the slots wakes decoders waiting for room
             for ticket in tickets:
                 self._quota[ticket.stream].release()
@@ -570,7 +648,9 @@ class GpuPipeline:
     # --- control --------------------------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> None:
         """Open every camera's decoder (in parallel), then start decoding and inference."""
-        for group in self._decoder_groups():
+        if self.options.decode_loop == "native":
+            self._start_native()
+        for group in self._decoder_groups() if self.native is None else []:
             thread = threading.Thread(
                 target=self._decode_loop, args=(group,), daemon=True, name=f"decode-{group[0]}"
             )
@@ -588,6 +668,18 @@ class GpuPipeline:
             thread.start()
             self._threads.append(thread)
 
+    def _start_native(self) -> None:
+        from pyuniproc.gpu.native_nvdec import NativeNvdecGroup
+
+        assert self.pool.frames is not None
+        self.native = (self._native_group or NativeNvdecGroup)(
+            self.native_sources, self.pool.frames, threads=self.options.native_threads,
+            codec=self.native_codec, loop=True, lookahead=self.options.native_lookahead,
+            poll=self.options.native_poll, access_units=self.options.native_access_units,
+        )
+        self.counters = NativeCounters(self.native)
+        self.native.start()
+
     def thread_cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far by the decoder threads and by the inference threads (each thread's own
         CPU clock; zeros where the platform has none): where a process's cores, and its GIL, go."""
@@ -595,12 +687,24 @@ class GpuPipeline:
         for thread in self._threads:
             kind = "decode" if thread.name.startswith("decode") else "inference"
             totals[kind] += _thread_cpu_seconds(thread)
+        if self.native is not None:
+            totals["decode"] += self.native.cpu_seconds()
         return totals
 
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        if self.native is not None:
+            self.native.stop()
+            decoded, failed, _ = self.native.status()
+            self.counters = Counters(len(decoded))  # final counts outlive the loop
+            self.counters.decoded = [int(n) for n in decoded]
+            for session, message in sorted(failed.items()):  # the other cameras ran on: report, then raise
+                log.error("camera %s: native decoder failed: %s", self.camera_ids[session], message)
+                self.errors.append(RuntimeError(f"camera {self.camera_ids[session]}: {message}"))
+            self.native.close()
+            self.native = None
         while True:  # frames decoded but never inferred: give their slots back
             try:
                 self._release([self.ready.get_nowait()])

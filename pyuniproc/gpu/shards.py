@@ -102,6 +102,8 @@ def _wait_until(moment: float) -> None:
 def _decode_only(
     index: int, video: str, backend: str, cameras: Sequence[int], inbox: Any, outbox: Any
 ) -> dict[str, Any]:
+    if backend == "native":
+        return _decode_only_native(video, cameras, inbox, outbox, index)
     from pyuniproc.gpu.nvdec import open_stream
 
     counts = [0] * len(cameras)
@@ -139,6 +141,64 @@ def _decode_only(
     return {"decoded": after - before}
 
 
+def _decode_only_native(video: str, cameras: Sequence[int], inbox: Any, outbox: Any, index: int,
+                        threads: int = 2, slots: int = 64) -> dict[str, Any]:
+    """Decode-only with the native loop: its C threads decode into a pool and a Python thread gives
+    every slot straight back (one call per batch), so the count is what decoding alone sustains."""
+    import torch
+
+    from pyuniproc.gpu.native_nvdec import NativeNvdecGroup, annexb_for
+
+    data, codec = annexb_for(video)
+    height, width = _frame_shape(video)
+    pool = torch.empty((slots, height * 3 // 2, width), dtype=torch.uint8, device="cuda")
+    # the decode-only optimum measured on the H100 (benchmarks/gpu/session5): 2 threads mapping only
+    # finished pictures; the pipeline's own default differs (6 threads waiting in the map)
+    group = NativeNvdecGroup(
+        [data] * len(cameras), pool, threads=threads, codec=codec, poll=True, access_units=False
+    )
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            rows = group.wait_ready(slots, 0.1, 0.0)
+            if len(rows):
+                group.release(rows["slot"])
+
+    try:
+        group.start()
+        drainer = threading.Thread(target=drain, daemon=True)
+        drainer.start()
+        outbox.put(("ready", index, None))
+        _, start, end = inbox.get()
+        _wait_until(start)
+        before = int(group.status()[0].sum())
+        _wait_until(end)
+        decoded, failed, _ = group.status()
+        stop.set()
+        drainer.join(timeout=30)
+        group.stop()
+    finally:
+        group.close()
+    if failed:
+        raise RuntimeError(f"native decode failed: {failed}")
+    return {"decoded": int(decoded.sum()) - before}
+
+
+def _frame_shape(video: str) -> tuple[int, int]:
+    """(height, width) of the video's frames, from the first NVDEC frame (PyNvVideoCodec)."""
+    from pyuniproc.gpu.nvdec import NvdecStream
+
+    stream = NvdecStream(video, loop=False)
+    try:
+        frame = stream.read()
+        if frame is None:
+            raise ValueError(f"{video}: no frames")
+        return frame.shape[0] * 2 // 3, frame.shape[1]
+    finally:
+        stream.close()
+
+
 def _pipeline(
     index: int,
     engines: list[Any],
@@ -168,6 +228,12 @@ def _pipeline(
         tracker_kind=tracker_kind, tracker_options=spec.tracker_options, selection=selection
     )
     fallbacks = sum(e.fallbacks for e in engines)
+    native_sources, codec = None, "h264"
+    if options.get("decode_loop") == "native":
+        from pyuniproc.gpu.native_nvdec import annexb_for
+
+        data, codec = annexb_for(video)
+        native_sources = [data] * len(cameras)  # one buffer, read in place by every session
     pipeline = GpuPipeline(
         [lambda: open_stream(video, backend=backend, loop=True, priority=priority)]
         * len(cameras),
@@ -175,6 +241,8 @@ def _pipeline(
         PipelineOptions(**options),
         tracking,
         camera_ids=cameras,
+        native_sources=native_sources,
+        native_codec=codec,
     )
     pipeline.start()
     outbox.put(("ready", index, None))
@@ -182,9 +250,12 @@ def _pipeline(
     _wait_until(start)
     decoded0, dropped0 = pipeline.counters.snapshot()
     cpu0 = pipeline.thread_cpu_seconds()
+    stats0 = pipeline.native.stats() if pipeline.native is not None else None
     _wait_until(end)
     decoded1, dropped1 = pipeline.counters.snapshot()
     cpu1 = pipeline.thread_cpu_seconds()
+    stats1 = pipeline.native.stats() if pipeline.native is not None else None
+    native_stats = {k: stats1[k] - stats0[k] for k in stats1} if stats0 and stats1 else None
     pipeline.stop()
     return {
         "records": np.array(pipeline.records, dtype=np.float64),
@@ -194,6 +265,7 @@ def _pipeline(
         "fallbacks": sum(e.fallbacks for e in engines) - fallbacks,
         "thread_cpu_seconds": {k: cpu1[k] - cpu0[k] for k in cpu1},
         "tracker_kind": tracker_kind,
+        "native_stats": native_stats,
     }
 
 
