@@ -77,7 +77,7 @@ def make_synthetic_video(
     from pyuniproc.gpu.native_nvdec import remux_annexb
 
     # the same stream without its container, for the native decode loop (NVDEC's parser reads Annex-B)
-    out.with_suffix(".h264").write_bytes(remux_annexb(out, av))
+    out.with_suffix(".h264").write_bytes(remux_annexb(out, av)[0])
     return out
 
 

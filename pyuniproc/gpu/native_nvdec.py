@@ -112,7 +112,7 @@ def load_library(path: Path | str | None = None) -> ctypes.CDLL:
     library.nvd_set_lookahead.restype = i32
     library.nvd_set_lookahead.argtypes = [handle, i32]
     library.nvd_set_packets.restype = i32
-    library.nvd_set_packets.argtypes = [handle, i32, ctypes.c_void_p, i32]
+    library.nvd_set_packets.argtypes = [handle, i32, ctypes.c_void_p, i32, i32]
     library.nvd_set_poll.restype = None
     library.nvd_set_poll.argtypes = [handle, i32]
     library.nvd_stats.restype = i32
@@ -137,9 +137,10 @@ def codec_of(path: Path | str) -> str:
     return RAW_SUFFIXES.get(Path(path).suffix.lower(), "h264")
 
 
-def read_annexb(path: Path | str) -> bytes:
-    """The video's elementary stream in Annex-B form (start codes), as the NVDEC parser reads it.
-    Raw .h264 / .h265 files are read as they are; containers are remuxed with PyAV where it is installed."""
+def read_annexb(path: Path | str) -> tuple[bytes, str]:
+    """(The video's elementary stream in Annex-B form (start codes), as the NVDEC parser reads it; its
+    codec, "h264" or "hevc"). Raw .h264 / .h265 files are read as they are (codec by suffix); containers
+    are remuxed with PyAV where it is installed (codec from the container)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"video not found: {path}")
@@ -147,7 +148,7 @@ def read_annexb(path: Path | str) -> bytes:
         data = path.read_bytes()
         if not (data.startswith(b"\x00\x00\x01") or data.startswith(b"\x00\x00\x00\x01")):
             raise ValueError(f"{path} is not an Annex-B elementary stream (no start code at its beginning)")
-        return data
+        return data, codec_of(path)
     try:
         import av
     except ImportError as error:
@@ -180,13 +181,13 @@ def split_access_units(data: bytes, codec: str = "h264") -> np.ndarray:
     for begin, header in _nal_starts(data):
         if header + 2 >= len(data):
             break
-        if codec == "hevc":
+        if codec == "hevc":  # H.265 7.4.2.4.4: VPS, SPS, PPS, AUD, prefix SEI, 41-44, 48-55 open a unit
             kind = (data[header] >> 1) & 0x3F
-            vcl, prefix = kind < 32, kind in (32, 33, 34, 35, 39)
+            vcl, prefix = kind < 32, kind in (32, 33, 34, 35, 39, 41, 42, 43, 44) or 48 <= kind <= 55
             first_slice = vcl and bool(data[header + 2] & 0x80)
-        else:
+        else:  # H.264 7.4.1.2.3: SEI, SPS, PPS, AUD and types 14-18 open a unit; 1, 2, 5 carry slices
             kind = data[header] & 0x1F
-            vcl, prefix = kind in (1, 5), kind in (6, 7, 8, 9)
+            vcl, prefix = kind in (1, 2, 5), kind in (6, 7, 8, 9, 14, 15, 16, 17, 18)
             first_slice = vcl and bool(data[header + 1] & 0x80)  # ue(v) first_mb_in_slice == 0
         if (prefix and seen_slice) or (first_slice and seen_slice) or not boundaries:
             boundaries.append(begin)
@@ -207,10 +208,10 @@ def annexb_for(video: Path | str) -> tuple[bytes, str]:
             if path.with_suffix(suffix).exists():
                 path = path.with_suffix(suffix)
                 break
-    return read_annexb(path), codec_of(path)
+    return read_annexb(path)
 
 
-def remux_annexb(path: Path, av: object) -> bytes:
+def remux_annexb(path: Path, av: object) -> tuple[bytes, str]:
     """A container's video stream as Annex-B bytes (FFmpeg's raw h264 / hevc muxer adds the start codes
     and parameter sets)."""
     import io
@@ -228,7 +229,7 @@ def remux_annexb(path: Path, av: object) -> bytes:
                     continue
                 packet.stream = stream
                 sink.mux(packet)
-    return out.getvalue()
+    return out.getvalue(), name
 
 
 class NativeNvdecGroup:
@@ -238,8 +239,8 @@ class NativeNvdecGroup:
     poll: map only pictures whose decode has finished (a thread never waits on one camera); False maps
     each camera's next picture at once, waiting for its decode.
     access_units: feed the parser one whole picture at a time (split here once per stream), so each is
-    decoded and handed out at once; False feeds `chunk_bytes` pieces (a picture then waits for the next
-    one's first bytes)."""
+    decoded and handed out at once; False feeds `chunk_bytes` pieces cut at picture boundaries (a picture
+    then waits for the next one's first bytes; measured faster on the H100, benchmarks/gpu/README.md)."""
 
     def __init__(
         self,
@@ -259,6 +260,10 @@ class NativeNvdecGroup:
 
         if not isinstance(pool, torch.Tensor) or pool.device.type != "cuda" or pool.dtype != torch.uint8:
             raise ValueError("the native NVDEC loop writes into a uint8 CUDA tensor (slots, H * 3 // 2, W)")
+        if pool.dim() != 3 or pool.shape[1] % 3 or not pool.is_contiguous():
+            raise ValueError(
+                f"the frame pool must be contiguous (slots, H * 3 // 2, W), got {tuple(pool.shape)}"
+            )
         if codec not in CODECS:
             raise ValueError(f"codec must be one of {', '.join(CODECS)}, got {codec!r}")
         if not sources:
@@ -292,19 +297,30 @@ class NativeNvdecGroup:
             self.close()
             raise ValueError(message)
         self.library.nvd_set_poll(handle, int(poll))
-        self._packets: dict[int, np.ndarray] = {}  # per distinct buffer; the C side reads them in place
-        if access_units:
-            for session, data in enumerate(self._sources):
-                offsets = self._packets.setdefault(id(data), split_access_units(data, codec))
-                if self.library.nvd_set_packets(handle, session, offsets.ctypes.data, len(offsets) - 1):
-                    message = self.library.nvd_last_error().decode()
-                    self.close()
-                    raise ValueError(message)
+        # access units of each distinct buffer (split once); the C side reads them in place. Chunks are cut
+        # at these boundaries too, so one parser call never completes more than one picture.
+        self._packets: dict[int, np.ndarray] = {}
+        for session, data in enumerate(self._sources):
+            if id(data) not in self._packets:
+                self._packets[id(data)] = split_access_units(data, codec)
+            offsets = self._packets[id(data)]
+            if self.library.nvd_set_packets(
+                handle, session, offsets.ctypes.data, len(offsets) - 1, int(access_units)
+            ):
+                message = self.library.nvd_last_error().decode()
+                self.close()
+                raise ValueError(message)
         self._ready = np.zeros(slots, dtype=READY_DTYPE)
         self._started = False
 
+    def _live(self) -> int:
+        """The C handle; a closed loop must never be called (its memory is freed)."""
+        if not self._handle:
+            raise RuntimeError("the native decode loop is closed")
+        return self._handle
+
     def start(self) -> None:
-        if self.library.nvd_start(self._handle) != 0:
+        if self.library.nvd_start(self._live()) != 0:
             raise NativeDecodeError(self.library.nvd_last_error().decode())
         self._started = True
 
@@ -312,31 +328,31 @@ class NativeNvdecGroup:
         """Up to `most` decoded frames (READY_DTYPE rows, oldest first), waiting at most `first_timeout`
         s for the first and `fill_wait` s more to fill; each row's slot is the caller's until released."""
         most = min(most, len(self._ready))
-        n = self.library.nvd_wait_ready(self._handle, self._ready.ctypes.data, most, first_timeout, fill_wait)
+        n = self.library.nvd_wait_ready(self._live(), self._ready.ctypes.data, most, first_timeout, fill_wait)
         return self._ready[:n].copy()
 
     def release(self, slots: Sequence[int] | np.ndarray) -> None:
         array = np.ascontiguousarray(slots, dtype=np.int32)
-        self.library.nvd_release(self._handle, array.ctypes.data, len(array))
+        self.library.nvd_release(self._live(), array.ctypes.data, len(array))
 
     def status(self) -> tuple[np.ndarray, dict[int, str], np.ndarray]:
         """(frames handed out per session, {session: error message} for the failed ones, ended flags)."""
         decoded = np.zeros(self.sessions, dtype=np.uint64)
         failed = np.zeros(self.sessions, dtype=np.int32)
         ended = np.zeros(self.sessions, dtype=np.int32)
-        self.library.nvd_counts(self._handle, decoded.ctypes.data, failed.ctypes.data, ended.ctypes.data)
-        errors = {int(i): self.library.nvd_session_message(self._handle, int(i)).decode()
+        self.library.nvd_counts(self._live(), decoded.ctypes.data, failed.ctypes.data, ended.ctypes.data)
+        errors = {int(i): self.library.nvd_session_message(self._live(), int(i)).decode()
                   for i in np.flatnonzero(failed)}
         return decoded, errors, ended.astype(bool)
 
     def stats(self) -> dict[str, float]:
         """The decoder threads' counters so far (STAT_NAMES): where their time goes."""
         values = np.zeros(len(STAT_NAMES), dtype=np.float64)
-        self.library.nvd_stats(self._handle, values.ctypes.data, len(values))
+        self.library.nvd_stats(self._live(), values.ctypes.data, len(values))
         return dict(zip(STAT_NAMES, values.tolist(), strict=True))
 
     def cpu_seconds(self) -> float:
-        return float(self.library.nvd_cpu_seconds(self._handle))
+        return float(self.library.nvd_cpu_seconds(self._live()))
 
     def stop(self) -> None:
         if self._handle:

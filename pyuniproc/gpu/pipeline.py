@@ -697,13 +697,17 @@ class GpuPipeline:
             thread.join(timeout=30)
         if self.native is not None:
             self.native.stop()
+            stuck = [t.name for t in self._threads if t.is_alive()]
             decoded, failed, _ = self.native.status()
             self.counters = Counters(len(decoded))  # final counts outlive the loop
             self.counters.decoded = [int(n) for n in decoded]
             for session, message in sorted(failed.items()):  # the other cameras ran on: report, then raise
                 log.error("camera %s: native decoder failed: %s", self.camera_ids[session], message)
                 self.errors.append(RuntimeError(f"camera {self.camera_ids[session]}: {message}"))
-            self.native.close()
+            if stuck:  # a thread that may still call into the loop: leak it rather than free it under them
+                log.error("threads %s did not stop; the native decode loop is left open", stuck)
+            else:
+                self.native.close()
             self.native = None
         while True:  # frames decoded but never inferred: give their slots back
             try:

@@ -165,9 +165,9 @@ def _decode_only_native(video: str, cameras: Sequence[int], inbox: Any, outbox: 
             if len(rows):
                 group.release(rows["slot"])
 
+    drainer = threading.Thread(target=drain, daemon=True)
     try:
         group.start()
-        drainer = threading.Thread(target=drain, daemon=True)
         drainer.start()
         outbox.put(("ready", index, None))
         _, start, end = inbox.get()
@@ -175,11 +175,13 @@ def _decode_only_native(video: str, cameras: Sequence[int], inbox: Any, outbox: 
         before = int(group.status()[0].sum())
         _wait_until(end)
         decoded, failed, _ = group.status()
-        stop.set()
-        drainer.join(timeout=30)
-        group.stop()
     finally:
-        group.close()
+        stop.set()  # the drainer calls into the loop: it must be gone before the loop is freed
+        if drainer.is_alive():
+            drainer.join(timeout=30)
+        group.stop()
+        if not drainer.is_alive():
+            group.close()
     if failed:
         raise RuntimeError(f"native decode failed: {failed}")
     return {"decoded": int(decoded.sum()) - before}

@@ -85,6 +85,35 @@ def test_the_stream_is_split_into_one_access_unit_per_picture(tmp_path):
     assert pictures == [1] * 12  # each unit holds one whole picture
 
 
+def test_an_hevc_container_is_remuxed_as_hevc_and_split_per_picture(tmp_path):
+    av = pytest.importorskip("av")
+    try:
+        av.codec.Codec("libx265", "w")
+    except Exception:
+        pytest.skip("PyAV built without libx265")
+    video = tmp_path / "clip.mp4"
+    with av.open(str(video), "w") as writer:
+        stream = writer.add_stream("libx265", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        stream.options = {"x265-params": "log-level=none:bframes=0"}
+        for i in range(6):
+            image = np.full((96, 128, 3), 40 * i, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                writer.mux(packet)
+        for packet in stream.encode():
+            writer.mux(packet)
+    data, codec = annexb_for(video)
+    assert codec == "hevc" and data[:3] in (b"\x00\x00\x00", b"\x00\x00\x01")
+    offsets = split_access_units(data, codec)
+    decoder = av.CodecContext.create("hevc", "r")
+    decoder.thread_count = 1
+    pictures = [
+        len(decoder.decode(av.Packet(data[int(begin) : int(end)])))
+        for begin, end in zip(offsets[:-1], offsets[1:], strict=True)
+    ]
+    assert pictures == [1] * 6
+
+
 def test_the_native_loop_wants_a_cuda_pool():
     torch = pytest.importorskip("torch")
     from pyuniproc.gpu.pipeline import PipelineOptions
@@ -110,6 +139,8 @@ def annexb_video() -> tuple[str, bytes]:
 
 def _drain(group, want: dict[int, int], timeout: float = 20.0) -> dict[int, list]:
     """Takes frames until every session in `want` delivered that many: {session: [(index, frame copy)]}."""
+    import torch
+
     got: dict[int, list] = {s: [] for s in want}
     deadline = time.perf_counter() + timeout
     while any(len(got[s]) < n for s, n in want.items()) and time.perf_counter() < deadline:
@@ -117,6 +148,7 @@ def _drain(group, want: dict[int, int], timeout: float = 20.0) -> dict[int, list
         for session, slot, index in zip(rows["session"], rows["slot"], rows["index"], strict=True):
             if session in got and len(got[session]) < want[session]:
                 got[session].append((int(index), group._pool[slot].clone()))
+        torch.cuda.synchronize()  # the copies are done before the C threads may write those slots again
         group.release(rows["slot"])
     return got
 
@@ -162,6 +194,7 @@ def test_a_broken_or_wrong_sized_camera_fails_alone(annexb_video):
     _, failed, _ = group.status()
     group.close()
     assert len(got[0]) == 30  # the good camera ran on
+    assert 1 in failed and 0 not in failed, failed  # the broken one failed, with a message
 
     small = torch.empty((4, 360 * 3 // 2, 640), dtype=torch.uint8, device="cuda")
     group = native_nvdec.NativeNvdecGroup([data], small, threads=1)

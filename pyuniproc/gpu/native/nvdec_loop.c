@@ -56,7 +56,9 @@ typedef struct {
     const uint8_t *data; /* the caller keeps it alive until nvd_destroy */
     size_t size, position;
     const uint64_t *packets; /* optional: access-unit start offsets, packet_count + 1 of them (caller's) */
-    int packet_count, next_packet;
+    int packet_count, next_packet; /* next_packet: the access unit that `position` lies in */
+    int whole;                     /* feed whole access units (CUVID_PKT_ENDOFPICTURE) */
+    int surfaces, coded_width, coded_height; /* what the decoder was created with */
     int repeat;
     CUvideoparser parser;
     CUvideodecoder decoder;
@@ -151,7 +153,7 @@ static void fail_session(session_t *s, const char *format, ...) {
     va_start(args, format);
     vsnprintf(s->message, MESSAGE_BYTES, format, args);
     va_end(args);
-    s->failed = 1;
+    __atomic_store_n(&s->failed, 1, __ATOMIC_RELEASE);  /* the message is complete before the flag */
 }
 
 /* --- parser callbacks (run inside cuvidParseVideoData, in the session's worker thread) --------------- */
@@ -162,8 +164,11 @@ static int CUDAAPI on_sequence(void *user, CUVIDEOFORMAT *format) {
     int height = format->display_area.bottom - format->display_area.top;
     int surfaces = format->min_num_decode_surfaces + EXTRA_SURFACES;
     if (s->decoder) {  /* a repeated sequence header (a looping file): same decoder if nothing changed */
-        if (width == loop->width && height == loop->height) return surfaces;
-        fail_session(s, "frame size changed mid-stream to %dx%d", width, height);
+        if (width == loop->width && height == loop->height && (int)format->coded_width == s->coded_width &&
+            (int)format->coded_height == s->coded_height && surfaces <= s->surfaces)
+            return s->surfaces;
+        fail_session(s, "the stream's format changed mid-stream (now %dx%d, %d surfaces)", width, height,
+                     surfaces);
         return 0;
     }
     if (format->chroma_format != cudaVideoChromaFormat_420 || format->bit_depth_luma_minus8 != 0) {
@@ -202,6 +207,9 @@ static int CUDAAPI on_sequence(void *user, CUVIDEOFORMAT *format) {
         fail_session(s, "cuvidCreateDecoder failed: %s", cuda_error_name(status));
         return 0;
     }
+    s->surfaces = surfaces;
+    s->coded_width = (int)format->coded_width;
+    s->coded_height = (int)format->coded_height;
     return surfaces;
 }
 
@@ -231,39 +239,52 @@ static int CUDAAPI on_display(void *user, CUVIDPARSERDISPINFO *display) {
     return 1;
 }
 
+/* The end of the bytes the next parser call may take: `chunk_bytes` at most, and never past the next
+ * access-unit boundary when they are known, so one call completes at most one picture (tiny pictures
+ * cannot pile up past the FIFO). Whole-picture mode takes exactly the next access unit. */
+static size_t next_piece_end(session_t *s, size_t chunk) {
+    size_t end = s->position + chunk;
+    if (s->packets) {
+        while (s->next_packet < s->packet_count && s->packets[s->next_packet + 1] <= s->position)
+            s->next_packet++;
+        if (s->next_packet < s->packet_count) {
+            size_t boundary = s->packets[s->next_packet + 1];
+            if (s->whole || boundary < end) end = boundary;
+        }
+    }
+    return end < s->size ? end : s->size;
+}
+
 /* Feeds the session's parser until one more picture is ready to display, or `budget` bytes went in. */
 static int feed(session_t *s, size_t budget) {
     nvd_loop_t *loop = s->loop;
     size_t fed = 0;
     int waiting = s->fifo_count;
-    while (s->fifo_count == waiting && !s->failed && !s->end_sent && fed < budget) {
+    while (s->fifo_count == waiting && !s->failed && !s->end_sent && fed < budget && !loop->stopping) {
         CUVIDSOURCEDATAPACKET packet;
         memset(&packet, 0, sizeof(packet));
         if (s->position >= s->size) {
+            if (!s->decoder) {  /* a whole pass and no sequence header: not H.264 / HEVC Annex-B */
+                fail_session(s, "no decodable picture in the whole stream (not %s Annex-B?)",
+                             loop->codec == 1 ? "HEVC" : "H.264");
+                break;
+            }
             if (s->repeat) {
                 s->position = 0;  /* an Annex-B stream starts again with its parameter sets: no flush */
+                s->next_packet = 0;
             } else {
-                packet.flags = CUVID_PKT_ENDOFSTREAM;
+                /* NOTIFY_EOS: the parser flushes what it holds and calls on_display(NULL) */
+                packet.flags = CUVID_PKT_ENDOFSTREAM | CUVID_PKT_NOTIFY_EOS;
                 s->end_sent = 1;
             }
         }
-        if (!s->end_sent && s->packets) {
-            /* one whole picture: the parser decodes and displays it now, not when the next one starts */
-            if (s->next_packet >= s->packet_count) s->next_packet = 0;
-            size_t begin = s->packets[s->next_packet], end = s->packets[s->next_packet + 1];
-            packet.payload = s->data + begin;
-            packet.payload_size = end - begin;
-            packet.flags = CUVID_PKT_ENDOFPICTURE;
-            s->next_packet++;
-            s->position = s->next_packet >= s->packet_count && !s->repeat ? s->size : end;
-            fed += end - begin;
-        } else if (!s->end_sent) {
-            size_t n = s->size - s->position;
-            if (n > loop->chunk_bytes) n = loop->chunk_bytes;
+        if (!s->end_sent) {
+            size_t end = next_piece_end(s, loop->chunk_bytes);
             packet.payload = s->data + s->position;
-            packet.payload_size = n;
-            s->position += n;
-            fed += n;
+            packet.payload_size = end - s->position;
+            if (s->whole && s->packets) packet.flags = CUVID_PKT_ENDOFPICTURE;  /* decode it now */
+            fed += end - s->position;
+            s->position = end;
         }
         double before = now_seconds();
         CUresult status = cv->cuvidParseVideoData(s->parser, &packet);
@@ -271,6 +292,7 @@ static int feed(session_t *s, size_t budget) {
         s->parse_calls++;
         if (status != CUDA_SUCCESS && !s->failed) fail_session(s, "cuvidParseVideoData failed: %s",
                                                                cuda_error_name(status));
+        if (s->end_sent) s->ended = 1;  /* the end-of-stream call displayed everything left */
     }
     return fed > 0;
 }
@@ -331,6 +353,7 @@ static int stage(nvd_loop_t *loop, session_t *s, CUstream stream, int slot, stag
         status = cu->cuMemcpy2DAsync(&copy, stream);
     }
     if (status != CUDA_SUCCESS) {
+        cu->cuStreamSynchronize(stream);  /* a luma copy may still read the surface or write the slot */
         cv->cuvidUnmapVideoFrame(s->decoder, source);
         fail_session(s, "copying a frame into the pool failed: %s", cuda_error_name(status));
         return 0;
@@ -478,6 +501,10 @@ void *nvd_create(uint64_t context, int codec, int threads, uint64_t pool, int sl
         return NULL;
     }
     nvd_loop_t *loop = calloc(1, sizeof(nvd_loop_t));
+    if (!loop) {
+        say(last_error, "out of host memory");
+        return NULL;
+    }
     loop->context = (CUcontext)(uintptr_t)context;
     loop->codec = codec;
     loop->worker_count = threads;
@@ -494,6 +521,15 @@ void *nvd_create(uint64_t context, int codec, int threads, uint64_t pool, int sl
     loop->workers = calloc(threads, sizeof(worker_t));
     loop->free_slots = malloc(sizeof(int) * slots);
     loop->ready = calloc(slots, sizeof(nvd_ready_t));
+    if (!loop->sessions || !loop->workers || !loop->free_slots || !loop->ready) {
+        free(loop->sessions);
+        free(loop->workers);
+        free(loop->free_slots);
+        free(loop->ready);
+        free(loop);
+        say(last_error, "out of host memory");
+        return NULL;
+    }
     for (int i = 0; i < slots; i++) loop->free_slots[i] = slots - 1 - i;
     loop->free_count = slots;
     pthread_mutex_init(&loop->lock, NULL);
@@ -507,6 +543,10 @@ int nvd_add_session(void *handle, const uint8_t *data, uint64_t size, int repeat
     nvd_loop_t *loop = (nvd_loop_t *)handle;
     if (loop->session_count == loop->session_capacity) {
         say(last_error, "all %d sessions already added", loop->session_capacity);
+        return -1;
+    }
+    if (!data || size == 0) {
+        say(last_error, "session %d: empty video stream", loop->session_count);
         return -1;
     }
     session_t *s = &loop->sessions[loop->session_count];
@@ -533,9 +573,10 @@ int nvd_add_session(void *handle, const uint8_t *data, uint64_t size, int repeat
     return loop->session_count++;
 }
 
-/* Feeds `session` one access unit at a time: offsets[0..count] are their start offsets in its data, the
- * last one its end (the caller keeps the array alive). Without it the parser gets chunk_bytes pieces. */
-int nvd_set_packets(void *handle, int session, const uint64_t *offsets, int count) {
+/* The access units of `session`'s data: offsets[0..count] are their start offsets, the last one its end
+ * (the caller keeps the array alive). whole = 1: the parser gets one access unit per call, marked as a
+ * whole picture; 0: chunk_bytes pieces cut at these boundaries. Without them: chunk_bytes pieces. */
+int nvd_set_packets(void *handle, int session, const uint64_t *offsets, int count, int whole) {
     nvd_loop_t *loop = (nvd_loop_t *)handle;
     if (session < 0 || session >= loop->session_count || count < 1 || offsets[count] > loop->sessions[session].size) {
         say(last_error, "invalid packets for session %d (%d packets)", session, count);
@@ -543,6 +584,7 @@ int nvd_set_packets(void *handle, int session, const uint64_t *offsets, int coun
     }
     loop->sessions[session].packets = offsets;
     loop->sessions[session].packet_count = count;
+    loop->sessions[session].whole = whole != 0;
     return 0;
 }
 
@@ -609,7 +651,10 @@ int nvd_wait_ready(void *handle, nvd_ready_t *out, int max, double first_timeout
 void nvd_release(void *handle, const int32_t *slots, int n) {
     nvd_loop_t *loop = (nvd_loop_t *)handle;
     pthread_mutex_lock(&loop->lock);
-    for (int i = 0; i < n; i++) loop->free_slots[loop->free_count++] = slots[i];
+    for (int i = 0; i < n; i++) {  /* a slot out of range, or more slots than exist, is not ours: dropped */
+        if (slots[i] < 0 || slots[i] >= loop->slots || loop->free_count >= loop->slots) continue;
+        loop->free_slots[loop->free_count++] = slots[i];
+    }
     pthread_cond_broadcast(&loop->room);
     pthread_mutex_unlock(&loop->lock);
 }
@@ -620,7 +665,7 @@ void nvd_counts(void *handle, uint64_t *decoded, int32_t *failed, int32_t *ended
     for (int i = 0; i < loop->session_count; i++) {
         session_t *s = &loop->sessions[i];
         decoded[i] = __atomic_load_n(&s->decoded, __ATOMIC_RELAXED);
-        failed[i] = s->failed;
+        failed[i] = __atomic_load_n(&s->failed, __ATOMIC_ACQUIRE);
         ended[i] = s->ended && s->fifo_count == 0;
     }
 }
