@@ -15,6 +15,7 @@ seed; the sprite bank is extracted deterministically).
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -204,6 +205,10 @@ def generate(
                 _, gt, seen, seconds = _render_job(camera_index)
                 results[camera_index] = (gt, seen, seconds)
         else:
+            # The children must never garbage-collect objects inherited from this process: a native
+            # object's destructor there (an onnxruntime session) can wait forever on a lock that one of
+            # this process's threads held at the fork. gc.freeze() leaves them to this process alone.
+            gc.freeze()
             with mp.get_context("fork").Pool(n_workers) as pool:
                 pending = pool.map_async(_render_job, range(len(site.cameras)), chunksize=1)
                 while not pending.ready():
@@ -213,6 +218,7 @@ def generate(
                 for camera_index, gt, seen, seconds in pending.get():
                     results[camera_index] = (gt, seen, seconds)
     finally:
+        gc.unfreeze()
         _JOB.clear()
     if show_progress:
         _progress(total, total, time.perf_counter() - t_render, end=True)

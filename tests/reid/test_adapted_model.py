@@ -98,7 +98,7 @@ def test_is_the_base_graph_plus_a_projection(provenance, adapted, reference):
 @pytest.fixture(scope="module")
 def held_out_crops(tmp_path_factory):
     out = tmp_path_factory.mktemp("reid_held_out")
-    generate(HELD_OUT, out, show_progress=False)
+    generate(HELD_OUT, out, show_progress=False, workers=1)  # no fork from a process running onnxruntime
     data = collect_scenario_crops(out, frame_step=3)
     assert set(data.split) == {"test"}
     return data
