@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from pathlib import Path
 
@@ -86,11 +85,10 @@ def run_command(args: argparse.Namespace) -> int:
         from pyuniproc.view import serve_view
 
         serve_view(pipeline, host=args.view_host, port=args.view_port, tile_fps=args.view_fps)
-    previous = signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
-    try:
+    from pyuniproc.runtime.stop_signals import stop_on_signals
+
+    with stop_on_signals(pipeline.stop):
         summary = pipeline.run()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     print_run_report(summary)
     return 0 if summary["frames_processed"] > 0 else 3
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 import time
 from collections.abc import Iterable
@@ -33,6 +32,7 @@ from pyuniproc.fusion import Fusion
 from pyuniproc.reid import QualityGate
 from pyuniproc.runtime.build import GATE_OPTIONS
 from pyuniproc.runtime.fusion_stage import FusionMetrics, to_run_event
+from pyuniproc.runtime.stop_signals import stop_on_signals
 from pyuniproc.telemetry import Telemetry
 from pyuniproc.transport import FrameMessage, FrameReader, FrameWriter, StreamEnd, TransportError
 from pyuniproc.types import Detections
@@ -178,13 +178,12 @@ def fusion_command(args: argparse.Namespace) -> int:
         service = FusionService(reader, writer, fusion, gate, FusionMetrics(telemetry.metrics),
                                 tick=telemetry.tick, site_cameras=listed)
         telemetry.metrics.registry.register(ServiceCollector(service, reader))
-        previous = signal.signal(signal.SIGTERM, lambda *_: service.stop())
         try:
-            counts = service.run(max_seconds=args.max_seconds, idle_seconds=args.idle_seconds)
-        except KeyboardInterrupt:
+            with stop_on_signals(service.stop):
+                counts = service.run(max_seconds=args.max_seconds, idle_seconds=args.idle_seconds)
+        except KeyboardInterrupt:  # a second SIGINT
             counts = dict(service.counts)
         finally:
-            signal.signal(signal.SIGTERM, previous)
             telemetry.stop()
     stats = service.fusion.stats()
     print(f"fusion: {counts['frames']} frames, {counts['ends']} stream ends, {counts['bad_messages']} bad "
