@@ -515,6 +515,10 @@ def sweep(
     return rows
 
 
+def _flag(text: str) -> bool:
+    return text.lower() in ("1", "true", "yes")
+
+
 VARIANT_KEYS = {
     "reid": str,
     "tracker": str,
@@ -527,8 +531,8 @@ VARIANT_KEYS = {
     "decode_loop": str,
     "native_threads": int,
     "native_lookahead": int,
-    "native_poll": lambda text: text.lower() in ("1", "true", "yes"),
-    "native_access_units": lambda text: text.lower() in ("1", "true", "yes"),
+    "native_poll": _flag,
+    "native_access_units": _flag,
 }
 
 

@@ -648,9 +648,10 @@ class GpuPipeline:
     # --- control --------------------------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> None:
         """Open every camera's decoder (in parallel), then start decoding and inference."""
-        if self.options.decode_loop == "native":
+        native = self.options.decode_loop == "native"
+        if native:
             self._start_native()
-        for group in self._decoder_groups() if self.native is None else []:
+        for group in [] if native else self._decoder_groups():
             thread = threading.Thread(
                 target=self._decode_loop, args=(group,), daemon=True, name=f"decode-{group[0]}"
             )

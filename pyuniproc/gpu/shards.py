@@ -100,10 +100,11 @@ def _wait_until(moment: float) -> None:
 
 
 def _decode_only(
-    index: int, video: str, backend: str, cameras: Sequence[int], inbox: Any, outbox: Any
+    index: int, video: str, backend: str, cameras: Sequence[int], inbox: Any, outbox: Any,
+    frame_shape: tuple[int, int],
 ) -> dict[str, Any]:
     if backend == "native":
-        return _decode_only_native(video, cameras, inbox, outbox, index)
+        return _decode_only_native(video, cameras, inbox, outbox, index, frame_shape)
     from pyuniproc.gpu.nvdec import open_stream
 
     counts = [0] * len(cameras)
@@ -142,7 +143,7 @@ def _decode_only(
 
 
 def _decode_only_native(video: str, cameras: Sequence[int], inbox: Any, outbox: Any, index: int,
-                        threads: int = 2, slots: int = 64) -> dict[str, Any]:
+                        frame_shape: tuple[int, int], threads: int = 2, slots: int = 64) -> dict[str, Any]:
     """Decode-only with the native loop: its C threads decode into a pool and a Python thread gives
     every slot straight back (one call per batch), so the count is what decoding alone sustains."""
     import torch
@@ -150,8 +151,7 @@ def _decode_only_native(video: str, cameras: Sequence[int], inbox: Any, outbox: 
     from pyuniproc.gpu.native_nvdec import NativeNvdecGroup, annexb_for
 
     data, codec = annexb_for(video)
-    height, width = _frame_shape(video)
-    pool = torch.empty((slots, height * 3 // 2, width), dtype=torch.uint8, device="cuda")
+    pool = torch.empty((slots, *frame_shape), dtype=torch.uint8, device="cuda")  # NV12 (rows, width)
     # the decode-only optimum measured on the H100 (benchmarks/gpu/session5): 2 threads mapping only
     # finished pictures; the pipeline's own default differs (6 threads waiting in the map)
     group = NativeNvdecGroup(
@@ -185,20 +185,6 @@ def _decode_only_native(video: str, cameras: Sequence[int], inbox: Any, outbox: 
     if failed:
         raise RuntimeError(f"native decode failed: {failed}")
     return {"decoded": int(decoded.sum()) - before}
-
-
-def _frame_shape(video: str) -> tuple[int, int]:
-    """(height, width) of the video's frames, from the first NVDEC frame (PyNvVideoCodec)."""
-    from pyuniproc.gpu.nvdec import NvdecStream
-
-    stream = NvdecStream(video, loop=False)
-    try:
-        frame = stream.read()
-        if frame is None:
-            raise ValueError(f"{video}: no frames")
-        return frame.shape[0] * 2 // 3, frame.shape[1]
-    finally:
-        stream.close()
 
 
 def _pipeline(
@@ -290,7 +276,7 @@ def _worker_main(index: int, spec: ShardSpec, inbox: Any, outbox: Any) -> None:
             return
         try:
             if tag == "decode":
-                result = _decode_only(index, *message[1:], inbox, outbox)
+                result = _decode_only(index, *message[1:], inbox, outbox, spec.frame_shape)
             elif tag == "pipeline":
                 result = _pipeline(index, engines, spec, *message[1:], inbox, outbox)
             else:

@@ -209,16 +209,18 @@ def generate(
             # object's destructor there (an onnxruntime session) can wait forever on a lock that one of
             # this process's threads held at the fork. gc.freeze() leaves them to this process alone.
             gc.freeze()
-            with mp.get_context("fork").Pool(n_workers) as pool:
-                pending = pool.map_async(_render_job, range(len(site.cameras)), chunksize=1)
-                while not pending.ready():
-                    pending.wait(0.5)
-                    if show_progress:
-                        _progress(counter.value, total, time.perf_counter() - t_render)
-                for camera_index, gt, seen, seconds in pending.get():
-                    results[camera_index] = (gt, seen, seconds)
+            try:
+                with mp.get_context("fork").Pool(n_workers) as pool:
+                    pending = pool.map_async(_render_job, range(len(site.cameras)), chunksize=1)
+                    while not pending.ready():
+                        pending.wait(0.5)
+                        if show_progress:
+                            _progress(counter.value, total, time.perf_counter() - t_render)
+                    for camera_index, gt, seen, seconds in pending.get():
+                        results[camera_index] = (gt, seen, seconds)
+            finally:
+                gc.unfreeze()
     finally:
-        gc.unfreeze()
         _JOB.clear()
     if show_progress:
         _progress(total, total, time.perf_counter() - t_render, end=True)
