@@ -19,6 +19,7 @@ import torch
 
 from pyuniproc.detect.models import load_array, model_entry, verified_path
 from pyuniproc.detect.preprocess import check_images
+from pyuniproc.gpu import triton_image
 from pyuniproc.gpu.image import nv12_crops, nv12_resize_legacy, rgb_resize_legacy
 from pyuniproc.gpu.net import TorchNet
 from pyuniproc.gpu.onnx_torch import from_onnx
@@ -131,7 +132,13 @@ class GpuDetector:
         return out
 
     def preprocess_nv12(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, H*3/2, W) uint8 NV12 frames on the device -> (B, 3, S, S) net input."""
+        """(B, H*3/2, W) uint8 NV12 frames on the device -> (B, 3, S, S) net input (one fused kernel where
+        Triton runs, `pyuniproc.gpu.triton_image`; the same values from torch ops elsewhere)."""
+        if triton_image.usable(frames.device):
+            bias = tuple(float(b) for b in self.bias.flatten())
+            return triton_image.nv12_resize_normalised(
+                frames, self.input_size, self.scale, bias, self.net.dtype, self.colour_matrix
+            )
         return self._normalise(nv12_resize_legacy(frames, self.input_size, self.colour_matrix))
 
     def infer(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -232,12 +239,33 @@ class GpuEmbedder:
         raw = raw.float()
         return raw / raw.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
+    def crops_nv12(self, frames: torch.Tensor, frame_index: torch.Tensor, xyxy: torch.Tensor) -> torch.Tensor:
+        """Boxes (n, 4) of NV12 frames `frame_index` (n,) -> (n, 3, H, W) net input in the net's dtype
+        (one fused kernel where Triton runs, `pyuniproc.gpu.triton_image`; the same values from torch ops
+        elsewhere)."""
+        if triton_image.usable(frames.device):
+            offsets = tuple(float(o) for o in self.offsets.flatten())
+            return triton_image.nv12_crops_normalised(
+                frames,
+                frame_index,
+                xyxy,
+                self.input_height,
+                self.input_width,
+                offsets,
+                self.scale,
+                self.net.dtype,
+                self.colour_matrix,
+            )
+        crops = nv12_crops(frames, frame_index, xyxy, self.input_height, self.input_width, self.colour_matrix)
+        return ((crops - self.offsets) * self.scale).to(self.net.dtype)
+
     def embed_nv12(self, frames: torch.Tensor, frame_index: torch.Tensor, xyxy: torch.Tensor) -> torch.Tensor:
         """Boxes of NV12 frames on the device -> (n, D) float32 unit rows on the device (crops cut there)."""
         if len(xyxy) == 0:
             return torch.zeros((0, self.dimension), device=self.device)
-        crops = nv12_crops(frames, frame_index, xyxy, self.input_height, self.input_width, self.colour_matrix)
-        return self._embed_rgb(crops)
+        (raw,) = self.net(self.crops_nv12(frames, frame_index, xyxy))
+        raw = raw.float()
+        return raw / raw.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
     def preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Crops -> (N, 3, H, W) float32 resized RGB 0..255 (OpenCV bilinear, as the CPU embedder resizes);

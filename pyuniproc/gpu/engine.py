@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
-from pyuniproc.gpu.image import nv12_crops
 from pyuniproc.gpu.postprocess import _priors
 from pyuniproc.gpu.static_decode import decode_nanodet_static, decode_ssd_static
 from pyuniproc.types import Detections
@@ -189,15 +188,7 @@ class BatchEngine:
     def _embed_step(self, n: int) -> tuple[torch.Tensor, ...]:
         embedder = self.embedder
         assert embedder is not None
-        crops = nv12_crops(
-            self.frames,
-            self.box_frame[:n],
-            self.boxes[:n],
-            embedder.input_height,
-            embedder.input_width,
-            embedder.colour_matrix,
-        )
-        batch = ((crops - embedder.offsets) * embedder.scale).to(embedder.net.dtype)
+        batch = embedder.crops_nv12(self.frames, self.box_frame[:n], self.boxes[:n])
         if self.device.type == "cuda":
             batch = batch.contiguous(memory_format=torch.channels_last)
         (raw,) = embedder.net.module(batch)

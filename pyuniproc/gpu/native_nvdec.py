@@ -25,14 +25,36 @@ from pathlib import Path
 import numpy as np
 
 SOURCE = Path(__file__).with_name("native") / "nvdec_loop.c"
-RAW_SUFFIXES = {".h264": "h264", ".264": "h264", ".avc": "h264", ".h265": "hevc", ".265": "hevc",
-                ".hevc": "hevc"}
+RAW_SUFFIXES = {
+    ".h264": "h264",
+    ".264": "h264",
+    ".avc": "h264",
+    ".h265": "hevc",
+    ".265": "hevc",
+    ".hevc": "hevc",
+}
 CODECS = {"h264": 0, "hevc": 1}
-STAT_NAMES = ("rounds", "parse_calls", "parse_s", "status_polls", "in_progress", "map_copy_s", "sync_s",
-              "sleeps", "room_waits", "room_wait_s", "frames")
+STAT_NAMES = (
+    "rounds",
+    "parse_calls",
+    "parse_s",
+    "status_polls",
+    "in_progress",
+    "map_copy_s",
+    "sync_s",
+    "sleeps",
+    "room_waits",
+    "room_wait_s",
+    "frames",
+)
 READY_DTYPE = np.dtype(
-    [("session", np.int32), ("slot", np.int32), ("index", np.int64), ("started", np.float64),
-     ("done", np.float64)]
+    [
+        ("session", np.int32),
+        ("slot", np.int32),
+        ("index", np.int64),
+        ("started", np.float64),
+        ("done", np.float64),
+    ]
 )
 
 
@@ -45,8 +67,9 @@ def _cache_dir() -> Path:
     return Path(base) / "pyuniproc"
 
 
-def build_library(*, out_dir: Path | None = None, compiler: str | None = None,
-                  include_dir: str | None = None) -> Path:
+def build_library(
+    *, out_dir: Path | None = None, compiler: str | None = None, include_dir: str | None = None
+) -> Path:
     """Compiles nvdec_loop.c into a shared library named after the source's hash (so an edited source
     rebuilds), or returns the one already built. Raises NativeDecodeError naming what is missing."""
     source = SOURCE.read_bytes()
@@ -71,8 +94,19 @@ def build_library(*, out_dir: Path | None = None, compiler: str | None = None,
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
         partial = Path(scratch) / target.name
-        command = [compiler, "-O2", "-Wall", "-shared", "-fPIC", f"-I{include_dir}", "-o", str(partial),
-                   str(SOURCE), "-lpthread", "-ldl"]
+        command = [
+            compiler,
+            "-O2",
+            "-Wall",
+            "-shared",
+            "-fPIC",
+            f"-I{include_dir}",
+            "-o",
+            str(partial),
+            str(SOURCE),
+            "-lpthread",
+            "-ldl",
+        ]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise NativeDecodeError(f"compiling {SOURCE.name} failed:\n{result.stderr.strip()}")
@@ -115,6 +149,8 @@ def load_library(path: Path | str | None = None) -> ctypes.CDLL:
     library.nvd_set_packets.argtypes = [handle, i32, ctypes.c_void_p, i32, i32]
     library.nvd_set_poll.restype = None
     library.nvd_set_poll.argtypes = [handle, i32]
+    library.nvd_set_priority.restype = None
+    library.nvd_set_priority.argtypes = [handle, i32]
     library.nvd_stats.restype = i32
     library.nvd_stats.argtypes = [handle, ctypes.c_void_p, i32]
     library.nvd_stop.restype = None
@@ -240,7 +276,9 @@ class NativeNvdecGroup:
     each camera's next picture at once, waiting for its decode.
     access_units: feed the parser one whole picture at a time (split here once per stream), so each is
     decoded and handed out at once; False feeds `chunk_bytes` pieces cut at picture boundaries (a picture
-    then waits for the next one's first bytes; measured faster on the H100, benchmarks/gpu/README.md)."""
+    then waits for the next one's first bytes; measured faster on the H100, benchmarks/gpu/README.md).
+    priority: "high" maps and copies frames out on CUDA streams of the device's greatest priority (ahead of
+    queued inference kernels, so decode surfaces come back sooner under load); "normal" the default."""
 
     def __init__(
         self,
@@ -254,10 +292,13 @@ class NativeNvdecGroup:
         lookahead: int = 1,
         poll: bool = False,
         access_units: bool = False,
+        priority: str = "normal",
         library: ctypes.CDLL | None = None,
     ) -> None:
         import torch
 
+        if priority not in ("normal", "high"):
+            raise ValueError(f"priority must be 'normal' or 'high', got {priority!r}")
         if not isinstance(pool, torch.Tensor) or pool.device.type != "cuda" or pool.dtype != torch.uint8:
             raise ValueError("the native NVDEC loop writes into a uint8 CUDA tensor (slots, H * 3 // 2, W)")
         if pool.dim() != 3 or pool.shape[1] % 3 or not pool.is_contiguous():
@@ -281,8 +322,15 @@ class NativeNvdecGroup:
         self._pool = pool
         self.sessions = len(self._sources)
         handle = self.library.nvd_create(
-            _current_cuda_context(), CODECS[codec], threads, pool.data_ptr(), slots, width, rows * 2 // 3,
-            chunk_bytes, self.sessions,
+            _current_cuda_context(),
+            CODECS[codec],
+            threads,
+            pool.data_ptr(),
+            slots,
+            width,
+            rows * 2 // 3,
+            chunk_bytes,
+            self.sessions,
         )
         if not handle:
             raise NativeDecodeError(self.library.nvd_last_error().decode())
@@ -297,6 +345,7 @@ class NativeNvdecGroup:
             self.close()
             raise ValueError(message)
         self.library.nvd_set_poll(handle, int(poll))
+        self.library.nvd_set_priority(handle, int(priority == "high"))
         # access units of each distinct buffer (split once); the C side reads them in place. Chunks are cut
         # at these boundaries too, so one parser call never completes more than one picture.
         self._packets: dict[int, np.ndarray] = {}
@@ -341,8 +390,10 @@ class NativeNvdecGroup:
         failed = np.zeros(self.sessions, dtype=np.int32)
         ended = np.zeros(self.sessions, dtype=np.int32)
         self.library.nvd_counts(self._live(), decoded.ctypes.data, failed.ctypes.data, ended.ctypes.data)
-        errors = {int(i): self.library.nvd_session_message(self._live(), int(i)).decode()
-                  for i in np.flatnonzero(failed)}
+        errors = {
+            int(i): self.library.nvd_session_message(self._live(), int(i)).decode()
+            for i in np.flatnonzero(failed)
+        }
         return decoded, errors, ended.astype(bool)
 
     def stats(self) -> dict[str, float]:

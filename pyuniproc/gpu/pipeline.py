@@ -103,8 +103,10 @@ class PipelineOptions:
                 f"decode_loop must be one of {', '.join(DECODE_LOOPS)}, got {self.decode_loop!r}"
             )
         if self.decode_loop == "native" and self.pace_fps:
-            raise ValueError("the native decode loop decodes as fast as the pool allows; paced (live-camera) "
-                             "runs use decode_loop='python'")
+            raise ValueError(
+                "the native decode loop decodes as fast as the pool allows; paced (live-camera) "
+                "runs use decode_loop='python'"
+            )
         if self.native_threads < 1:
             raise ValueError(f"native_threads must be >= 1, got {self.native_threads}")
         if self.sessions_per_decoder < 1:
@@ -341,8 +343,10 @@ class GpuPipeline:
     def _decoder_groups(self) -> list[list[int]]:
         """Cameras per decoder thread: consecutive runs of `sessions_per_decoder`."""
         k = self.options.sessions_per_decoder
-        return [list(range(first, min(first + k, len(self.open_streams))))
-                for first in range(0, len(self.open_streams), k)]
+        return [
+            list(range(first, min(first + k, len(self.open_streams))))
+            for first in range(0, len(self.open_streams), k)
+        ]
 
     def _decode_loop(self, stream_ids: list[int]) -> None:
         """One decoder thread: opens its cameras' sessions, then decodes them until stop() or their ends.
@@ -461,8 +465,9 @@ class GpuPipeline:
             return
         self._publish(camera, frame, slot, due=due, started=started)
 
-    def _publish(self, camera: _CameraDecode, frame: torch.Tensor, slot: int, *, due: float,
-                 started: float) -> None:
+    def _publish(
+        self, camera: _CameraDecode, frame: torch.Tensor, slot: int, *, due: float, started: float
+    ) -> None:
         """Copy the frame into its pool slot (the decoder may reuse its buffer at the next read) and
         announce it on the ready queue."""
         frames = self.pool.ensure(tuple(frame.shape))
@@ -674,9 +679,15 @@ class GpuPipeline:
 
         assert self.pool.frames is not None
         self.native = (self._native_group or NativeNvdecGroup)(
-            self.native_sources, self.pool.frames, threads=self.options.native_threads,
-            codec=self.native_codec, loop=True, lookahead=self.options.native_lookahead,
-            poll=self.options.native_poll, access_units=self.options.native_access_units,
+            self.native_sources,
+            self.pool.frames,
+            threads=self.options.native_threads,
+            codec=self.native_codec,
+            loop=True,
+            lookahead=self.options.native_lookahead,
+            poll=self.options.native_poll,
+            access_units=self.options.native_access_units,
+            priority=self.options.decode_priority,
         )
         self.counters = NativeCounters(self.native)
         self.native.start()

@@ -120,6 +120,8 @@ def test_the_native_loop_wants_a_cuda_pool():
 
     with pytest.raises(ValueError, match="uint8 CUDA tensor"):
         native_nvdec.NativeNvdecGroup([b"\x00\x00\x00\x01"], torch.zeros((4, 6, 4), dtype=torch.uint8))
+    with pytest.raises(ValueError, match="priority"):
+        native_nvdec.NativeNvdecGroup([b"\x00\x00\x00\x01"], torch.zeros((4, 6, 4)), priority="urgent")
     with pytest.raises(ValueError, match="paced"):
         PipelineOptions(decode_loop="native", pace_fps=30)
     with pytest.raises(ValueError, match="decode_loop"):
@@ -154,8 +156,14 @@ def _drain(group, want: dict[int, int], timeout: float = 20.0) -> dict[int, list
 
 
 @pytest.mark.cuda
-@pytest.mark.parametrize("access_units", [True, False], ids=["whole-pictures", "chunks"])
-def test_native_sessions_decode_the_same_frames_as_pynvvideocodec_in_order(annexb_video, access_units):
+@pytest.mark.parametrize(
+    ("access_units", "priority"),
+    [(True, "normal"), (False, "normal"), (False, "high")],
+    ids=["whole-pictures", "chunks", "chunks-high-priority"],
+)
+def test_native_sessions_decode_the_same_frames_as_pynvvideocodec_in_order(
+    annexb_video, access_units, priority
+):
     import torch
 
     from pyuniproc.gpu.nvdec import open_stream
@@ -166,7 +174,8 @@ def test_native_sessions_decode_the_same_frames_as_pynvvideocodec_in_order(annex
     reference.close()
     pool = torch.empty((12, 1080 * 3 // 2, 1920), dtype=torch.uint8, device="cuda")
     # 3 cameras on 2 C threads
-    group = native_nvdec.NativeNvdecGroup([data] * 3, pool, threads=2, access_units=access_units)
+    group = native_nvdec.NativeNvdecGroup([data] * 3, pool, threads=2, access_units=access_units,
+                                          priority=priority)
     group.start()
     got = _drain(group, {0: 40, 1: 40, 2: 40})
     group.stop()

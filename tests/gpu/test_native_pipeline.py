@@ -29,8 +29,8 @@ class PyAvGroup:
     """NativeNvdecGroup's interface over PyAV: each camera's Annex-B bytes decoded once, then looped
     into free pool slots round robin by one thread; undecodable bytes fail that camera alone."""
 
-    def __init__(self, sources, pool, *, threads, codec, loop, lookahead, poll, access_units):
-        self.sessions, self._pool = len(sources), pool
+    def __init__(self, sources, pool, *, threads, codec, loop, lookahead, poll, access_units, priority):
+        self.sessions, self._pool, self.priority = len(sources), pool, priority
         self._frames: list[list[np.ndarray]] = []
         self._errors: dict[int, str] = {}
         for session, data in enumerate(sources):
@@ -120,8 +120,8 @@ def engines():
     return prepare_engines(detector, None, (288 * 3 // 2, 384), 1)
 
 
-def _run(sources, engines, seconds=2.0):
-    options = PipelineOptions(batch_size=4, pool_frames=8, reid="off", decode_loop="native")
+def _run(sources, engines, seconds=2.0, **settings):
+    options = PipelineOptions(batch_size=4, pool_frames=8, reid="off", decode_loop="native", **settings)
     pipeline = GpuPipeline([], engines, options, TrackingStage(), camera_ids=[7, 9][: len(sources)],
                            native_sources=sources, native_group=PyAvGroup)
     pipeline.start()
@@ -149,3 +149,9 @@ def test_a_camera_whose_stream_fails_is_reported_and_the_other_runs_on(annexb, e
         pipeline.stop()
     records = np.array(pipeline.records).reshape(-1, len(RECORD_FIELDS))
     assert set(records[:, FIELD["stream"]].astype(int)) == {7}
+
+
+def test_the_decode_priority_reaches_the_native_loop(annexb, engines):
+    pipeline, group, _ = _run([annexb], engines, seconds=0.5, decode_priority="high")
+    pipeline.stop()
+    assert group.priority == "high"

@@ -19,6 +19,7 @@
  * loads on a machine without them and says so when asked to decode.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -95,6 +96,7 @@ typedef struct nvd_loop {
     size_t chunk_bytes;
     int lookahead; /* pictures a session may have decoded or decoding ahead of the one mapped next */
     int poll;      /* 1: map only pictures whose decode finished (cuvidGetDecodeStatus); 0: map and wait */
+    int high_priority; /* decoder threads' streams (map + copy out) at the device's greatest priority */
     pthread_mutex_t lock;
     pthread_cond_t room, ready_signal;
     int *free_slots;
@@ -392,12 +394,27 @@ static int decode_finished(session_t *s, double *stats) {
     return 1;
 }
 
+/* ffnvcodec's loader has no prioritised streams: both symbols are looked up in the driver it opened. */
+typedef CUresult CUDAAPI stream_with_priority_t(CUstream *stream, unsigned int flags, int priority);
+typedef CUresult CUDAAPI priority_range_t(int *least, int *greatest);
+
+static CUresult create_stream(nvd_loop_t *loop, CUstream *stream) {
+    if (!loop->high_priority) return cu->cuStreamCreate(stream, CU_STREAM_NON_BLOCKING);
+    stream_with_priority_t *create = (stream_with_priority_t *)dlsym(cu->lib, "cuStreamCreateWithPriority");
+    priority_range_t *range = (priority_range_t *)dlsym(cu->lib, "cuCtxGetStreamPriorityRange");
+    int least = 0, greatest = 0;
+    if (!create || !range) return CUDA_ERROR_UNKNOWN;  /* a driver too old for priorities */
+    CUresult status = range(&least, &greatest);
+    if (status != CUDA_SUCCESS) return status;
+    return create(stream, CU_STREAM_NON_BLOCKING, greatest);
+}
+
 static void *worker_main(void *argument) {
     worker_t *worker = (worker_t *)argument;
     nvd_loop_t *loop = worker->loop;
     CUstream stream = NULL;
     CUresult status = cu->cuCtxPushCurrent(loop->context);
-    if (status == CUDA_SUCCESS) status = cu->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING);
+    if (status == CUDA_SUCCESS) status = create_stream(loop, &stream);
     if (status != CUDA_SUCCESS) {
         for (int i = worker->index; i < loop->session_count; i += loop->worker_count)
             fail_session(&loop->sessions[i], "decoder thread has no CUDA context: %s", cuda_error_name(status));
@@ -598,6 +615,10 @@ int nvd_set_lookahead(void *handle, int pictures) {
     loop->lookahead = pictures;
     return 0;
 }
+
+/* 1: the decoder threads map and copy frames on streams of the device's greatest priority, so under
+ * inference load their work (and the decode surfaces it frees) is scheduled ahead of queued kernels. */
+void nvd_set_priority(void *handle, int high) { ((nvd_loop_t *)handle)->high_priority = high != 0; }
 
 /* 1 (default): poll each picture's decode status and map only finished ones; 0: map at once (waits). */
 void nvd_set_poll(void *handle, int poll) { ((nvd_loop_t *)handle)->poll = poll != 0; }
