@@ -83,9 +83,8 @@ class GpuDetector:
         self.input_size = int(net_input["shape"][-1])
         scale = float(net_input["scale_factor"])
         self.scale = scale
-        self.bias = torch.tensor([-scale * float(o) for o in net_input["offsets"]], device=self.device)[
-            None, :, None, None
-        ]
+        self.bias_values = tuple(-scale * float(o) for o in net_input["offsets"])  # host copy: graph capture
+        self.bias = torch.tensor(self.bias_values, device=self.device)[None, :, None, None]
         self.net = TorchNet(
             from_onnx(self.model_path),
             (3, self.input_size, self.input_size),
@@ -135,9 +134,8 @@ class GpuDetector:
         """(B, H*3/2, W) uint8 NV12 frames on the device -> (B, 3, S, S) net input (one fused kernel where
         Triton runs, `pyuniproc.gpu.triton_image`; the same values from torch ops elsewhere)."""
         if triton_image.usable(frames.device):
-            bias = tuple(float(b) for b in self.bias.flatten())
             return triton_image.nv12_resize_normalised(
-                frames, self.input_size, self.scale, bias, self.net.dtype, self.colour_matrix
+                frames, self.input_size, self.scale, self.bias_values, self.net.dtype, self.colour_matrix
             )
         return self._normalise(nv12_resize_legacy(frames, self.input_size, self.colour_matrix))
 
@@ -213,9 +211,8 @@ class GpuEmbedder:
         net_input = self.entry["input"]
         self.input_height, self.input_width = (int(v) for v in net_input["shape"][2:])
         self.scale = float(net_input["scale_factor"])
-        self.offsets = torch.tensor([float(o) for o in net_input["offsets"]], device=self.device)[
-            None, :, None, None
-        ]
+        self.offset_values = tuple(float(o) for o in net_input["offsets"])  # host copy: graph capture
+        self.offsets = torch.tensor(self.offset_values, device=self.device)[None, :, None, None]
         self.dimension = int(self.entry["output"]["shape"][1])
         self.net = TorchNet(
             from_onnx(self.model_path),
@@ -244,14 +241,13 @@ class GpuEmbedder:
         (one fused kernel where Triton runs, `pyuniproc.gpu.triton_image`; the same values from torch ops
         elsewhere)."""
         if triton_image.usable(frames.device):
-            offsets = tuple(float(o) for o in self.offsets.flatten())
             return triton_image.nv12_crops_normalised(
                 frames,
                 frame_index,
                 xyxy,
                 self.input_height,
                 self.input_width,
-                offsets,
+                self.offset_values,
                 self.scale,
                 self.net.dtype,
                 self.colour_matrix,

@@ -30,13 +30,15 @@ except ImportError:  # pragma: no cover - CI has no Triton
     triton = None
 
 BLOCK = 256
+INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
+"""This module's kernels were defined for Triton's CPU interpreter (read at import, as Triton does)."""
 
 
 def usable(device: torch.device) -> bool:
     """Triton is installed, the device is CUDA (or Triton's CPU interpreter is on) and not switched off."""
     if os.environ.get("PYUNIPROC_TRITON_IMAGE", "1") == "0":
         return False
-    if device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+    if device.type != "cuda" and not INTERPRETED:
         return False
     return triton is not None
 

@@ -36,12 +36,15 @@ def _frames(batch: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
 
 
 def _reference_input(frames: torch.Tensor, size: int) -> torch.Tensor:
-    return nv12_resize_legacy(frames, size) * SCALE + torch.tensor(BIAS)[None, :, None, None]
+    return (
+        nv12_resize_legacy(frames, size) * SCALE
+        + torch.tensor(BIAS, device=frames.device)[None, :, None, None]
+    )
 
 
 def _reference_crops(frames, frame_index, boxes, height, width) -> torch.Tensor:
     crops = nv12_crops(frames, frame_index, boxes, height, width)
-    return (crops - torch.tensor(OFFSETS)[None, :, None, None]) * CROP_SCALE
+    return (crops - torch.tensor(OFFSETS, device=frames.device)[None, :, None, None]) * CROP_SCALE
 
 
 # boxes inside, on and past the frame's edges, and a 1-pixel one
@@ -71,9 +74,9 @@ def test_the_interpreted_kernels_match_the_torch_ops(interpreted):
     assert empty.shape == (0, 3, 16, 8)
 
 
-def test_the_kernels_are_used_only_on_cuda_and_can_be_switched_off(monkeypatch):
-    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+def test_the_kernels_are_used_only_on_cuda_and_can_be_switched_off(interpreted, monkeypatch):
     assert not triton_image.usable(torch.device("cpu"))
+    assert interpreted.usable(torch.device("cpu"))  # the interpreter takes CPU tensors
     assert triton_image.usable(torch.device("cuda"))
     monkeypatch.setenv("PYUNIPROC_TRITON_IMAGE", "0")
     assert not triton_image.usable(torch.device("cuda"))
@@ -110,3 +113,26 @@ def test_the_compiled_kernels_match_the_torch_ops_on_1080p_frames():
     reference = _reference_crops(frames, frame_index, boxes, 256, 128)
     assert (crops - reference).abs().max().item() <= CROP_SCALE + 1e-4
     assert (crops != reference).float().mean().item() < 1e-3
+
+
+def test_the_detector_and_embedder_take_their_inputs_from_the_kernels(interpreted, monkeypatch):
+    from pyuniproc.detect import DEFAULT_MODEL_DIR
+    from pyuniproc.gpu import detector as detector_module
+    from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
+    from pyuniproc.reid import DEFAULT_MODEL_DIR as REID_DIR
+
+    frames = _frames(2, 72, 96, seed=3)
+    boxes, frame_index = torch.tensor([[5.0, 6.0, 40.0, 70.0], [50.0, 0.0, 96.0, 72.0]]), torch.tensor([0, 1])
+    detector = GpuDetector("ssdlite_pedestrian", model_dir=DEFAULT_MODEL_DIR, device="cpu")
+    embedder = GpuEmbedder(model_dir=REID_DIR, device="cpu")
+    plain_input = detector.preprocess_nv12(frames)
+    plain_crops = embedder.crops_nv12(frames, frame_index, boxes)
+    monkeypatch.setattr(detector_module, "triton_image", interpreted)  # CPU tensors, interpreted kernels
+    fused_input = detector.preprocess_nv12(frames)
+    fused_crops = embedder.crops_nv12(frames, frame_index, boxes)
+    assert fused_input.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(fused_input, plain_input) and torch.equal(fused_crops, plain_crops)
+    reference = embedder._embed_rgb(
+        nv12_crops(frames, frame_index, boxes, embedder.input_height, embedder.input_width)
+    )
+    assert torch.allclose(embedder.embed_nv12(frames, frame_index, boxes), reference, atol=1e-6)

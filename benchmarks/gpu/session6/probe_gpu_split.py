@@ -246,7 +246,7 @@ def extras(engine, side) -> None:
     detector, embedder = engine.detector, engine.embedder
     frames = engine.frames[:32]
     size, matrix = detector.input_size, detector.colour_matrix
-    bias = tuple(float(b) for b in detector.bias.flatten())
+    bias = detector.bias_values
     steps = {
         "preprocess_torch": lambda: (
             detector._normalise(nv12_resize_legacy(frames, size, matrix)).contiguous(
@@ -276,7 +276,7 @@ def extras(engine, side) -> None:
     )
     boxes = torch.tensor([[600.0 + 10 * i, 300.0, 680.0 + 10 * i, 500.0] for i in range(32)], device="cuda")
     index = torch.arange(32, device="cuda") % 32
-    offsets = tuple(float(o) for o in embedder.offsets.flatten())
+    offsets = embedder.offset_values
     h, w = embedder.input_height, embedder.input_width
     crop_steps = {
         "crops_torch": lambda: (
