@@ -440,18 +440,20 @@ def shard_spec(kind: str, args: argparse.Namespace, frame_shape: tuple[int, int]
         else None,
         switch_interval_ms=args.switch_interval_ms,
         blocking_sync=args.blocking_sync,
-        frame_buckets=frame_buckets(args.batch_size),
+        frame_buckets=frame_buckets(args.batch_size, args.frame_buckets),
         crop_buckets=tuple(int(c) for c in args.crop_buckets.split(","))
         if args.crop_buckets
         else CROP_BUCKETS,
     )
 
 
-def frame_buckets(batch_size: int) -> tuple[int, ...]:
-    """The engine's frame buckets up to the batch size (a graph per bucket; larger ones only cost memory)."""
+def frame_buckets(batch_size: int, chosen: str | None = None) -> tuple[int, ...]:
+    """Frame buckets up to the batch size (a graph per bucket; larger ones only cost memory): the engine's,
+    or `chosen` ("1,8,16,32")."""
     from pyuniproc.gpu.engine import FRAME_BUCKETS
 
-    return tuple(b for b in FRAME_BUCKETS if b < batch_size) + (batch_size,)
+    buckets = tuple(int(b) for b in chosen.split(",")) if chosen else FRAME_BUCKETS
+    return tuple(b for b in buckets if b < batch_size) + (batch_size,)
 
 
 def pipeline_options(args: argparse.Namespace, pace: float, **overrides: Any):
@@ -746,6 +748,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="inference threads (and engines) per process")
     parser.add_argument(
+        "--frame-buckets",
+        default=None,
+        help="comma-separated batch sizes with a captured detect graph, up to --batch-size (default: the "
+        "engine's); a batch runs padded to the next one",
+    )
+    parser.add_argument(
         "--crop-buckets",
         default=None,
         help="comma-separated crop counts with a captured embed graph (default: the engine's; more crops "
@@ -774,7 +782,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ".h264 sibling) (variant key decode_loop)",
     )
     parser.add_argument(
-        "--native-threads", type=int, default=6,
+        "--native-threads",
+        type=int,
+        default=6,
         help="C decoder threads per process of the native loop (variant key native_threads)",
     )
     parser.add_argument(
