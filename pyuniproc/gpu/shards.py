@@ -65,6 +65,7 @@ class ShardSpec:
 def _build(spec: ShardSpec) -> tuple[Any, dict[str, Any]]:
     import torch
 
+    from pyuniproc.gpu import triton_image
     from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
     from pyuniproc.gpu.pipeline import prepare_engines
 
@@ -89,6 +90,7 @@ def _build(spec: ShardSpec) -> tuple[Any, dict[str, Any]]:
         "build_seconds": time.perf_counter() - started,
         "engine_reserved_mib": [e.reserved_bytes / 2**20 for e in engines],
         "reserved_mib": (torch.cuda.memory_reserved() / 2**20) if device.type == "cuda" else None,
+        "image_kernels": "triton" if triton_image.usable(device) else "torch",
     }
     return engines, info
 
