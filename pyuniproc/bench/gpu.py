@@ -201,6 +201,7 @@ def measure_pipeline(
         "processes": len(results),
         "mode": "paced" if paced else "max",
         "reid_mode": options.reid,
+        "decode_loop": options.decode_loop,
         "tracker_kind": sorted({r.get("tracker_kind") for r in results.values()}, key=str),
         "pace_fps": options.pace_fps,
         "fps_total": len(window) / elapsed,
@@ -468,7 +469,7 @@ def pipeline_options(args: argparse.Namespace, pace: float, **overrides: Any):
         "pool_frames": args.pool_frames or None,
         "decode_priority": args.decode_priority,
         "sessions_per_decoder": args.sessions_per_decoder,
-        "decode_loop": args.decode_loop,
+        "decode_loop": "python" if args.decode_loop == "auto" else args.decode_loop,  # sweep rows choose
         "native_threads": args.native_threads,
     }
     return PipelineOptions(**(settings | overrides))
@@ -498,10 +499,11 @@ def sweep(
     rows = []
     modes = [0.0] + ([args.paced_fps] if args.paced_fps > 0 else [])
     for count in streams:
-        for pace in modes:
-            options = pipeline_options(
-                args, pace, **({"max_batch_wait_ms": args.paced_batch_wait_ms} if pace else {})
-            )
+        for pace in modes:  # decode loop per row: `decode_loop_for`
+            overrides: dict[str, Any] = {"decode_loop": decode_loop_for(args, count, pace, pool)}
+            if pace:
+                overrides["max_batch_wait_ms"] = args.paced_batch_wait_ms
+            options = pipeline_options(args, pace, **overrides)
             row = measure_pipeline(
                 pool,
                 args.video,
@@ -515,6 +517,17 @@ def sweep(
             )
             rows.append(_annotate(row, kind, ceiling, naive_fps))
     return rows
+
+
+def decode_loop_for(args: argparse.Namespace, streams: int, pace: float, pool) -> str:
+    """The decode loop of a sweep row: python when paced (the native loop has no live-camera mode), and for
+    `auto` native up to --native-max-streams per GPU."""
+    if pace:
+        return "python"
+    if args.decode_loop != "auto":
+        return args.decode_loop
+    per_gpu = streams / max(1, len(getattr(pool, "gpus", None) or [0]))
+    return "native" if per_gpu <= args.native_max_streams else "python"
 
 
 def _flag(text: str) -> bool:
@@ -776,10 +789,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--decode-loop",
         default="python",
-        choices=("python", "native"),
+        choices=("python", "native", "auto"),
         help="python: a decoder thread per camera over PyNvVideoCodec; native: the C loop of "
         "pyuniproc.gpu.native_nvdec (a few threads decode all cameras into the pool; reads the video's "
-        ".h264 sibling) (variant key decode_loop)",
+        ".h264 sibling); auto: native for unpaced runs of at most --native-max-streams per GPU, python "
+        "otherwise. Paced runs always use python (variant key decode_loop)",
+    )
+    parser.add_argument(
+        "--native-max-streams",
+        type=int,
+        default=64,
+        help="--decode-loop auto: most streams per GPU for the native loop (on one H100 it led up to 64 and "
+        "lost at 96, benchmarks/gpu/README.md)",
     )
     parser.add_argument(
         "--native-threads",

@@ -47,7 +47,9 @@ def _ceiling_table(report: dict[str, Any]) -> list[str]:
 
 def _run_row(row: dict[str, Any]) -> str:
     fraction = row.get("fraction_of_ceiling")
-    name = row.get("variant") or row["mode"]
+    name = row.get("variant") or (
+        f"{row['mode']}, {row['decode_loop']}" if row.get("decode_loop") else row["mode"]
+    )
     return (
         f"| {row['detector']} | {row['streams']} | {name} | {row.get('processes', 1)} | "
         f"{row.get('reid_mode', '-')} | {_fmt(row['fps_total'])} | "

@@ -18,3 +18,20 @@ def test_cases_are_comma_separated_and_settings_joined_by_plus():
 def test_an_unknown_or_empty_setting_names_the_case(text):
     with pytest.raises(ValueError, match="expected KEY=VALUE"):
         parse_variants(text)
+
+
+def test_auto_decodes_natively_up_to_the_per_gpu_limit_and_paced_runs_use_python():
+    from argparse import Namespace
+    from types import SimpleNamespace
+
+    from pyuniproc.bench.gpu import decode_loop_for
+
+    auto = Namespace(decode_loop="auto", native_max_streams=64)
+    one_gpu, two_gpus = SimpleNamespace(gpus=[0]), SimpleNamespace(gpus=[0, 1])
+    assert decode_loop_for(auto, 64, 0.0, one_gpu) == "native"
+    assert decode_loop_for(auto, 96, 0.0, one_gpu) == "python"
+    assert decode_loop_for(auto, 96, 0.0, two_gpus) == "native"  # 48 per GPU
+    assert decode_loop_for(auto, 8, 30.0, one_gpu) == "python"  # a live camera: no native paced mode
+    assert (
+        decode_loop_for(Namespace(decode_loop="native", native_max_streams=64), 96, 0.0, one_gpu) == "native"
+    )
