@@ -751,7 +751,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--paced-fps", type=float, default=30.0, help="also run every count paced at this rate (0: skip)"
     )
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-batch-wait-ms", type=float, default=5.0)
     parser.add_argument(
         "--paced-batch-wait-ms",
@@ -788,7 +788,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--decode-loop",
-        default="python",
+        default="auto",
         choices=("python", "native", "auto"),
         help="python: a decoder thread per camera over PyNvVideoCodec; native: the C loop of "
         "pyuniproc.gpu.native_nvdec (a few threads decode all cameras into the pool; reads the video's "
@@ -798,9 +798,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--native-max-streams",
         type=int,
-        default=64,
-        help="--decode-loop auto: most streams per GPU for the native loop (on one H100 it led up to 64 and "
-        "lost at 96, benchmarks/gpu/README.md)",
+        default=32,
+        help="--decode-loop auto: most streams per GPU for the native loop. Measured (benchmarks/gpu/"
+        "README.md): on one H100 it leads at 32 streams (87-92 %% of the ceiling) and at 64 (3,966 vs "
+        "3,329 frames/s) and loses at 96; on two H200s at 64 per GPU it stalled (639 frames/s), so the "
+        "default stays at 32",
     )
     parser.add_argument(
         "--native-threads",
@@ -817,7 +819,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pool-frames",
         type=int,
-        default=64,
+        default=32,
         help="decoded frames a process may hold on the GPU (0: batch x (workers + 1)); in `max` runs "
         "the queue, hence the latency, grows with it",
     )
@@ -829,7 +831,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--processes", type=int, default=8, help="most worker processes (shards of cameras)")
     parser.add_argument(
-        "--streams-per-process", type=int, default=8, help="cameras per worker process, up to --processes"
+        "--streams-per-process", type=int, default=4, help="cameras per worker process, up to --processes"
     )
     parser.add_argument(
         "--gpus", default="0", help="comma-separated GPU indices, or 'all'; workers alternate"
