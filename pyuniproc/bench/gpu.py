@@ -519,6 +519,15 @@ def sweep(
     return rows
 
 
+def pool_processes(args: argparse.Namespace) -> int:
+    """Worker processes to build: --processes, or more where a --variants case asks for more (a case
+    cannot run on workers that were never built)."""
+    asked = []
+    if variant_counts(args.variant_streams):
+        asked = [int(change.get("processes", 0)) for _, change in parse_variants(args.variants)]
+    return max([args.processes, *asked])
+
+
 def decode_loop_for(args: argparse.Namespace, streams: int, pace: float, pool) -> str:
     """The decode loop of a sweep row: python when paced (the native loop has no live-camera mode), and for
     `auto` native up to --native-max-streams per GPU."""
@@ -681,7 +690,7 @@ def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
         del detector, embedder
         torch.cuda.empty_cache()
         spec = shard_spec(kind, args, frame_shape, settings)
-        pool = ShardPool(spec, args.processes, gpus=gpus)
+        pool = ShardPool(spec, pool_processes(args), gpus=gpus)
         try:
             report["shards"][kind] = {"spec": spec_dict(spec), "workers": pool.info}
             print("shards:", json.dumps(report["shards"][kind], default=str), flush=True)

@@ -36,3 +36,13 @@ def test_auto_decodes_natively_up_to_the_per_gpu_limit_and_paced_runs_use_python
     assert (
         decode_loop_for(Namespace(decode_loop="native", native_max_streams=64), 96, 0.0, one_gpu) == "native"
     )
+
+
+def test_a_variant_with_more_processes_gets_its_workers_built():
+    from argparse import Namespace
+
+    from pyuniproc.bench.gpu import pool_processes
+
+    args = Namespace(processes=8, variant_streams="32", variants="decode_loop=native+processes=16,reid=off")
+    assert pool_processes(args) == 16
+    assert pool_processes(Namespace(processes=8, variant_streams="0", variants="processes=16")) == 8
