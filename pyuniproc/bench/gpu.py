@@ -528,15 +528,19 @@ def pool_processes(args: argparse.Namespace) -> int:
     return max([args.processes, *asked])
 
 
-def decode_loop_for(args: argparse.Namespace, streams: int, pace: float, pool) -> str:
-    """The decode loop of a sweep row: python when paced (the native loop has no live-camera mode), and for
-    `auto` native up to --native-max-streams per GPU."""
+def decode_loop_for(
+    args: argparse.Namespace, streams: int, pace: float, pool, processes: int | None = None
+) -> str:
+    """The decode loop of a row: python when paced (the native loop has no live-camera mode), and for
+    `auto` native up to --native-max-streams per GPU in use (workers take the GPUs in turn, so `processes`
+    workers use at most that many)."""
     if pace:
         return "python"
     if args.decode_loop != "auto":
         return args.decode_loop
-    per_gpu = streams / max(1, len(getattr(pool, "gpus", None) or [0]))
-    return "native" if per_gpu <= args.native_max_streams else "python"
+    workers = processes if processes is not None else processes_for(streams, args)
+    gpus = min(len(getattr(pool, "gpus", None) or [0]), max(1, workers))
+    return "native" if streams / gpus <= args.native_max_streams else "python"
 
 
 def _flag(text: str) -> bool:
@@ -592,6 +596,8 @@ def variants(kind: str, args: argparse.Namespace, pool, sampler, ceiling: dict[i
         for name, change in parse_variants(args.variants):
             processes = change.pop("processes", None) or processes_for(count, args)
             tracker = change.pop("tracker", None)
+            # the loop the sweep row at this count used, unless the case names one (`auto` is per row)
+            change.setdefault("decode_loop", decode_loop_for(args, count, 0.0, pool, processes))
             row = measure_pipeline(
                 pool,
                 args.video,

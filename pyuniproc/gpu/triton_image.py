@@ -8,8 +8,10 @@ computed once, from its four luma and four chroma taps, straight into the fp16 c
 
 The arithmetic is `pyuniproc.gpu.image`'s, step for step: each tap converted to RGB and rounded (half to
 even) and clamped like a uint8 frame, TF legacy bilinear for the detector and OpenCV's half-pixel rule
-(clamped to the crop) for the embedder, then the model's normalisation. `tests/gpu/test_triton_image.py`
-compares both against it (Triton's interpreter on the CPU, the compiled kernels on the GPU).
+(clamped to the crop) for the embedder, then the model's normalisation; compiled without fused multiply-adds
+(`enable_fp_fusion=False`), so every multiply and add rounds as the torch ops' do and the values are equal
+bit for bit. `tests/gpu/test_triton_image.py` checks that (Triton's interpreter on the CPU, the compiled
+kernels on the GPU).
 
 Optional: used only where Triton is installed and the frames are on a CUDA device (`usable`); set
 PYUNIPROC_TRITON_IMAGE=0 to use the torch ops instead.
@@ -159,14 +161,15 @@ def nv12_resize_normalised(
     y0, y1, wy = _legacy_axis_on(height, out_size, device)
     x0, x1, wx = _legacy_axis_on(width, out_size, device)
     batch = frames.shape[0]
-    out = torch.empty((batch, 3, out_size, out_size), dtype=dtype, device=device).contiguous(
-        memory_format=torch.channels_last
+    out = torch.empty(
+        (batch, 3, out_size, out_size), dtype=dtype, device=device, memory_format=torch.channels_last
     )
     if batch:
         grid = ((out_size * out_size + BLOCK - 1) // BLOCK, batch)
         resize_legacy[grid](
             frames, out, y0, y1, wy, x0, x1, wx, height, width, out_size,
-            float(scale), *(float(b) for b in bias), *COLOUR_MATRICES[matrix], BLOCK=BLOCK,
+            float(scale), *(float(b) for b in bias), *COLOUR_MATRICES[matrix],
+            BLOCK=BLOCK, enable_fp_fusion=False,
         )  # fmt: skip
     return out
 
@@ -183,11 +186,16 @@ def nv12_crops_normalised(
     matrix: str = "bt601",
 ) -> torch.Tensor:
     """Boxes (n, 4) of NV12 frames -> (n, 3, out_h, out_w) `dtype` channels-last embedder input: OpenCV's
-    INTER_LINEAR of each crop (`pyuniproc.gpu.image.nv12_crops`), then (rgb - offsets) * scale."""
+    INTER_LINEAR of each crop (`pyuniproc.gpu.image.nv12_crops`), then (rgb - offsets) * scale.
+    frame_index: (n,) rows of `frames`, each in 0..B-1 (not checked on the device; the engine passes
+    its own)."""
     _, _, height, width = split_nv12(frames)
     frames = frames.contiguous()
-    out = torch.empty((len(xyxy), 3, out_height, out_width), dtype=dtype, device=frames.device).contiguous(
-        memory_format=torch.channels_last
+    out = torch.empty(
+        (len(xyxy), 3, out_height, out_width),
+        dtype=dtype,
+        device=frames.device,
+        memory_format=torch.channels_last,
     )
     if len(xyxy):
         corners = crop_corners(xyxy, height, width).contiguous()
@@ -195,6 +203,7 @@ def nv12_crops_normalised(
         grid = ((out_height * out_width + BLOCK - 1) // BLOCK, len(xyxy))
         crops_half_pixel[grid](
             frames, out, corners, index, height, width, out_height, out_width,
-            float(scale), *(float(o) for o in offsets), *COLOUR_MATRICES[matrix], BLOCK=BLOCK,
+            float(scale), *(float(o) for o in offsets), *COLOUR_MATRICES[matrix],
+            BLOCK=BLOCK, enable_fp_fusion=False,
         )  # fmt: skip
     return out

@@ -26,12 +26,13 @@ def test_auto_decodes_natively_up_to_the_per_gpu_limit_and_paced_runs_use_python
 
     from pyuniproc.bench.gpu import decode_loop_for
 
-    auto = Namespace(decode_loop="auto", native_max_streams=64)
+    auto = Namespace(decode_loop="auto", native_max_streams=64, processes=16, streams_per_process=4)
     one_gpu, two_gpus = SimpleNamespace(gpus=[0]), SimpleNamespace(gpus=[0, 1])
     assert decode_loop_for(auto, 32, 0.0, one_gpu) == "native"
     assert decode_loop_for(auto, 64, 0.0, one_gpu) == "native"  # the limit is an argument (default 32)
     assert decode_loop_for(auto, 96, 0.0, one_gpu) == "python"
     assert decode_loop_for(auto, 96, 0.0, two_gpus) == "native"  # 48 per GPU
+    assert decode_loop_for(auto, 96, 0.0, two_gpus, processes=1) == "python"  # one worker: one GPU
     assert decode_loop_for(auto, 8, 30.0, one_gpu) == "python"  # a live camera: no native paced mode
     assert (
         decode_loop_for(Namespace(decode_loop="native", native_max_streams=64), 96, 0.0, one_gpu) == "native"

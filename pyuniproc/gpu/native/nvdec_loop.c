@@ -417,7 +417,7 @@ static void *worker_main(void *argument) {
     if (status == CUDA_SUCCESS) status = create_stream(loop, &stream);
     if (status != CUDA_SUCCESS) {
         for (int i = worker->index; i < loop->session_count; i += loop->worker_count)
-            fail_session(&loop->sessions[i], "decoder thread has no CUDA context: %s", cuda_error_name(status));
+            fail_session(&loop->sessions[i], "decoder thread has no CUDA context or stream: %s", cuda_error_name(status));
         return NULL;
     }
     int mine = 0;
