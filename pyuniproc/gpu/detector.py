@@ -230,11 +230,18 @@ class GpuEmbedder:
         twin.net = self.net.clone()
         return twin
 
-    def _embed_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
-        batch = ((rgb - self.offsets) * self.scale).to(self.net.dtype)
+    def _normalise(self, rgb: torch.Tensor) -> torch.Tensor:
+        """(n, 3, H, W) float RGB 0..255 -> net input: (rgb - offsets) * scale in the net's dtype."""
+        return ((rgb - self.offsets) * self.scale).to(self.net.dtype)
+
+    def _embed_input(self, batch: torch.Tensor) -> torch.Tensor:
+        """Net input -> (n, D) float32 unit rows."""
         (raw,) = self.net(batch)
         raw = raw.float()
         return raw / raw.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+    def _embed_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
+        return self._embed_input(self._normalise(rgb))
 
     def crops_nv12(self, frames: torch.Tensor, frame_index: torch.Tensor, xyxy: torch.Tensor) -> torch.Tensor:
         """Boxes (n, 4) of NV12 frames `frame_index` (n,) -> (n, 3, H, W) net input in the net's dtype
@@ -253,15 +260,13 @@ class GpuEmbedder:
                 self.colour_matrix,
             )
         crops = nv12_crops(frames, frame_index, xyxy, self.input_height, self.input_width, self.colour_matrix)
-        return ((crops - self.offsets) * self.scale).to(self.net.dtype)
+        return self._normalise(crops)
 
     def embed_nv12(self, frames: torch.Tensor, frame_index: torch.Tensor, xyxy: torch.Tensor) -> torch.Tensor:
         """Boxes of NV12 frames on the device -> (n, D) float32 unit rows on the device (crops cut there)."""
         if len(xyxy) == 0:
             return torch.zeros((0, self.dimension), device=self.device)
-        (raw,) = self.net(self.crops_nv12(frames, frame_index, xyxy))
-        raw = raw.float()
-        return raw / raw.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return self._embed_input(self.crops_nv12(frames, frame_index, xyxy))
 
     def preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Crops -> (N, 3, H, W) float32 resized RGB 0..255 (OpenCV bilinear, as the CPU embedder resizes);
