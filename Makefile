@@ -10,16 +10,26 @@ OUT    ?= out/demo
 SCENARIO ?= samples/scenario_default
 CAMERAS ?= $(SCENARIO)/cameras.yml
 
-.PHONY: demo test bench lint clean system-deps
+.PHONY: demo test bench lint lock clean system-deps
 
-$(BIN)/.installed: pyproject.toml
+# Installs come from requirements.lock: exact versions with hashes for every runtime, eval, Kafka
+# and dev dependency (--no-deps: the lock is the whole set; TrackEval's unused GUI extras are left
+# out on purpose, see requirements/overrides.txt). `make lock` refreshes it, on purpose only.
+$(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# TrackEval declares GUI OpenCV, matplotlib and more that its metrics never import; without
-	# --no-deps it would replace opencv-python-headless's cv2.
-	$(BIN)/python -m pip install --quiet --no-deps 'trackeval==1.3.0'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Re-resolve every dependency to the newest versions the ranges in pyproject.toml allow and pin them
+# with hashes (all platforms' wheels). Run it on purpose, then run `make test` before committing.
+UV_VERSION := 0.13.8
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	.venv-lock/bin/uv pip compile pyproject.toml requirements/build.in \
+	    --extra dev --extra eval --extra kafka --override requirements/overrides.txt \
+	    --generate-hashes --universal --python-version 3.11 --no-header -o requirements.lock
 
 demo: $(BIN)/.installed
 	rm -rf $(OUT)  # a fresh run each time (pyuniproc itself appends to an existing --out)
@@ -49,4 +59,4 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check pyuniproc module tests scripts
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) .venv-lock out .pytest_cache
