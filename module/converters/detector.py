@@ -12,7 +12,8 @@ confidence / NMS / min-size thresholds once more, which changes nothing on alrea
 
 The decoding itself is `pyuniproc.detect.decode_ssd` / `decode_nanodet`, the code the embedded runtime runs,
 so both runtimes turn the same tensors into the same boxes. Savant is present only inside its images; here
-the classes subclass a small stand-in of `savant.base.converter.BaseObjectModelOutputConverter`.
+the classes subclass the stand-in `pyuniproc.savant_api.BaseObjectModelOutputConverter`. Savant's image
+imports this file: only pyuniproc's core (numpy, Python 3.10), never the runtime.
 
 Thresholds: by default the converter reads them from the selector kwargs of the YAML's `class_id: 0` object
 (so one number in module.yml drives both runtimes); kwargs given to the converter itself take precedence.
@@ -35,13 +36,7 @@ from pyuniproc.types import Detections
 try:  # Savant / DeepStream image
     from savant.base.converter import BaseObjectModelOutputConverter
 except ImportError:  # tests and tools outside the Savant image
-
-    class BaseObjectModelOutputConverter:  # type: ignore[no-redef]
-        """Stand-in for Savant's base: kwargs from the YAML become attributes (as `BasePyFuncImpl` does)."""
-
-        def __init__(self, **kwargs: Any) -> None:
-            for name, value in kwargs.items():
-                setattr(self, name, value)
+    from pyuniproc.savant_api import BaseObjectModelOutputConverter  # type: ignore[assignment]
 
 
 ROW_COLUMNS = ("class_id", "confidence", "xc", "yc", "width", "height")

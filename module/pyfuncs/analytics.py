@@ -3,6 +3,9 @@
 Runs unchanged in Savant (as an `NvDsPyFuncPlugin`) and in pyuniproc (which supplies a
 stand-in base class and frame metadata). The counting itself lives in `pyuniproc.analytics`;
 this class only converts Savant's frame/object metadata into our `Detections` and back.
+
+Savant's image imports this file: it may import only pyuniproc's core (numpy, PyYAML, Python 3.10),
+never the embedded runtime (tests/deploy/test_module_imports.py).
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ import numpy as np
 try:  # Savant / DeepStream
     from savant.deepstream.pyfunc import NvDsPyFuncPlugin
 except ImportError:  # embedded runtime
-    from pyuniproc.runtime.pyfunc_host import PyFuncPlugin as NvDsPyFuncPlugin
+    from pyuniproc.savant_api import PyFuncPlugin as NvDsPyFuncPlugin
 
 from pyuniproc.analytics import CameraAnalytics
 from pyuniproc.config.cameras import load_cameras
-from pyuniproc.runtime.pyfunc_host import pts_seconds
+from pyuniproc.savant_api import pts_seconds
 from pyuniproc.types import NO_TRACK, Detections
 
 NAMESPACE = "analytics"

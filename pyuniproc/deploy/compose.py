@@ -70,7 +70,8 @@ COMMENTS = {
     "kafka-sink": "Frames with global ids into the Kafka topic people-tracking (Savant messages).",
     "kafka": "Kafka broker (KRaft, single node) for downstream consumers.",
     "etcd": "Etcd for live parameters read by pyfuncs (parameters.etcd in module.yml).",
-    "jaeger": "Traces: UI http://<host>:16686; OTLP gRPC 4317, HTTP 4318.",
+    "jaeger": "Traces: UI http://<host>:16686; OTLP gRPC 4317, HTTP 4318 (fusion); agent UDP 6831 "
+              "(the Savant module, in-network only).",
     "prometheus": "Metrics: http://<host>:9090; config and alert rules in deploy/prometheus/.",
     "grafana": "Dashboards: http://<host>:3000; provisioning in deploy/grafana/.",
 }
@@ -167,12 +168,14 @@ def fixed_services(site: Site, options: ComposeOptions) -> dict[str, dict[str, A
                 "MODEL_PATH": "/models",
                 "CAMERAS_FILE": CAMERAS_IN_CONTAINER,
                 "DETECTOR": "${DETECTOR:-ssdlite}",
-                "OTLP_ENDPOINT": "http://jaeger:4317",
+                "JAEGER_AGENT_ENDPOINT": "jaeger:6831",
                 "HEALTHCHECK_PORT": "8888",
-                "WEBSERVER_PORT": "8080",
             },
             "healthcheck": {"test": ["CMD", "sh", "/opt/savant/healthcheck.sh"], "interval": "10s",
                             "timeout": "5s", "retries": 3, "start_period": "20m"},
+            # Savant's Jaeger tracer resolves the agent's host when the module starts, and stops it if
+            # that fails: jaeger must exist first.
+            "depends_on": {"jaeger": {"condition": "service_started"}},
             **gpu,
         },
         "fusion": {

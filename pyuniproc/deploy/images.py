@@ -3,14 +3,18 @@
 Savant publishes its images as `ghcr.io/insight-platform/<name>[-l4t]:<tag>`: the module image and the
 DeepStream adapters are tagged `<savant>-<deepstream>`, the GStreamer and Python adapters `<savant>`.
 Change `SAVANT_VERSION` / `DEEPSTREAM_VERSION` here and regenerate with `pyuniproc compose`.
+
+The pin is the Savant release whose source module/module.yml is checked against (docs/deploy-savant.md):
+0.5.0 on DeepStream 7.0, Python 3.10. Moving on means checking the module YAML with that release's
+loader (scripts/savant_config_check.py) and its schema mirror (pyuniproc.deploy.savant_module) again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-SAVANT_VERSION = "0.6.0"
-DEEPSTREAM_VERSION = "7.1"
+SAVANT_VERSION = "0.5.0"
+DEEPSTREAM_VERSION = "7.0"
 REGISTRY = "ghcr.io/insight-platform"
 PLATFORMS = ("x86", "l4t")
 

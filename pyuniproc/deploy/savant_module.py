@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-# --- the schema (field names as in Savant 0.5/0.6) -------------------------------------------------
+# --- the schema (field names as in Savant 0.5.0, images.SAVANT_VERSION) ------------------------------
 
 TOP_LEVEL = {"name", "parameters", "pipeline"}
 PIPELINE = {"source", "elements", "sink"}
@@ -51,12 +52,15 @@ PRECISIONS = {"fp32", "fp16", "int8"}
 COLOR_FORMATS = {"rgb", "bgr", "gray"}
 CODECS = {"h264", "hevc", "vp8", "vp9", "jpeg", "png", "raw-rgba", "raw-rgb24", "copy"}
 
-TRACING = {"sampling_period", "append_frame_meta_to_span", "root_span_name", "provider", "provider_params",
-           "provider_params_config"}
-TRACING_PROVIDERS = {None, "opentelemetry", "jaeger"}
-TRACING_PARAMS = {"service_name", "protocol", "endpoint", "timeout", "tls"}
-TRACING_PROTOCOLS = {"grpc", "http_binary", "http_json"}
-METRICS = {"frame_period", "time_period", "history", "extra_labels"}
+# Telemetry: savant/config/schema.py's TracingParameters and MetricsParameters; the providers and their
+# params are what savant/deepstream/utils/pipeline.py (init_tracing, build_metrics_exporter) accepts.
+# tests/deploy/test_savant_loader.py compares these names with a Savant source checkout when it has one.
+TRACING = {"sampling_period", "append_frame_meta_to_span", "root_span_name", "provider", "provider_params"}
+TRACING_PROVIDERS = {None, "jaeger"}
+TRACING_PARAMS = {"service_name", "endpoint"}  # jaeger: the agent's host:port (compact Thrift over UDP)
+METRICS = {"frame_period", "time_period", "history", "provider", "provider_params"}
+METRICS_PROVIDERS = {None, "prometheus"}
+METRICS_PARAMS = {"port", "labels"}  # prometheus: the port it serves /metrics on, labels added to all
 ETCD = {"hosts", "credentials", "tls", "watch_path", "connect_timeout", "watch_path_wait_timeout"}
 TRACKER_LIB = "/opt/nvidia/deepstream/deepstream/lib/libnvds_nvmultiobjecttracker.so"
 
@@ -133,13 +137,22 @@ def _check_parameters(parameters: Mapping[str, Any]) -> list[str]:
                         f"{sorted(p for p in TRACING_PROVIDERS if p)}")
     provider_params = tracing.get("provider_params") or {}
     problems += _unknown(provider_params, TRACING_PARAMS, "parameters.telemetry.tracing.provider_params")
-    has_endpoint = provider_params.get("endpoint") or tracing.get("provider_params_config")
-    if tracing.get("provider") and not has_endpoint:
+    endpoint = provider_params.get("endpoint")
+    if tracing.get("provider") and not endpoint:
         problems.append("parameters.telemetry.tracing: a provider needs provider_params.endpoint")
-    if provider_params.get("protocol", "grpc") not in TRACING_PROTOCOLS:
-        problems.append(f"parameters.telemetry.tracing.provider_params.protocol: "
-                        f"{provider_params['protocol']!r} not in {sorted(TRACING_PROTOCOLS)}")
-    problems += _unknown(telemetry.get("metrics") or {}, METRICS, "parameters.telemetry.metrics")
+    elif endpoint and not re.fullmatch(r"[\w.-]+:\d+", str(endpoint)):
+        problems.append(f"parameters.telemetry.tracing.provider_params.endpoint: {endpoint!r} is not the "
+                        "Jaeger agent's host:port")
+    metrics = telemetry.get("metrics") or {}
+    problems += _unknown(metrics, METRICS, "parameters.telemetry.metrics")
+    if isinstance(metrics, Mapping):
+        if metrics.get("provider") not in METRICS_PROVIDERS:
+            problems.append(f"parameters.telemetry.metrics.provider: {metrics.get('provider')!r} not in "
+                            f"{sorted(p for p in METRICS_PROVIDERS if p)}")
+        metrics_params = metrics.get("provider_params") or {}
+        problems += _unknown(metrics_params, METRICS_PARAMS, "parameters.telemetry.metrics.provider_params")
+        if metrics.get("provider") and not isinstance(metrics_params.get("port"), int):
+            problems.append("parameters.telemetry.metrics: prometheus needs provider_params.port (an int)")
     if "etcd" in parameters:
         etcd = parameters["etcd"] or {}
         problems += _unknown(etcd, ETCD, "parameters.etcd")

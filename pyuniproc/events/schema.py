@@ -28,7 +28,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from pyuniproc.events.kinds import COUNT, EVENT_KINDS, KINDS, TEXT, Scope
@@ -160,12 +160,12 @@ def make_event(
 def format_time(when: datetime | float | None = None) -> str:
     """UTC ISO 8601 with milliseconds and a Z, e.g. "2024-05-01T12:00:00.123Z"."""
     if when is None:
-        when = datetime.now(UTC)
+        when = datetime.now(timezone.utc)
     elif not isinstance(when, datetime):
-        when = datetime.fromtimestamp(float(when), UTC)
+        when = datetime.fromtimestamp(float(when), timezone.utc)
     elif when.tzinfo is None:
         raise EventSchemaError("time", f"needs a timezone, got naive {when.isoformat()}")
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def validate(event: Mapping[str, Any]) -> None:

@@ -44,8 +44,9 @@ import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from enum import StrEnum
 from typing import Any
+
+from pyuniproc.compat import StrEnum
 
 STALE_REASON = "stale"
 """`CameraStats.mark_dropped` reason of a frame the policy drops."""

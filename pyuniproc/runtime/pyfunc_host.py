@@ -1,10 +1,10 @@
 """Run Savant pyfuncs in-process, without DeepStream.
 
 A Savant pyfunc subclasses `savant.deepstream.pyfunc.NvDsPyFuncPlugin` and receives
-`process_frame(buffer, frame_meta)`. Our pyfuncs import that base when Savant is present and
-`PyFuncPlugin` below otherwise, so the very same class runs in both runtimes. `FrameMetaView`
-and `ObjectMetaView` offer the subset of Savant's frame/object metadata API our pyfuncs use,
-backed by our value types (`Frame`, `Detections`).
+`process_frame(buffer, frame_meta)`. Our pyfuncs import that base when Savant is present and the
+stand-in `pyuniproc.savant_api.PyFuncPlugin` otherwise, so the very same class runs in both runtimes.
+This module loads the pyfunc named in the module YAML and drives it frame by frame through
+`FrameMetaView` (pyuniproc.savant_api), the subset of Savant's frame metadata our pyfuncs use.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from dataclasses import dataclass
 from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any
@@ -21,128 +20,8 @@ import numpy as np
 
 from pyuniproc.config.module import PyFuncSpec
 from pyuniproc.config.yaml_source import ConfigError
+from pyuniproc.savant_api import FrameMetaView
 from pyuniproc.types import Detections, Frame
-
-NANOSECONDS = 1_000_000_000
-
-
-class PyFuncPlugin:
-    """Stand-in for Savant's `NvDsPyFuncPlugin`: kwargs from the module YAML become attributes."""
-
-    def __init__(self, **kwargs: Any):
-        for name, value in kwargs.items():
-            setattr(self, name, value)
-
-    def on_start(self) -> bool:
-        return True
-
-    def on_stop(self) -> bool:
-        return True
-
-    def on_source_add(self, source_id: str) -> None:
-        pass
-
-    def on_source_eos(self, source_id: str) -> None:
-        pass
-
-    def on_source_delete(self, source_id: str) -> None:
-        pass
-
-    def process_frame(self, buffer: Any, frame_meta: Any) -> None:
-        raise NotImplementedError
-
-
-@dataclass
-class BBoxView:
-    """Savant's `BBox` read-only geometry in pixels."""
-
-    left: float
-    top: float
-    width: float
-    height: float
-
-    @property
-    def right(self) -> float:
-        return self.left + self.width
-
-    @property
-    def bottom(self) -> float:
-        return self.top + self.height
-
-    @property
-    def xc(self) -> float:
-        return self.left + self.width / 2
-
-    @property
-    def yc(self) -> float:
-        return self.top + self.height / 2
-
-
-class AttributeView:
-    def __init__(self, element_name: str, name: str, value: Any, confidence: float):
-        self.element_name, self.name, self.value, self.confidence = element_name, name, value, confidence
-
-
-class ObjectMetaView:
-    """One tracked object of a frame, as Savant's `ObjectMeta` exposes it."""
-
-    def __init__(self, detections: Detections, row: int, element_name: str, label: str, attributes: dict):
-        x1, y1, x2, y2 = (float(v) for v in detections.xyxy[row])
-        self.element_name = element_name
-        self.label = label
-        self.track_id = int(detections.tracker_id[row])
-        self.confidence = float(detections.confidence[row])
-        self.bbox = BBoxView(x1, y1, x2 - x1, y2 - y1)
-        self.is_primary = False
-        self._attributes = attributes  # (element_name, name) -> AttributeView, shared with the frame
-
-    def get_attr_meta(self, element_name: str, attr_name: str) -> AttributeView | None:
-        return self._attributes.get((element_name, attr_name))
-
-    def add_attr_meta(self, element_name: str, name: str, value: Any, confidence: float = 1.0) -> None:
-        self._attributes[(element_name, name)] = AttributeView(element_name, name, value, confidence)
-
-
-class VideoFrameView:
-    """What a pyfunc reads of savant-rs' `VideoFrame`: source, pts and its time base."""
-
-    def __init__(self, source_id: str, pts: int, width: int, height: int):
-        self.source_id, self.pts, self.width, self.height = source_id, pts, width, height
-        self.time_base = (1, NANOSECONDS)
-
-
-class FrameMetaView:
-    """Savant's `NvDsFrameMeta` subset: source id, frame number, pts, objects, tags."""
-
-    def __init__(self, frame: Frame, tracks: Detections, element_name: str, label: str):
-        self.source_id = frame.camera_id
-        self.frame_num = frame.index
-        self.pts = int(round(frame.pts_seconds * NANOSECONDS))
-        self.video_frame = VideoFrameView(frame.camera_id, self.pts, frame.width, frame.height)
-        self.tags: dict[str, Any] = {}
-        self.object_attributes: list[dict] = [{} for _ in range(len(tracks))]
-        self._objects = [ObjectMetaView(tracks, i, element_name, label, self.object_attributes[i])
-                         for i in range(len(tracks))]
-
-    @property
-    def objects(self) -> list[ObjectMetaView]:
-        return list(self._objects)
-
-    @property
-    def objects_number(self) -> int:
-        return len(self._objects)
-
-    def set_tag(self, name: str, value: Any) -> None:
-        self.tags[name] = value
-
-    def get_tag(self, name: str) -> Any:
-        return self.tags.get(name)
-
-
-def pts_seconds(frame_meta: Any) -> float:
-    """A frame's pts in seconds, from Savant's metadata or ours (pts counts time_base units)."""
-    numerator, denominator = getattr(frame_meta.video_frame, "time_base", (1, NANOSECONDS))
-    return float(frame_meta.pts) * numerator / denominator
 
 
 def load_pyfunc(spec: PyFuncSpec, module_path: Path, overrides: dict[str, Any] | None = None) -> Any:

@@ -11,9 +11,9 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from enum import StrEnum
 from typing import Any
 
+from pyuniproc.compat import StrEnum
 from pyuniproc.sources.uri import redact_text, redact_uri
 
 

@@ -12,8 +12,9 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
-from enum import StrEnum
 from urllib.parse import unquote
+
+from pyuniproc.compat import StrEnum
 
 REDACTED = "***"
 

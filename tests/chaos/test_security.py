@@ -194,7 +194,7 @@ def test_pyfuncs_are_imported_only_from_the_module_project(project, tmp_path, mo
         ("evilpkg.plugin", "Plugin"),
         ("os", "system"),
         ("subprocess", "Popen"),
-        ("pyuniproc.runtime.pyfunc_host", "PyFuncPlugin"),
+        ("pyuniproc.savant_api", "PyFuncPlugin"),
     ):
         with pytest.raises(ConfigError, match="loaded only from the module's project"):
             load_pyfunc(PyFuncSpec(module, class_name, {}, line=7), project)

@@ -77,7 +77,9 @@ def test_observability_services_and_ports():
     grafana = SERVICES["grafana"]["volumes"]
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
     assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana
-    assert environment(SERVICES["module"])["OTLP_ENDPOINT"] == "http://jaeger:4317"
+    # Savant 0.5.0's tracer sends to Jaeger's agent and resolves its host at start: jaeger comes first.
+    assert environment(SERVICES["module"])["JAEGER_AGENT_ENDPOINT"] == "jaeger:6831"
+    assert SERVICES["module"]["depends_on"] == {"jaeger": {"condition": "service_started"}}
 
 
 def test_bind_mounts_and_build_files_exist():
@@ -102,11 +104,13 @@ def test_dockerfiles_copy_what_exists_from_pinned_bases(dockerfile):
     assert check_dockerfile(dockerfile, REPO) == []
 
 
-def test_dockerfiles_build_on_savant_06_deepstream_71():
+def test_dockerfiles_build_on_the_pinned_savant_release():
     module = (REPO / "docker" / "Dockerfile.module").read_text()
-    assert "FROM ghcr.io/insight-platform/savant-deepstream:0.6.0-7.1\n" in module
+    assert "FROM ghcr.io/insight-platform/savant-deepstream:0.5.0-7.0\n" in module
     l4t = (REPO / "docker" / "Dockerfile.module-l4t").read_text()
-    assert "FROM ghcr.io/insight-platform/savant-deepstream-l4t:0.6.0-7.1\n" in l4t
+    assert "FROM ghcr.io/insight-platform/savant-deepstream-l4t:0.5.0-7.0\n" in l4t
+    fusion = (REPO / "docker" / "Dockerfile.fusion").read_text()
+    assert "ARG BASE_IMAGE=ghcr.io/insight-platform/savant-deepstream:0.5.0-7.0\n" in fusion
     assert "COPY module/models /models" in module and "ENV MODEL_PATH=/models" in module
 
 

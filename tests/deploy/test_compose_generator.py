@@ -122,8 +122,8 @@ def test_jetson_uses_l4t_images_and_the_nvidia_runtime(tmp_path):
     services = document["services"]
     assert services["module"]["runtime"] == "nvidia" and "deploy" not in services["module"]
     assert services["module"]["build"]["dockerfile"] == "docker/Dockerfile.module-l4t"
-    assert services["source-gate"]["image"] == "ghcr.io/insight-platform/savant-adapters-gstreamer-l4t:0.6.0"
-    assert services["fusion"]["build"]["args"]["BASE_IMAGE"].endswith("savant-deepstream-l4t:0.6.0-7.1")
+    assert services["source-gate"]["image"] == "ghcr.io/insight-platform/savant-adapters-gstreamer-l4t:0.5.0"
+    assert services["fusion"]["build"]["args"]["BASE_IMAGE"].endswith("savant-deepstream-l4t:0.5.0-7.0")
     assert check_compose(document, load_cameras(tmp_path / "cameras.yml")) == []
 
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 import pytest
 from deploykit import MODELS, MODULE_YAML, REPO
 
-from pyuniproc.deploy.savant_module import check_module_yaml
+from pyuniproc.deploy.savant_module import (
+    METRICS,
+    METRICS_PARAMS,
+    METRICS_PROVIDERS,
+    TRACING,
+    TRACING_PARAMS,
+    TRACING_PROVIDERS,
+    check_module_yaml,
+)
 
 
 @pytest.mark.parametrize("detector", ["ssdlite", "nanodet"])
@@ -19,13 +27,19 @@ def test_repo_module_passes_for_each_detector_profile(detector, monkeypatch):
     assert check_module_yaml(MODULE_YAML) == []
 
 
-def test_telemetry_is_savant_06_opentelemetry_with_prometheus_metrics():
+def test_telemetry_uses_only_savant_050_fields_and_providers():
+    """Savant 0.5.0: TracingParameters / MetricsParameters fields, the `jaeger` tracer (agent host:port),
+    the `prometheus` exporter with its labels under provider_params (there is no `extra_labels`)."""
     from omegaconf import OmegaConf
 
     telemetry = OmegaConf.to_container(OmegaConf.load(MODULE_YAML), resolve=True)["parameters"]["telemetry"]
-    assert telemetry["tracing"]["provider"] == "opentelemetry"
-    assert telemetry["tracing"]["provider_params"]["endpoint"] == "http://jaeger:4317"
-    assert set(telemetry["metrics"]) <= {"frame_period", "time_period", "history", "extra_labels"}
+    tracing, metrics = telemetry["tracing"], telemetry["metrics"]
+    assert set(tracing) <= TRACING and set(metrics) <= METRICS
+    assert tracing["provider"] in TRACING_PROVIDERS and metrics["provider"] in METRICS_PROVIDERS
+    assert set(tracing["provider_params"]) <= TRACING_PARAMS
+    assert set(metrics["provider_params"]) <= METRICS_PARAMS
+    assert (tracing["provider"], tracing["provider_params"]["endpoint"]) == ("jaeger", "jaeger:6831")
+    assert metrics["provider_params"] == {"port": 8000, "labels": {"module": "people_tracking"}}
 
 
 BROKEN = [
@@ -39,9 +53,16 @@ BROKEN = [
     ("class_name: PeopleAnalytics", "class_name: NoSuchPyfunc", "has no class NoSuchPyfunc"),
     ("module: module.converters.detector", "module: module.converters.nothing", "cannot import"),
     ("track_timeout_seconds: 2.0", "track_timeout_seconds: soon", "(**kwargs) fails"),
-    ("provider: ${oc.decode:${oc.env:TRACING_PROVIDER, opentelemetry}}", "provider: zipkin",
-     "provider: 'zipkin' not in"),
-    ("history: 100", "history: 100\n      provider: prometheus", "metrics.provider: not a Savant field"),
+    # What Savant 0.5.0 refuses: at load (unknown fields) or when the pipeline starts (providers).
+    ("provider: ${oc.decode:${oc.env:TRACING_PROVIDER, jaeger}}", "provider: opentelemetry",
+     "tracing.provider: 'opentelemetry' not in"),
+    ("history: 100", "history: 100\n      extra_labels: {site: a}",
+     "metrics.extra_labels: not a Savant field"),
+    ("provider: prometheus", "provider: statsd", "metrics.provider: 'statsd' not in"),
+    ("port: ${oc.decode:${oc.env:METRICS_PORT, 8000}}", "host: 0.0.0.0",
+     "prometheus needs provider_params.port"),
+    ("endpoint: ${oc.env:JAEGER_AGENT_ENDPOINT, 'jaeger:6831'}", "endpoint: 'http://jaeger:4317'",
+     "is not the Jaeger agent's host:port"),
     ("codec: ${oc.env:CODEC, h264}", "codec: mpeg2", "output_frame.codec"),
     ("element: nvinfer@detector", "element: nvinfer", "nvinfer needs a type"),
     ("      name: person_detector\n", "", "name: required for model elements"),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from deploykit import DEMO_CAMERAS, resolved_module
 
-from pyuniproc.runtime.pyfunc_host import FrameMetaView, PyFuncPlugin, pts_seconds
+from pyuniproc.savant_api import FrameMetaView, PyFuncPlugin, pts_seconds
 from pyuniproc.types import Detections, Frame
 
 PYFUNCS = [e for e in resolved_module()["pipeline"]["elements"] if e["element"] == "pyfunc"]

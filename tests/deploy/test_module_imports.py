@@ -1,0 +1,182 @@
+"""What Savant's image imports from this repository, and that it runs there.
+
+Savant imports module/'s converters and pyfunc (named in module.yml) on the image's Python 3.10, with
+the image's packages only. So module/ may import pyuniproc's core (value types, decoders, analytics,
+the stand-ins of Savant's API) and nothing of the runtime, whose dependencies (PyAV, ONNX Runtime,
+OpenTelemetry, Starlette, ...) the image lacks. Before this was checked, one import of the pyfunc
+pulled 55 of our modules through the runtime; now 26, with numpy, OpenCV and PyYAML as the only
+third-party packages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import pytest
+from deploykit import resolved_module
+from py310kit import (
+    MODULE_IMPORTS,
+    NOT_IN_SAVANT_IMAGE,
+    REPO,
+    RUNTIME,
+    SCRIPT,
+    has_modules,
+    python310,
+    run_python,
+)
+
+CORE_PACKAGES = {"savant_api", "types", "compat", "analytics", "config", "detect"}
+"""pyuniproc's packages module/ reaches (config: cameras.py and yaml_source.py only)."""
+
+# Runs module/'s code the way Savant's image would: everything outside the image and the whole runtime
+# raise ImportError. Drives the pyfunc over two frames and a converter over an empty network output.
+BLOCKED_PROBE = r"""
+import importlib.abc, json, sys
+
+blocked_packages = set(sys.argv[1].split(","))
+blocked_modules = tuple(sys.argv[2].split(","))
+
+class Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in blocked_packages or any(
+                name == m or name.startswith(m + ".") for m in blocked_modules):
+            raise ImportError(f"{name} is blocked: not in Savant's image, or not pyuniproc's core")
+
+sys.meta_path.insert(0, Blocked())
+for name in sys.argv[3].split(","):
+    __import__(name)
+
+import numpy as np
+from module.converters.detector import SsdliteConverter
+from module.pyfuncs.analytics import PeopleAnalytics
+from pyuniproc.savant_api import FrameMetaView
+from pyuniproc.types import Detections, Frame
+
+plugin = PeopleAnalytics(cameras_file="samples/demo/cameras.yml")
+plugin.on_start()
+for index, top in ((10, 200), (11, 260)):  # track 7 walks down across cam1's line "crossing" (y = 330)
+    frame = Frame(camera_id="cam1", index=index, pts_seconds=index / 10,
+                  image=np.zeros((576, 768, 3), np.uint8))
+    tracks = Detections(xyxy=np.array([[100, top, 140, top + 100]], np.float32), confidence=[0.9],
+                        class_id=np.zeros(1, np.int32), tracker_id=[7])
+    meta = FrameMetaView(frame, tracks, element_name="person_detector", label="person")
+    plugin.process_frame(None, meta)
+events = json.loads(meta.get_tag("analytics.events"))
+
+anchors = np.load("module/models/person_detector/ssdlite_pedestrian_anchors.npy")
+converter = SsdliteConverter(model_dir="module/models/person_detector")
+rows = converter(np.zeros((len(anchors), 4), np.float32), np.full((len(anchors), 2), -20.0, np.float32),
+                 model={"input": {"shape": [3, 300, 300]}}, roi=(0, 0, 768, 576))
+print(json.dumps({
+    "python": list(sys.version_info[:2]),
+    "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("pyuniproc", "module")),
+    "third_party": sorted({m.split(".")[0] for m in sys.modules if not m.startswith("_")}
+                          - set(sys.stdlib_module_names) - {"pyuniproc", "module", "cython_runtime"}),
+    "people_count": meta.get_tag("people_count"),
+    "events": [(e["kind"], e["track_id"]) for e in events],
+    "rows_shape": list(rows.shape),
+}))
+"""
+
+# Imports module/ and every module of pyuniproc under a bare Python 3.10, every third-party package
+# replaced by an inert stand-in (scripts/savant_config_check.py's InertModules): only the syntax and the
+# standard library are real, which is where 3.11-only names (datetime.UTC, enum.StrEnum) fail.
+STUBBED_PROBE = r"""
+import importlib, importlib.util, json, pkgutil, sys
+
+spec = importlib.util.spec_from_file_location("savant_config_check", sys.argv[1])
+check = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(check)
+ours = {"pyuniproc", "module"}
+third_party = lambda top: top not in sys.stdlib_module_names and top not in ours
+sys.meta_path.insert(0, check.InertModules(third_party))
+import pyuniproc
+names = sys.argv[2].split(",") + [m.name for m in pkgutil.walk_packages(pyuniproc.__path__, "pyuniproc.")
+                                  if not m.name.endswith("__main__")]
+failed = {}
+for name in names:
+    try:
+        importlib.import_module(name)
+    except Exception as error:
+        failed[name] = f"{type(error).__name__}: {error}"
+print(json.dumps({"python": list(sys.version_info[:2]), "imported": len(names) - len(failed),
+                  "failed": failed}))
+"""
+
+PYTHON310 = python310()
+NO_310 = "no Python 3.10 here (pyenv's 3.10.x, python3.10 on PATH or PYUNIPROC_PYTHON310)"
+
+
+def _probe(python: str, code: str, *args: str) -> dict:
+    result = run_python(python, code, *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _blocked_probe(python: str) -> dict:
+    return _probe(python, BLOCKED_PROBE, ",".join(NOT_IN_SAVANT_IMAGE), ",".join(RUNTIME),
+                  ",".join(MODULE_IMPORTS))
+
+
+def _check_blocked_run(report: dict) -> None:
+    packages = {m.split(".")[1] for m in report["modules"] if m.startswith("pyuniproc.")}
+    assert packages <= CORE_PACKAGES, packages - CORE_PACKAGES
+    assert len(report["modules"]) <= 30, report["modules"]  # the chain stays short (55 before)
+    assert set(report["third_party"]) <= {"numpy", "cv2", "yaml"}, report["third_party"]
+    assert report["people_count"] == 1 and report["events"] == [["line_crossed", 7]]
+    assert report["rows_shape"] == [0, 6]
+
+
+def test_module_yaml_names_exactly_the_modules_checked_here():
+    names = set()
+    for detector in ("ssdlite", "nanodet"):
+        for element in resolved_module(detector)["pipeline"]["elements"]:
+            converter = ((element.get("model") or {}).get("output") or {}).get("converter") or {}
+            names |= {element.get("module"), converter.get("module")}
+    assert {n for n in names if n and not n.startswith("savant.")} == set(MODULE_IMPORTS)
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile.module", "Dockerfile.module-l4t"])
+def test_module_images_import_check_is_what_savant_imports(dockerfile):
+    """The image's build-time check imports exactly module/'s converter and pyfunc, and the Dockerfile
+    installs nothing for them: Savant's image has numpy, OpenCV and PyYAML."""
+    text = (REPO / "docker" / dockerfile).read_text()
+    checks = re.findall(r'^RUN python -c "import ([\w., ]+)"$', text, re.M)
+    assert len(checks) == 1 and {n.strip() for n in checks[0].split(",")} == set(MODULE_IMPORTS)
+    assert "pip install" not in text
+
+
+def test_module_imports_only_the_core_with_the_runtime_blocked():
+    """On the dev Python: module/ runs with the runtime and the packages Savant's image lacks blocked."""
+    _check_blocked_run(_blocked_probe(sys.executable))
+
+
+@pytest.mark.skipif(PYTHON310 is None, reason=NO_310)
+def test_package_and_module_source_compile_under_python310():
+    files = [str(p) for folder in ("pyuniproc", "module") for p in sorted((REPO / folder).rglob("*.py"))]
+    files.append(str(SCRIPT))
+    code = ("import sys\nfor path in sys.argv[1:]:\n"
+            "    compile(open(path, encoding='utf-8').read(), path, 'exec', dont_inherit=True)\n")
+    result = run_python(PYTHON310, code, *files)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.skipif(PYTHON310 is None, reason=NO_310)
+def test_package_and_module_import_under_python310_standard_library():
+    """Every module of pyuniproc (fusion's image runs the runtime on Savant's 3.10 too) and module/."""
+    report = _probe(PYTHON310, STUBBED_PROBE, str(SCRIPT), ",".join(MODULE_IMPORTS))
+    assert report["python"] == [3, 10]
+    assert report["failed"] == {}
+    assert report["imported"] > 100
+
+
+@pytest.mark.skipif(PYTHON310 is None or not has_modules(PYTHON310, "numpy", "cv2", "yaml"),
+                    reason="needs a Python 3.10 with numpy, OpenCV and PyYAML (Savant's image has them): "
+                           "set PYUNIPROC_PYTHON310 to one, e.g. a venv with numpy<2 "
+                           "opencv-python-headless pyyaml")
+def test_module_runs_under_python310_with_the_runtime_blocked():
+    report = _blocked_probe(PYTHON310)
+    assert report["python"] == [3, 10]
+    _check_blocked_run(report)
