@@ -9,6 +9,11 @@ OUT    ?= out/demo
 # samples/demo/cameras.yml is the smaller one: vtest.avi as two cameras.
 SCENARIO ?= samples/scenario_default
 CAMERAS ?= $(SCENARIO)/cameras.yml
+# A run is scored only against the ground truth of its own scenario: the gt/ folder next to the
+# cameras file. samples/demo/cameras.yml has none, so `make demo CAMERAS=samples/demo/cameras.yml`
+# is not scored (scoring it against another scenario's people would give nonsense, e.g. MOTA -1.98).
+GT_DIR := $(patsubst %/,%,$(dir $(CAMERAS)))
+SCORED := $(wildcard $(GT_DIR)/gt)
 
 .PHONY: demo test bench lint lock clean system-deps
 
@@ -34,8 +39,8 @@ lock:
 demo: $(BIN)/.installed
 	rm -rf $(OUT)  # a fresh run each time (pyuniproc itself appends to an existing --out)
 	RECORDING_MOSAIC=true $(BIN)/pyuniproc run --module module/module.yml --cameras $(CAMERAS) --out $(OUT)
-	@if [ -d $(SCENARIO)/gt ]; then $(BIN)/pyuniproc eval --gt $(SCENARIO) --pred $(OUT) --json $(OUT)/eval.json; fi
-	$(BIN)/pyuniproc report --run $(OUT) --cameras $(CAMERAS) --out $(OUT)/report.html
+	$(if $(SCORED),$(BIN)/pyuniproc eval --gt $(GT_DIR) --pred $(OUT) --json $(OUT)/eval.json,@echo "not scored: no gt/ folder next to $(CAMERAS)")
+	$(BIN)/pyuniproc report --run $(OUT) --cameras $(CAMERAS) --out $(OUT)/report.html$(if $(SCORED), --metrics $(OUT)/eval.json)
 
 # Debian packages the tests use (prometheus + promtool, chromium, GStreamer's RTSP server);
 # installed only when missing.
@@ -56,7 +61,7 @@ bench: $(BIN)/.installed .venv-bench/.installed
 	$(BIN)/pyuniproc bench --cameras 4 --json out/bench.json
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check pyuniproc module tests scripts
+	$(BIN)/ruff check pyuniproc module tests scripts setup.py
 
 clean:
 	rm -rf $(VENV) .venv-lock out .pytest_cache

@@ -7,14 +7,17 @@ import logging
 import sys
 from pathlib import Path
 
+from pyuniproc import __version__
 from pyuniproc.config.yaml_source import ConfigError
-
-DEFAULT_MODULE = "module/module.yml"
+from pyuniproc.extras import explain
+from pyuniproc.module_files import default_module_file
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pyuniproc", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version",
+                        version=f"pyuniproc {__version__} (default module: {default_module_file()})")
     commands = parser.add_subparsers(dest="command", required=True)
     _register_run(commands)
     for register in _optional_commands():
@@ -30,10 +33,18 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:  # ModelError and other clear, user-facing failures
         print(f"pyuniproc: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # an optional part (pyuniproc/extras.py): say which extra brings it
+        message = explain(exc)
+        if message is None:
+            raise
+        print(f"pyuniproc: {message}", file=sys.stderr)
+        return 2
 
 
 def _optional_commands():
-    """Subcommands living next to the code they drive; each module offers `register(subparsers)`."""
+    """Subcommands living next to the code they drive; each module offers `register(subparsers)`.
+    Importing them must not need an optional extra (eval, kafka, gpu): those are imported when a
+    command runs, so `pyuniproc --help` works on a plain install (tests/test_packaging.py)."""
     from pyuniproc import fusion_service
     from pyuniproc.ablation import command as ablation
     from pyuniproc.bench import command as bench
@@ -49,7 +60,9 @@ def _optional_commands():
 
 def _register_run(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="run the module on cameras and write tracks, videos and events")
-    run.add_argument("--module", type=Path, default=Path(DEFAULT_MODULE), help="Savant module YAML")
+    run.add_argument("--module", type=Path, default=None,
+                     help="Savant module YAML (default: the module shipped with pyuniproc, "
+                          "module/module.yml in a checkout; `pyuniproc --version` prints where)")
     cams = run.add_mutually_exclusive_group(required=True)
     cams.add_argument("--cameras", type=Path, help="cameras file (docs/cameras-file.md)")
     cams.add_argument("--source", action="append", metavar="ID=URI", help="a camera; repeat for more")
@@ -76,7 +89,7 @@ def run_command(args: argparse.Namespace) -> int:
     from pyuniproc.runtime.pipeline import Pipeline, RunOptions
     from pyuniproc.runtime.report import print_run_report
 
-    module = load_module_config(args.module)
+    module = load_module_config(args.module or default_module_file())
     site = load_cameras(args.cameras) if args.cameras else site_from_sources(args.source)
     options = RunOptions(out_dir=args.out, max_seconds=args.max_seconds, max_frames=args.max_frames,
                          realtime=args.realtime, loop=args.loop, progress=not args.no_progress)

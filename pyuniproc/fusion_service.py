@@ -29,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily
 from pyuniproc.config.cameras import load_cameras
 from pyuniproc.config.module import load_module_config
 from pyuniproc.fusion import Fusion
+from pyuniproc.module_files import default_module_file
 from pyuniproc.reid import QualityGate
 from pyuniproc.runtime.build import GATE_OPTIONS
 from pyuniproc.runtime.fusion_stage import FusionMetrics, to_run_event
@@ -38,7 +39,6 @@ from pyuniproc.transport import FrameMessage, FrameReader, FrameWriter, StreamEn
 from pyuniproc.types import Detections
 
 log = logging.getLogger(__name__)
-REPO_MODULE = Path(__file__).resolve().parents[1] / "module" / "module.yml"
 
 
 class FusionService:
@@ -157,8 +157,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", dest="outbound", required=True,
                         help="writer endpoint, e.g. pub+bind:ipc:///tmp/zmq-sockets/fusion-output.ipc")
     parser.add_argument("--cameras", type=Path, required=True, help="cameras file: topology and travel times")
-    parser.add_argument("--module", type=Path, default=REPO_MODULE,
-                        help="module YAML whose parameters.fusion and parameters.reid apply")
+    parser.add_argument("--module", type=Path, default=default_module_file(),
+                        help="module YAML whose parameters.fusion and parameters.reid apply "
+                             "(default: the module shipped with pyuniproc, %(default)s)")
     parser.add_argument("--max-seconds", type=float, help="stop after this long")
     parser.add_argument("--idle-seconds", type=float, help="stop when nothing arrived for this long")
     parser.set_defaults(func=fusion_command)

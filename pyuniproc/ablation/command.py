@@ -30,6 +30,7 @@ from pyuniproc.ablation.replay import Replay, ideal, replay, unlinked
 from pyuniproc.ablation.score import Scorer
 from pyuniproc.ablation.stream import TrackStream
 from pyuniproc.fusion import ABLATIONS, FusionConfig
+from pyuniproc.module_files import default_module_file
 
 ORDER = ("appearance", "topology", "travel_time")
 LABELS = {
@@ -60,8 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--module",
         type=Path,
-        default=Path("module/module.yml"),
-        help="module YAML: detector, tracker, ReID and parameters.fusion",
+        default=default_module_file(),
+        help="module YAML: detector, tracker, ReID and parameters.fusion (default %(default)s)",
     )
     parser.add_argument(
         "--out",

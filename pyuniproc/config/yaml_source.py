@@ -3,6 +3,10 @@
 Errors in a config file should name the file, the line and the field, so the loader keeps a
 map from each key path (e.g. ``pipeline.elements[0].model.input.shape``) to its 1-based line.
 
+A key written twice in one mapping is refused with both lines (plain `yaml.safe_load` keeps the
+last one silently, so a pasted block could undo a setting far above it); keys brought in by a merge
+(`<<: *defaults`) may still be overridden, as YAML intends.
+
 Refused before anything walks the document: a recursive alias (``a: &x [*x]``, which PyYAML builds as a
 list holding itself), aliases that expand to more than `MAX_VALUES` values ("billion laughs": the
 loaders, OmegaConf and the line map would each expand them) and nesting too deep for Python's stack.
@@ -18,6 +22,37 @@ import yaml
 
 MAX_VALUES = 100_000
 """Most values a config file may hold once its aliases are expanded (the repo's module YAML: ~200)."""
+
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a key written twice in one mapping, naming both lines."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict[Any, int] = {}
+            for key_node, _ in node.value:  # before SafeLoader flattens merges into node.value
+                if key_node.tag == MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    seen = first_line.get(key)
+                except TypeError:  # an unhashable key: SafeLoader's own error names it
+                    continue
+                line = key_node.start_mark.line + 1
+                if seen is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}: first at line {seen}, again at line {line}",
+                        key_node.start_mark)
+                first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load(text: str) -> Any:
+    """`yaml.safe_load`, but a key written twice in one mapping is an error (`yaml.YAMLError`)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass: no Python tags
 
 
 class ConfigError(ValueError):
@@ -65,7 +100,7 @@ def load_yaml(path: Path | str) -> YamlDocument:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         _check_size(path, node)
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from pyuniproc.module_files import default_module_file
+
 DEFAULT_OUT = "docker-compose.yml"
 
 
@@ -34,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "this dotenv file, mode 0600; keep it out of version control")
     parser.add_argument("--tracker-config", type=Path,
                         help="also write DeepStream's NvSORT config from parameters.tracker of --module")
-    parser.add_argument("--module", type=Path, default=Path("module/module.yml"),
-                        help="module YAML for --tracker-config and --check (default module/module.yml)")
+    parser.add_argument("--module", type=Path, default=default_module_file(),
+                        help="module YAML for --tracker-config and --check (default %(default)s)")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if --out is out of date or has problems, or if "
                              "--module fails the Savant schema check")

@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 
 from pyuniproc.detect.errors import ModelError
+from pyuniproc.module_files import models_dir
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "module" / "models" / "person_detector"
-"""Where scripts/convert_models.py writes the models in a source checkout."""
+DEFAULT_MODEL_DIR = models_dir() / "person_detector"
+"""The default module's detector files (module/models/person_detector in a checkout, where
+scripts/convert_models.py writes them; the installed package's copy otherwise)."""
 PROVENANCE_FILE = "MODELS.json"
 REGENERATE = "regenerate with `python scripts/convert_models.py` (tools: scripts/requirements-convert.txt)"
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .gate import load_baseline, regressions
-from .metrics import IOU_THRESHOLD, evaluate
+from .metrics import IOU_THRESHOLD, evaluate, load_trackeval
 from .mot_io import load_distractors, load_ground_truth, load_predictions
 from .report import render, write_json
 
@@ -50,6 +50,7 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    load_trackeval()  # without the `eval` extra, say so before reading anything
     try:
         gt, n_frames = load_ground_truth(args.gt)
         local, global_rows, notes = load_predictions(args.pred, sorted(gt))

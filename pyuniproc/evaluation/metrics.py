@@ -16,17 +16,33 @@ every camera.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-with contextlib.redirect_stdout(io.StringIO()):  # TrackEval reports optional datasets it can't load
-    from trackeval.datasets._base_dataset import _BaseDataset
+from pyuniproc.extras import require
+
+if TYPE_CHECKING:
     from trackeval.metrics import CLEAR, HOTA, Identity
 
 IOU_THRESHOLD = 0.5
+
+
+@functools.cache
+def load_trackeval() -> SimpleNamespace:
+    """TrackEval's metric classes and box IoU, imported on first use: TrackEval is the optional `eval`
+    extra, so importing this module (and `pyuniproc --help`) works without it."""
+    require("trackeval", feature="scoring against ground truth (pyuniproc eval, report --gt, ablation)")
+    with contextlib.redirect_stdout(io.StringIO()):  # TrackEval reports optional datasets it can't load
+        from trackeval.datasets._base_dataset import _BaseDataset
+        from trackeval.metrics import CLEAR, HOTA, Identity
+    return SimpleNamespace(box_ious=_BaseDataset._calculate_box_ious, CLEAR=CLEAR, HOTA=HOTA,
+                           Identity=Identity)
 
 
 @dataclass(frozen=True)
@@ -40,10 +56,11 @@ class Sequence:
 
 def _metrics(threshold: float) -> tuple[HOTA, CLEAR, Identity]:
     # HOTA integrates over its own IoU thresholds 0.05..0.95; CLEAR and Identity use `threshold`.
+    trackeval = load_trackeval()
     return (
-        HOTA({"PRINT_CONFIG": False}),
-        CLEAR({"THRESHOLD": threshold, "PRINT_CONFIG": False}),
-        Identity({"THRESHOLD": threshold, "PRINT_CONFIG": False}),
+        trackeval.HOTA({"PRINT_CONFIG": False}),
+        trackeval.CLEAR({"THRESHOLD": threshold, "PRINT_CONFIG": False}),
+        trackeval.Identity({"THRESHOLD": threshold, "PRINT_CONFIG": False}),
     )
 
 
@@ -76,13 +93,14 @@ def trackeval_data(seq: Sequence, name: str = "sequence") -> dict:
         "num_tracker_ids": int(pred_ids.max(initial=-1) + 1),
         "seq": name,
     }
+    box_ious = load_trackeval().box_ious
     for t in range(n_frames):
         g = gt_order[gt_split[t] : gt_split[t + 1]]
         p = pred_order[pred_split[t] : pred_split[t + 1]]
         data["gt_ids"].append(gt_ids[g])
         data["tracker_ids"].append(pred_ids[p])
         data["similarity_scores"].append(
-            _BaseDataset._calculate_box_ious(seq.gt[g, 2:6], seq.pred[p, 2:6], box_format="xywh")
+            box_ious(seq.gt[g, 2:6], seq.pred[p, 2:6], box_format="xywh")
         )
     return data
 
@@ -184,7 +202,7 @@ def drop_distractor_matches(pred: np.ndarray, gt: np.ndarray, distractors: np.nd
         p = np.nonzero(pred[:, 0] == frame)[0]
         scored = gt[gt[:, 0] == frame, 2:6]
         boxes = np.concatenate([scored, distractors[distractors[:, 0] == frame, 2:6]])
-        iou = _BaseDataset._calculate_box_ious(boxes, pred[p, 2:6], box_format="xywh")
+        iou = load_trackeval().box_ious(boxes, pred[p, 2:6], box_format="xywh")
         iou[iou < 0.5 - eps] = 0
         rows, cols = linear_sum_assignment(-iou)
         matched = iou[rows, cols] > eps

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pyuniproc.events.config import EventsConfig, JsonLinesSinkSettings, KafkaSinkSettings
 from pyuniproc.events.schema import EventRecord
+from pyuniproc.extras import require
 from pyuniproc.outputs.events import EventsWriter
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ def build_sink(config: EventsConfig, out_dir: str | os.PathLike[str]) -> FanOutS
         if isinstance(settings, JsonLinesSinkSettings):
             sink = JsonLinesSink(Path(out_dir) / settings.path)
         elif isinstance(settings, KafkaSinkSettings):
+            require("confluent_kafka", feature="the Kafka event sink (events.sinks: type kafka)")
             from pyuniproc.events.kafka import KafkaSink  # confluent-kafka only when configured
 
             sink = KafkaSink(settings)

@@ -64,6 +64,14 @@ def _drop_partial_last_line(path: Path) -> None:
         file.truncate(0)
 
 
+def new_file_mode() -> int:
+    """The mode `open(path, "w")` gives a new file under this process's umask (0644 under umask 022);
+    for files made another way (mkstemp makes them 0600) that must look like every other output."""
+    umask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def check_camera_id(camera_id: str) -> str:
     """Camera ids become file names; allow only what the cameras file allows (no path tricks)."""
     if not isinstance(camera_id, str) or not CAMERA_ID_PATTERN.match(camera_id):

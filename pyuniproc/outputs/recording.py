@@ -78,7 +78,8 @@ class RecordingConfig:
         "wait" (record every frame; the pipeline waits for the encoder).
     crf, preset, keyframe_seconds: x264 settings, as in `AnnotatedVideoWriter`.
     mosaic: also record all cameras in one grid video (video/mosaic.mp4 or video/mosaic/...),
-        `mosaic_fps` pictures per second of wall clock, `mosaic_width` pixels wide.
+        `mosaic_fps` pictures per second of the cameras' stream time (a 60 s scene gives a 60 s
+        video), `mosaic_width` pixels wide.
     """
 
     segment_seconds: float | None = None

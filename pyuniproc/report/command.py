@@ -20,6 +20,7 @@ from typing import Any
 from pyuniproc.report.data import load_run
 from pyuniproc.report.page import render_page, write
 from pyuniproc.report.thumbs import make_thumbnails
+from pyuniproc.runtime.report import results_lines
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -64,7 +65,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"pyuniproc report: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {path}")
+    for line in results_lines(run_results(args.run, report=path, metrics_json=args.metrics)):
+        print(line)
     return 0
+
+
+def run_results(run_dir: Path, *, report: Path, metrics_json: Path | None) -> dict[str, str]:
+    """Everything the run folder holds, as the run listed it (summary.json), plus scores and report."""
+    try:
+        outputs = dict(json.loads((run_dir / "summary.json").read_text()).get("outputs") or {})
+    except (OSError, ValueError, AttributeError):
+        outputs = {"out": str(run_dir)}
+    if metrics_json is not None:
+        outputs["eval"] = str(metrics_json)
+    outputs["report"] = str(report)
+    return outputs
 
 
 def write_report(

@@ -3,6 +3,7 @@
     tracks.csv            every tracked box of every camera
     mot/<camera_id>.txt   MOTChallenge rows per camera (1-based frames, local track ids)
     mtmc/<camera_id>.txt  the same rows with global (cross-camera) ids, when fusion runs
+    video/mosaic.mp4      with `recording.mosaic`: every camera in one grid, on the cameras' clock
     video/<camera_id>.mp4 annotated video (fragmented MP4: playable even after a crash), or with
                           `recording.segment_seconds`: video/<camera_id>/<camera_id>-<time>-<seq>.mp4;
                           a file that exists is never overwritten: a restart with the same folder
@@ -228,6 +229,8 @@ class RunOutputs:
         self.mot.close_camera(camera_id)
         if self.mtmc is not None:
             self.mtmc.close_camera(camera_id)
+        if self.mosaic is not None:
+            self.mosaic.end_camera(camera_id)
         self._global_ids.forget(camera_id)
 
     def paths(self) -> dict[str, str]:
@@ -242,6 +245,12 @@ class RunOutputs:
             paths["events"] = self.out_dir / jsonl[0].path
         if self.annotate:
             paths["video"] = self.out_dir / "video"
+        if self.mosaic is not None:
+            mosaic = self.mosaic.writer
+            if mosaic.segment_seconds is not None:
+                paths["mosaic"] = mosaic.directory / mosaic.camera_id
+            else:  # mosaic.1.mp4 when an earlier run in this folder made mosaic.mp4
+                paths["mosaic"] = mosaic.segments[0] if mosaic.segments else mosaic.directory / "mosaic.mp4"
         if self.mtmc is not None:
             paths["mtmc"] = self.out_dir / "mtmc"
         return {name: str(path) for name, path in paths.items()}

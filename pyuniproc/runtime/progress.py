@@ -38,7 +38,7 @@ class Progress:
             self._live.update(render(summary))
         else:
             cams = " | ".join(f"{cid} {c.get('state')} {c.get('frames_processed', 0)}f "
-                              f"{c.get('fps', 0):.1f}fps"
+                              f"{c.get('fps', 0):.1f}fps (avg {c.get('average_fps', 0):.1f})"
                               for cid, c in summary["cameras"].items())
             print(f"[{summary['elapsed_seconds']:7.1f}s] {summary['throughput_fps']:6.1f} fps total | {cams}",
                   file=sys.stderr, flush=True)
@@ -48,13 +48,15 @@ def render(summary: dict[str, Any]) -> Table:
     e2e = summary["latency_ms"].get("end_to_end", {})
     table = Table(title=f"pyuniproc — {summary['site']} — {summary['elapsed_seconds']:.0f} s — "
                         f"{summary['throughput_fps']:.1f} frames/s — e2e p95 {e2e.get('p95', 0):.0f} ms")
-    for column in ("camera", "state", "fps", "received", "processed", "dropped", "errors", "reconnects",
-                   "last frame", "tracks"):
+    # fps: over the last seconds (0 once a camera has finished); avg fps: its first to its last frame
+    for column in ("camera", "state", "fps", "avg fps", "received", "processed", "dropped", "errors",
+                   "reconnects", "last frame", "tracks"):
         table.add_column(column, justify="left" if column in ("camera", "state") else "right")
     for camera_id, c in summary["cameras"].items():
         dropped = sum((c.get("dropped") or {}).values())
         since = c.get("seconds_since_last_frame")
         table.add_row(camera_id, str(c.get("state")), f"{c.get('fps', 0):.1f}",
+                      f"{c.get('average_fps', 0):.1f}",
                       str(c.get("frames_received", 0)),
                       str(c.get("frames_processed", 0)), str(dropped), str(c.get("read_errors", 0)),
                       str(c.get("reconnect_attempts", 0)), "-" if since is None else f"{since:.1f}s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -23,6 +24,11 @@ def print_run_report(summary: dict[str, Any]) -> None:
             console.print(f"[red]camera {camera_id}: {camera['state']}: {camera['last_error']}[/red]")
     console.print(f"status: {summary['status']}; {summary['frames_processed']} frames in "
                   f"{summary['elapsed_seconds']:.1f} s ({summary['throughput_fps']:.1f} frames/s)")
-    console.print("results:")
-    for name, path in summary["outputs"].items():
-        console.print(f"  {name:<10} {path}")
+    for line in results_lines(summary["outputs"]):
+        console.print(line, highlight=False, markup=False)
+
+
+def results_lines(paths: Mapping[str, str]) -> list[str]:
+    """The "results:" list printed at the end of a run, and again by `pyuniproc report` with the
+    scores and the report added (`make demo` ends with it)."""
+    return ["results:", *(f"  {name:<10} {path}" for name, path in paths.items())]

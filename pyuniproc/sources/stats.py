@@ -49,7 +49,8 @@ class CameraStats:
     stall_timeout_seconds: a live camera with no frame for this long reads as stalled. Lower flags
         trouble sooner; too low flags a camera whose frame rate is just slow.
     fps_window_seconds: the measured fps counts frames of this recent window. Longer is steadier,
-        shorter follows changes (and a stop) faster.
+        shorter follows changes (and a stop) faster. It reads 0 once frames stop or the camera
+        finished; `average_fps` (first to last frame) is what a finished camera delivered.
     clock: time source (tests inject a fake one).
     """
 
@@ -75,6 +76,7 @@ class CameraStats:
         self._lock = threading.Lock()
         self._state = CameraState.CONNECTING
         self._frame_times: deque[float] = deque(maxlen=1024)
+        self._first_frame_at: float | None = None
         self._last_frame_at: float | None = None
         self._frames_received = 0
         self._frames_processed = 0
@@ -98,6 +100,8 @@ class CameraStats:
         with self._lock:
             self._frames_received += 1
             self._frame_times.append(now)
+            if self._first_frame_at is None:
+                self._first_frame_at = now
             self._last_frame_at = now
             if not self._state.is_terminal:
                 self._state = CameraState.LIVE
@@ -154,6 +158,12 @@ class CameraStats:
             return self._fps(self._clock())
 
     @property
+    def average_fps(self) -> float:
+        """Frames per second from the first frame to the last: what a finished camera delivered."""
+        with self._lock:
+            return self._average_fps()
+
+    @property
     def frames_received(self) -> int:
         with self._lock:
             return self._frames_received
@@ -205,6 +215,7 @@ class CameraStats:
                 "uri": self.uri,
                 "state": self._effective_state(now).value,
                 "fps": round(self._fps(now), 2),
+                "average_fps": round(self._average_fps(), 2),
                 "frames_received": self._frames_received,
                 "frames_processed": self._frames_processed,
                 "dropped": dict(self._dropped),
@@ -234,6 +245,14 @@ class CameraStats:
         if len(times) < 2 or times[-1] <= times[0]:
             return 0.0
         return (len(times) - 1) / (times[-1] - times[0])
+
+    def _average_fps(self) -> float:
+        """Frames received per second between the first and the last frame (reconnect gaps included);
+        unlike `_fps`, it stays once the camera has finished."""
+        if self._first_frame_at is None or self._last_frame_at is None or self._frames_received < 2:
+            return 0.0
+        span = self._last_frame_at - self._first_frame_at
+        return (self._frames_received - 1) / span if span > 0 else 0.0
 
     def __repr__(self) -> str:
         return f"CameraStats({self.snapshot()!r})"

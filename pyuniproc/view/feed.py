@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from pyuniproc.types import Detections
+from pyuniproc.view.sentences import describe
 
 CameraProvider = Callable[[], Mapping[str, Mapping[str, Any]]]
 
@@ -178,30 +179,11 @@ def transition_from_event(event: Mapping[str, Any], at: float) -> dict[str, Any]
 
 
 def panel_event(event: Mapping[str, Any], at: float, global_id: int | None = None) -> dict[str, Any]:
-    """A short line for the events panel, e.g. "track 12 crossed 'door' (in)"."""
+    """A short sentence for the events panel, e.g. "track 12 (person 4) crossed 'door' (in)"
+    (`pyuniproc.view.sentences`)."""
     kind = str(event.get("kind") or event.get("event"))
-    details = event.get("details") if isinstance(event.get("details"), Mapping) else {}
     track_id = _int(event.get("track_id"))
     global_id = _int(event.get("global_id")) if global_id is None else global_id
-    who = "" if track_id is None else f"track {track_id}"
-    if global_id is not None:
-        who += f" (person {global_id})"
-    if kind == "line_crossed":
-        direction = details.get("direction")
-        what = f"crossed '{details.get('line', '?')}'" + (f" ({direction})" if direction else "")
-    elif kind == "zone_entered":
-        what = f"entered '{details.get('zone', '?')}'"
-    elif kind == "zone_exited":
-        what = f"left '{details.get('zone', '?')}'"
-    elif kind in ("camera_up", "camera_down", "camera_stalled"):
-        what = f"camera {kind.removeprefix('camera_')}: {details.get('state', '?')}"
-        if details.get("last_error"):
-            what += f" ({details['last_error']})"
-    elif kind == "global_id_corrected":
-        what = f"was person {details.get('previous_global_id', '?')}"
-    else:
-        extras = ", ".join(f"{k}={_short(v)}" for k, v in details.items()) if details else ""
-        what = kind.replace("_", " ") + (f" ({extras})" if extras else "")
     return {
         "kind": kind,
         "camera_id": event.get("camera_id"),
@@ -209,12 +191,8 @@ def panel_event(event: Mapping[str, Any], at: float, global_id: int | None = Non
         "global_id": global_id,
         "pts_seconds": _float(event.get("pts_seconds", event.get("pts"))),
         "at": at,
-        "text": f"{who} {what}".strip(),
+        "text": describe(event, global_id=global_id),
     }
-
-
-def _short(value: Any) -> Any:
-    return round(value, 2) if isinstance(value, float) else value
 
 
 def _global_id(tracks: Detections | None, track_id: Any) -> int | None:

@@ -1,10 +1,13 @@
 import json
+import os
+import stat
 import threading
 
 import numpy as np
 import pytest
 
 from pyuniproc.outputs import LatencyStats, SummaryWriter
+from pyuniproc.outputs._files import open_for_append
 
 
 def test_summary_is_rewritten_whole(tmp_path):
@@ -13,6 +16,20 @@ def test_summary_is_rewritten_whole(tmp_path):
     writer.write({"frames": 20, "cameras": {"cam1": {"people": np.int64(3)}}})
     assert json.loads(writer.path.read_text()) == {"frames": 20, "cameras": {"cam1": {"people": 3}}}
     assert [p.name for p in writer.path.parent.iterdir()] == ["summary.json"]  # no temp files left
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_summary_gets_the_mode_of_every_other_output(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        writer = SummaryWriter(tmp_path / "summary.json")
+        writer.write({"frames": 1})
+        writer.write({"frames": 2})  # os.replace keeps the new file's mode: check after a rewrite too
+        open_for_append(tmp_path / "tracks.csv", header="camera_id").close()
+    finally:
+        os.umask(previous)
+    mode = stat.S_IMODE(writer.path.stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "tracks.csv").stat().st_mode) == 0o666 & ~umask
 
 
 def test_a_failed_summary_write_keeps_the_previous_one(tmp_path):

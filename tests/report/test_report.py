@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import csv
+import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -133,9 +134,28 @@ def test_cli_writes_where_asked_and_reports_a_missing_run(small_run, tmp_path, c
     assert missing.func(missing) == 2 and "tracks.csv" in capsys.readouterr().err
 
 
+def test_the_report_shows_the_scores_it_is_given_and_lists_every_result(small_run, small_scenario, tmp_path,
+                                                                         capsys):
+    """What `make demo` does: `pyuniproc eval --json eval.json`, then `report --metrics eval.json`."""
+    scores = tmp_path / "eval.json"
+    scores.write_text(json.dumps(command.score(small_run, small_scenario)))
+    parser = argparse.ArgumentParser(prog="pyuniproc")
+    command.register(parser.add_subparsers())
+    args = parser.parse_args(["report", "--run", str(small_run), "--out", str(tmp_path / "report.html"),
+                              "--metrics", str(scores), "--thumbnails", "0"])
+    assert args.func(args) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert "Not scored" not in html and "multi-camera IDF1" in html
+    results = capsys.readouterr().out.split("results:\n")[1]
+    for name, path in (("tracks", small_run / "tracks.csv"), ("mosaic", small_run / "video" / "mosaic.mp4"),
+                       ("eval", scores), ("report", tmp_path / "report.html")):
+        assert f"  {name:<10} {path}\n" in results
+
+
 def test_the_run_recorded_a_mosaic_of_both_cameras(small_run):
     with av.open(str(small_run / "video" / "mosaic.mp4")) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 100  # the scene's 10 s at 10 pictures/s, however fast the run went
     assert frames and frames[-1].shape == (180, 640, 3)  # two 320x180 tiles side by side
     assert frames[-1][:, :320].any() and frames[-1][:, 320:].any()
 

@@ -45,6 +45,20 @@ def test_fps_over_sliding_window_and_stalled_state() -> None:
     assert stats.state is CameraState.LIVE
 
 
+def test_a_finished_camera_keeps_its_average_fps() -> None:
+    clock = FakeClock()
+    stats = CameraStats("cam1", fps_window_seconds=2.0, clock=clock)
+    assert stats.snapshot()["average_fps"] == 0.0
+    for _ in range(51):  # 10 fps for 5 s
+        stats.record_frame()
+        clock.now += 0.1
+    stats.set_state(CameraState.FINISHED)
+    clock.now += 30.0  # the run goes on with other cameras
+    snap = stats.snapshot()
+    assert snap["fps"] == 0.0  # the recent window: nothing comes any more
+    assert snap["average_fps"] == pytest.approx(10.0) == stats.average_fps
+
+
 def test_runtime_counters_and_drop_reasons() -> None:
     stats = CameraStats("cam1", clock=FakeClock())
     stats.mark_processed()

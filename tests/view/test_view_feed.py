@@ -5,6 +5,7 @@ import json
 import pytest
 from viewkit import tracks
 
+from pyuniproc.runtime.fusion_stage import to_run_event
 from pyuniproc.view import ViewFeed
 
 SUMMARY = {
@@ -78,7 +79,19 @@ def test_what_is_neither_a_hand_over_nor_news_shows_nowhere(clocks, event):
     ({"kind": "zone_exited", "camera_id": "cam1", "track_id": 9, "details": {"zone": "plaza"}},
      "track 9 left 'plaza'"),
     ({"kind": "camera_down", "camera_id": "cam2", "details": {"state": "dead", "last_error": "refused"}},
-     "camera down: dead (refused)"),
+     "camera given up: refused"),
+    ({"kind": "camera_down", "camera_id": "cam2", "details": {"state": "finished", "previous_state": "live"}},
+     "camera stream ended"),
+    ({"kind": "camera_up", "camera_id": "cam2", "details": {"state": "live", "reconnect_attempts": 2}},
+     "camera is live after 2 reconnect attempts"),
+    # fusion's decisions, as the runtime forwards them
+    (to_run_event({"event": "corrected", "pts": 4.0, "camera_id": "cam1", "track_id": 12, "from_global_id": 7,
+                   "to_global_id": 4, "reason": "appearance_relink"}),
+     "track 12 is now person 4 (was person 7): it looks more like them"),
+    (to_run_event({"event": "retired", "pts": 9.0, "global_id": 46, "last_seen": None, "reason": "emptied"}),
+     "person 46 forgotten: all its tracks turned out to be other people"),
+    ({"kind": "config_rejected", "camera_id": None, "details": {"error": "module.yml:3: bad"}},
+     "module YAML edit refused: module.yml:3: bad"),
     ({"kind": "something_new", "camera_id": "cam1", "details": {"score": 0.12345}},
      "something new (score=0.12)"),
 ])
