@@ -26,15 +26,17 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-# Re-resolve every dependency to the newest versions the ranges in pyproject.toml allow and pin them
-# with hashes (all platforms' wheels). Run it on purpose, then run `make test` before committing.
+# Pin what pyproject.toml asks for, with hashes (all platforms' wheels). Pins already in the lock are
+# kept (a new dependency is added, nothing else moves); `make lock UPGRADE=1` re-resolves everything
+# to the newest versions the ranges allow. Run it on purpose, then `make test` before committing.
 UV_VERSION := 0.13.8
 lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet 'uv==$(UV_VERSION)'
 	.venv-lock/bin/uv pip compile pyproject.toml requirements/build.in \
 	    --extra dev --extra eval --extra kafka --override requirements/overrides.txt \
-	    --generate-hashes --universal --python-version 3.11 --no-header -o requirements.lock
+	    --generate-hashes --universal --python-version 3.11 --no-header -o requirements.lock \
+	    $(if $(UPGRADE),--upgrade)
 
 demo: $(BIN)/.installed
 	rm -rf $(OUT)  # a fresh run each time (pyuniproc itself appends to an existing --out)
