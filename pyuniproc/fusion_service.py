@@ -6,6 +6,9 @@ with the `("mtmc", "global_id")` attribute on each object. In production the Sav
 every person; the quality gate here decides which embeddings fusion trusts (crops too small,
 occluded or cut by the frame edge get weight 0), as the embedded runtime's ReID step does.
 
+Edits of the module YAML while it runs: the crop-quality gate applies between messages, fusion's own
+parameters need a restart (pyuniproc.fusion_edits); the notices go with the next frame sent.
+
 A malformed message is logged and counted, never fatal; an end of stream drops that camera's
 tracks (identities live on until their travel windows close). A camera missing from the cameras
 file (a source adapter added later) is taken as a camera without topology links, with one warning,
@@ -16,6 +19,7 @@ global ids and go out, they are never dropped for that.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import threading
 import time
@@ -29,9 +33,9 @@ from prometheus_client.core import CounterMetricFamily
 from pyuniproc.config.cameras import load_cameras
 from pyuniproc.config.module import load_module_config
 from pyuniproc.fusion import Fusion
+from pyuniproc.fusion_edits import FusionEdits, quality_gate
 from pyuniproc.module_files import default_module_file
 from pyuniproc.reid import QualityGate
-from pyuniproc.runtime.build import GATE_OPTIONS
 from pyuniproc.runtime.fusion_stage import FusionMetrics, to_run_event
 from pyuniproc.runtime.stop_signals import stop_on_signals
 from pyuniproc.telemetry import Telemetry
@@ -39,13 +43,16 @@ from pyuniproc.transport import FrameMessage, FrameReader, FrameWriter, StreamEn
 from pyuniproc.types import Detections
 
 log = logging.getLogger(__name__)
+CONFIG_EVENTS_TAG = "config.events"
 
 
 class FusionService:
     def __init__(self, reader: Any, writer: Any, fusion: Fusion, gate: QualityGate,
                  metrics: FusionMetrics | None = None, tick: Any = None,
-                 site_cameras: frozenset[str] | None = None):
+                 site_cameras: frozenset[str] | None = None, edits: FusionEdits | None = None):
         self.reader, self.writer, self.fusion, self.gate = reader, writer, fusion, gate
+        self.edits = edits
+        self._notices: list[dict[str, Any]] = []  # config notices for the next frame sent
         self.metrics = metrics
         self.site_cameras = site_cameras  # None: do not warn about cameras outside the cameras file
         self._unlisted: set[str] = set()
@@ -67,6 +74,7 @@ class FusionService:
                 break
             if idle_seconds is not None and now - last_message >= idle_seconds:
                 break
+            self.follow_edits()
             try:
                 message = self.reader.receive()
             except (TransportError, ValueError, RuntimeError) as exc:
@@ -80,6 +88,16 @@ class FusionService:
         self.fusion.flush()
         self.events.extend(to_run_event(e) for e in self.fusion.events())
         return dict(self.counts)
+
+    def follow_edits(self) -> None:
+        """Apply an edit of the module YAML between two messages (see pyuniproc.fusion_edits)."""
+        if self.edits is None:
+            return
+        gate, notices = self.edits.poll()
+        if gate is not None:
+            self.gate = gate
+        self.events.extend(notices)
+        self._notices.extend(notices)
 
     def handle(self, message: FrameMessage | StreamEnd) -> None:
         if isinstance(message, StreamEnd):
@@ -104,6 +122,10 @@ class FusionService:
         if self.metrics is not None and self.counts["frames"] % 10 == 0:
             self.metrics.update(self.fusion)
         message.tracks = tracks
+        if self._notices:  # with the module's own notices of this frame, if any
+            earlier = json.loads(message.tags.get(CONFIG_EVENTS_TAG) or "[]")
+            message.tags[CONFIG_EVENTS_TAG] = json.dumps(earlier + self._notices)
+            self._notices = []
         self._send(lambda: self.writer.send(message))
 
     def _weighted(self, message: FrameMessage) -> Detections:
@@ -158,8 +180,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="writer endpoint, e.g. pub+bind:ipc:///tmp/zmq-sockets/fusion-output.ipc")
     parser.add_argument("--cameras", type=Path, required=True, help="cameras file: topology and travel times")
     parser.add_argument("--module", type=Path, default=default_module_file(),
-                        help="module YAML whose parameters.fusion and parameters.reid apply "
-                             "(default: the module shipped with pyuniproc, %(default)s)")
+                        help="module YAML whose parameters.fusion and parameters.reid apply (default: the "
+                             "module shipped with pyuniproc, %(default)s; followed live: reid's gate applies "
+                             "at once, fusion's parameters on a restart)")
     parser.add_argument("--max-seconds", type=float, help="stop after this long")
     parser.add_argument("--idle-seconds", type=float, help="stop when nothing arrived for this long")
     parser.set_defaults(func=fusion_command)
@@ -168,8 +191,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def fusion_command(args: argparse.Namespace) -> int:
     module = load_module_config(args.module)
     site = load_cameras(args.cameras)
-    selection = module.reid.selection if module.reid else {}
-    gate = QualityGate(**{k: v for k, v in selection.items() if k in GATE_OPTIONS})
+    gate = quality_gate(module)
     # /metrics, /healthz, /readyz as the pipeline serves them (TELEMETRY_HOST/PORT in the module YAML).
     telemetry = Telemetry(module.runtime.telemetry, cameras=dict)
     telemetry.start()
@@ -177,7 +199,7 @@ def fusion_command(args: argparse.Namespace) -> int:
         fusion = Fusion(site, module.fusion, accept_unknown_cameras=True)
         listed = frozenset(camera.id for camera in site.cameras)
         service = FusionService(reader, writer, fusion, gate, FusionMetrics(telemetry.metrics),
-                                tick=telemetry.tick, site_cameras=listed)
+                                tick=telemetry.tick, site_cameras=listed, edits=FusionEdits(module))
         telemetry.metrics.registry.register(ServiceCollector(service, reader))
         try:
             with stop_on_signals(service.stop):

@@ -63,6 +63,17 @@ class BaseObjectModelOutputConverter:
             setattr(self, name, value)
 
 
+class BaseSelector:
+    """Stand-in for Savant's `savant.base.selector.BaseSelector`: kwargs from the YAML's
+    `selector.kwargs` become attributes; subclasses implement `__call__(bbox_tensor)`, which gets one
+    class's rows (class_id, confidence, xc, yc, width, height, angle, row index) after Savant clipped
+    them to the frame, and returns the rows to keep."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+
+
 @dataclass
 class BBoxView:
     """Savant's `BBox` read-only geometry in pixels."""
@@ -156,5 +167,5 @@ def pts_seconds(frame_meta: Any) -> float:
     return float(frame_meta.pts) * numerator / denominator
 
 
-__all__ = ["AttributeView", "BBoxView", "BaseObjectModelOutputConverter", "FrameMetaView", "NANOSECONDS",
-           "ObjectMetaView", "PyFuncPlugin", "VideoFrameView", "pts_seconds"]
+__all__ = ["AttributeView", "BBoxView", "BaseObjectModelOutputConverter", "BaseSelector", "FrameMetaView",
+           "NANOSECONDS", "ObjectMetaView", "PyFuncPlugin", "VideoFrameView", "pts_seconds"]

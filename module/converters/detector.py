@@ -17,6 +17,13 @@ imports this file: only pyuniproc's core (numpy, Python 3.10), never the runtime
 
 Thresholds: by default the converter reads them from the selector kwargs of the YAML's `class_id: 0` object
 (so one number in module.yml drives both runtimes); kwargs given to the converter itself take precedence.
+
+Live edits (Savant deployment): Savant reads module.yml once, but the converter runs on every frame, so it
+re-reads its thresholds from the mounted file between frames (`watch_module`, pyuniproc.config.live_module:
+the file is checked with pyuniproc's validators; a bad edit is rejected and logged with file:line, a model
+change is reported as needing a restart). Savant filters the converter's rows once more with the object's
+selector, whose thresholds its default `BBoxSelector` fixes at start; module.yml therefore names
+`LiveBBoxSelector` below, which reads the same live thresholds, so a lowered threshold takes effect too.
 """
 
 from __future__ import annotations
@@ -28,15 +35,22 @@ from typing import Any
 
 import numpy as np
 
+from pyuniproc.config.live_module import DEFAULT_INTERVAL_SECONDS, LiveModule, open_live
 from pyuniproc.detect.models import DEFAULT_MODEL_DIR, PROVENANCE_FILE, load_array
 from pyuniproc.detect.nanodet import decode_nanodet
+from pyuniproc.detect.nms import nms
 from pyuniproc.detect.ssd import decode_ssd
 from pyuniproc.types import Detections
 
 try:  # Savant / DeepStream image
     from savant.base.converter import BaseObjectModelOutputConverter
+    from savant.base.selector import BaseSelector
+
+    IN_SAVANT = True
 except ImportError:  # tests and tools outside the Savant image
-    from pyuniproc.savant_api import BaseObjectModelOutputConverter  # type: ignore[assignment]
+    from pyuniproc.savant_api import BaseObjectModelOutputConverter, BaseSelector  # type: ignore[assignment]
+
+    IN_SAVANT = False
 
 
 ROW_COLUMNS = ("class_id", "confidence", "xc", "yc", "width", "height")
@@ -47,6 +61,8 @@ DEFAULT_THRESHOLDS = {
 }
 """Used when neither the converter kwargs nor the YAML's class-0 selector name a threshold."""
 
+DEFAULT_MAX_DETECTIONS = 100
+
 
 class _PersonDetectorConverter(BaseObjectModelOutputConverter):
     """Shared plumbing; subclasses set `kind` (the MODELS.json entry) and implement `_decode`.
@@ -56,6 +72,9 @@ class _PersonDetectorConverter(BaseObjectModelOutputConverter):
         max_detections: cap per frame, highest scores first (default 100).
         model_dir: folder holding MODELS.json and side files; default `model.local_path`
             (Savant sets it to MODEL_PATH/<element name>), else the repository's models folder.
+        watch_module: module YAML whose thresholds (selector and converter kwargs) apply live: "auto" (the
+            YAML Savant was started with, only inside Savant), "off", or a path.
+        watch_interval_seconds: how often that file is looked at, at most.
     """
 
     kind: str = ""
@@ -66,8 +85,10 @@ class _PersonDetectorConverter(BaseObjectModelOutputConverter):
         nms_iou_threshold: float | None = None,
         min_width: float | None = None,
         min_height: float | None = None,
-        max_detections: int = 100,
+        max_detections: int = DEFAULT_MAX_DETECTIONS,
         model_dir: str | None = None,
+        watch_module: str = "auto",
+        watch_interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -83,6 +104,9 @@ class _PersonDetectorConverter(BaseObjectModelOutputConverter):
         self.max_detections = int(max_detections)
         self._model_dir = Path(model_dir) if model_dir else None
         self._thresholds: dict[str, float] | None = None  # resolved on the first call, from the model
+        self._live: LiveModule | None = open_live(watch_module, in_savant=IN_SAVANT,
+                                                  interval_seconds=watch_interval_seconds)
+        self._live_version = 0
 
     def __call__(self, *output_layers: np.ndarray, model: Any, roi: Sequence[float]) -> np.ndarray:
         """One frame's layers -> (n, 6) float32 rows `ROW_COLUMNS`.
@@ -94,12 +118,24 @@ class _PersonDetectorConverter(BaseObjectModelOutputConverter):
         if _get(_get(model, "input"), "maintain_aspect_ratio", False):
             raise ValueError(f"{type(self).__name__} decodes a stretched input; "
                              "set model.input.maintain_aspect_ratio: false")
-        if self._thresholds is None:
+        if self._live is not None:
+            self._apply_live()
+        elif self._thresholds is None:
             self._thresholds = {**DEFAULT_THRESHOLDS, **selector_thresholds(model), **self._overrides}
         left, top, width, height = (float(v) for v in roi)
         layers = [_with_batch_axis(layer) for layer in output_layers]
         detections = self._decode(layers, (int(round(height)), int(round(width))), model)
         return detections_to_rows(detections, offset=(left, top))
+
+    def _apply_live(self) -> None:
+        """Thresholds of the file's latest accepted version (checked between frames, at most every
+        `watch_interval_seconds`); the same numbers Savant loaded until the file is edited."""
+        assert self._live is not None
+        settings = self._live.poll()
+        if settings.version != self._live_version:
+            self._live_version = settings.version
+            self._thresholds = dict(settings.thresholds)
+            self.max_detections = settings.max_detections or DEFAULT_MAX_DETECTIONS
 
     def _decode(self, layers: list[np.ndarray], size: tuple[int, int], model: Any) -> Detections:
         raise NotImplementedError
@@ -151,6 +187,58 @@ class NanodetConverter(_PersonDetectorConverter):
         scores, box_distributions = layers
         input_size = _input_width(model) or 416
         return decode_nanodet(scores, box_distributions, [size], input_size=input_size, **self._kwargs())[0]
+
+
+class LiveBBoxSelector(BaseSelector):
+    """The detector object's selector (`selector.module/class_name` in module.yml): Savant's `BBoxSelector`
+    rules (confidence, minimum size, NMS), with the thresholds the converter uses.
+
+    Savant calls it with one class's rows after the converter, clipped to the frame: columns class_id,
+    confidence, xc, yc, width, height, angle, row index; it returns the rows to keep. Savant's own
+    selector keeps the thresholds it was built with at start, so it would undo a lowered threshold
+    edited in while the module runs; this one follows the live file like the converter. Without live
+    edits it applies its kwargs (the YAML's selector kwargs), as `BBoxSelector` does. Rows the converter
+    kept pass unchanged unless clipping shrank them below the minimum size.
+    """
+
+    def __init__(
+        self,
+        confidence_threshold: float = 0.5,
+        nms_iou_threshold: float = 0.5,
+        min_width: float = 0.0,
+        min_height: float = 0.0,
+        max_width: float = 0.0,
+        max_height: float = 0.0,
+        top_k: int = 0,
+        watch_module: str = "auto",
+        watch_interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.thresholds = {"confidence_threshold": float(confidence_threshold),
+                           "nms_iou_threshold": float(nms_iou_threshold),
+                           "min_width": float(min_width), "min_height": float(min_height)}
+        # As in BBoxSelector, 0 switches these off; fixed at start (an edit of them needs a restart).
+        self.max_width, self.max_height, self.top_k = float(max_width), float(max_height), int(top_k)
+        self._live = open_live(watch_module, in_savant=IN_SAVANT, interval_seconds=watch_interval_seconds)
+
+    def __call__(self, bbox_tensor: np.ndarray) -> np.ndarray:
+        t = self._live.poll().thresholds if self._live is not None else self.thresholds
+        rows = np.asarray(bbox_tensor)
+        width, height = rows[:, 4], rows[:, 5]
+        keep = rows[:, 1] >= t["confidence_threshold"]
+        keep &= (width >= t["min_width"]) & (height >= t["min_height"])
+        if self.max_width:
+            keep &= width < self.max_width
+        if self.max_height:
+            keep &= height < self.max_height
+        rows = rows[keep]
+        if len(rows) < 2:
+            return rows
+        half = rows[:, 4:6] / 2
+        xyxy = np.concatenate([rows[:, 2:4] - half, rows[:, 2:4] + half], axis=1)
+        kept = nms(xyxy, rows[:, 1], t["nms_iou_threshold"], self.top_k or None)  # by descending score
+        return rows[np.sort(kept)]
 
 
 def detections_to_rows(detections: Detections, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
@@ -215,5 +303,5 @@ def _input_width(model: Any) -> int | None:
     return int(shape[2]) if shape is not None and len(shape) == 3 else None
 
 
-__all__ = ["NanodetConverter", "ROW_COLUMNS", "SsdliteConverter", "detections_to_rows", "rows_to_detections",
-           "selector_thresholds"]
+__all__ = ["LiveBBoxSelector", "NanodetConverter", "ROW_COLUMNS", "SsdliteConverter", "detections_to_rows",
+           "rows_to_detections", "selector_thresholds"]

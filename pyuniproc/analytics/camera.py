@@ -97,11 +97,8 @@ class CameraAnalytics:
     ) -> None:
         if not isinstance(camera_id, str) or not camera_id:
             raise ValueError(f"camera_id must be a non-empty string, got {camera_id!r}")
-        timeout = float(track_timeout_seconds)
-        if not (math.isfinite(timeout) and timeout > 0):
-            raise ValueError(f"track_timeout_seconds must be > 0, got {track_timeout_seconds!r}")
         self.camera_id = camera_id
-        self.track_timeout_seconds = timeout
+        self.track_timeout_seconds = _timeout(track_timeout_seconds)
         self.lines = [LineCounter(line) for line in parse_lines(lines)]
         self.zones = [ZoneMonitor(zone) for zone in parse_zones(zones)]
         self._tracks: dict[int, _Track] = {}
@@ -164,6 +161,45 @@ class CameraAnalytics:
         for track_id in list(self._tracks):
             events.extend(self._end_track(track_id, self._last_frame_index, pts))
         self._people_count = 0
+        return events
+
+    def reconfigure(
+        self,
+        *,
+        lines: Iterable[LineLike] | None = None,
+        zones: Iterable[ZoneLike] | None = None,
+        track_timeout_seconds: float | None = None,
+    ) -> list[Event]:
+        """Swap lines, zones and the timeout between two frames (a live edit), keeping tracks and dwell.
+
+        None leaves that part as it is. A line or zone that is unchanged (same name, geometry, offset)
+        keeps its counts and who is where; a new or redrawn one starts from zero (and learns on which side
+        each track is from its next sighting, so nobody is counted for the edit itself). People inside a zone
+        that is removed or redrawn get a `zone_exited` (reason "zone_changed", at the last frame seen),
+        so consumers that count occupancy from events stay right; a redrawn zone reports them entering
+        when they are next seen inside. Everything is checked before anything changes (ValueError).
+        """
+        timeout = self.track_timeout_seconds
+        if track_timeout_seconds is not None:
+            timeout = _timeout(track_timeout_seconds)
+        new_lines = None if lines is None else parse_lines(lines)
+        new_zones = None if zones is None else parse_zones(zones)
+        events: list[Event] = []
+        if new_lines is not None:
+            kept_lines = {counter.line: counter for counter in self.lines}
+            self.lines = [kept_lines.get(line) or LineCounter(line) for line in new_lines]
+        if new_zones is not None:
+            kept_zones = {monitor.zone: monitor for monitor in self.zones}
+            for monitor in self.zones:
+                if monitor.zone in new_zones:
+                    continue
+                for track_id in monitor.inside:
+                    change = monitor.forget(track_id, self._last_pts)
+                    if change is not None:
+                        events.append(self._zone_event(monitor, change, self._last_frame_index,
+                                                       self._last_pts, reason="zone_changed"))
+            self.zones = [kept_zones.get(zone) or ZoneMonitor(zone) for zone in new_zones]
+        self.track_timeout_seconds = timeout
         return events
 
     def line_counts(self) -> dict[str, dict[str, int]]:
@@ -262,3 +298,10 @@ class CameraAnalytics:
         self, kind: str, frame_index: int, pts: float, track_id: int, details: dict[str, Any]
     ) -> Event:
         return Event(kind, self.camera_id, pts, frame_index, int(track_id), details)
+
+
+def _timeout(value: float) -> float:
+    timeout = float(value)
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"track_timeout_seconds must be > 0, got {value!r}")
+    return timeout

@@ -51,6 +51,11 @@ class ZoneMonitor:
     def occupancy(self) -> int:
         return len(self._inside_since)
 
+    @property
+    def inside(self) -> tuple[int, ...]:
+        """Ids of the tracks inside now."""
+        return tuple(self._inside_since)
+
     def update(self, track_ids: np.ndarray, points: np.ndarray, pts_seconds: float) -> list[ZoneChange]:
         """Feed the feet `points` (n, 2) of the tracks `track_ids` (n,) seen at `pts_seconds`."""
         if len(track_ids) == 0:

@@ -185,7 +185,8 @@ def fixed_services(site: Site, options: ComposeOptions) -> dict[str, dict[str, A
             "restart": "unless-stopped",
             "command": ["fusion", "--in", f"sub+connect:{MODULE_OUTPUT_SOCKET}",
                         "--out", f"pub+bind:{FUSION_OUTPUT_SOCKET}", "--cameras", CAMERAS_IN_CONTAINER],
-            "volumes": [sockets, cameras],
+            # ./module: the module YAML it reads (--module's default), the file the module runs, followed live
+            "volumes": [sockets, "./module:/opt/savant/module:ro", cameras],
             "environment": {"OTEL_SERVICE_NAME": "fusion", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318",
                             "TELEMETRY_HOST": "0.0.0.0"},
             "depends_on": {"module": {"condition": "service_started"}},

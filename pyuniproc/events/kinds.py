@@ -44,6 +44,11 @@ class KindSpec:
     optional: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
+_CONFIG_PLACE: dict[str, Mapping[str, Any]] = {  # where in which file a config event points
+    "file": TEXT,
+    "line": {"type": ["integer", "null"], "minimum": 1},
+    "field": {"type": ["string", "null"]},
+}
 _STATE_CHANGE = {"previous_state": {"type": ["string", "null"], "enum": [*CAMERA_STATES, None]}}
 
 KINDS: dict[str, KindSpec] = {
@@ -99,7 +104,8 @@ KINDS: dict[str, KindSpec] = {
             "entered_pts": NUMBER,
             "exited_pts": NUMBER,
             "seconds_in_zone": SECONDS,
-            "reason": {"type": "string", "enum": ["moved", "track_ended"]},
+            # zone_changed: a live edit removed or redrew the zone the track was in
+            "reason": {"type": "string", "enum": ["moved", "track_ended", "zone_changed"]},
         },
     ),
     "global_id_assigned": KindSpec(
@@ -153,11 +159,20 @@ KINDS: dict[str, KindSpec] = {
         "An edit of the module YAML was applied while running.",
         "site",
         required={"sections": {"type": "array", "items": TEXT}, "version": COUNT},
+        optional={"file": TEXT},
     ),
     "config_rejected": KindSpec(
         "An edit of the module YAML was refused; the running configuration stays.",
         "site",
         required={"error": TEXT},
+        optional=_CONFIG_PLACE,
+    ),
+    "config_restart_needed": KindSpec(
+        "An edit of the module YAML changed a value fixed at start (a model file, the element list); "
+        "the module keeps running with the old value until it is restarted.",
+        "site",
+        required={"error": TEXT, "field": TEXT},
+        optional={**_CONFIG_PLACE, "running": {}, "edited": {}},
     ),
 }
 EVENT_KINDS = tuple(KINDS)

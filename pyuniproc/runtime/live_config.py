@@ -16,13 +16,13 @@ configuration it had.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyuniproc.config.file_watch import FileWatcher
 from pyuniproc.config.module import ModuleConfig, load_module_config
 
 log = logging.getLogger(__name__)
@@ -41,31 +41,28 @@ class ConfigStatus:
 
 
 class ModuleWatcher:
-    """Notices edits of the module YAML (content changes, checked at most every `interval` s)."""
+    """Notices edits of the module YAML (content changes, checked at most every `interval` s).
+
+    The polling itself is `pyuniproc.config.file_watch.FileWatcher`, the one the Savant module's converter
+    and pyfunc use for the same file (pyuniproc.config.live_module)."""
 
     def __init__(self, path: Path, *, interval_seconds: float = 1.0):
         self.path = Path(path)
-        self.interval_seconds = interval_seconds
-        self._digest = self._read_digest()
-        self._next_check = 0.0
+        self._file = FileWatcher(self.path, interval_seconds=interval_seconds)
         self.status = ConfigStatus(loaded_at=time.time())
 
-    def _read_digest(self) -> str | None:
-        try:
-            return hashlib.sha256(self.path.read_bytes()).hexdigest()
-        except OSError:
-            return None
+    @property
+    def interval_seconds(self) -> float:
+        return self._file.interval_seconds
+
+    @interval_seconds.setter
+    def interval_seconds(self, value: float) -> None:
+        self._file.interval_seconds = float(value)
 
     def poll(self) -> ModuleConfig | Exception | None:
         """The newly edited config, the error that stops it loading, or None when unchanged."""
-        now = time.monotonic()
-        if now < self._next_check:
+        if not self._file.changed():
             return None
-        self._next_check = now + self.interval_seconds
-        digest = self._read_digest()
-        if digest is None or digest == self._digest:
-            return None
-        self._digest = digest
         try:
             return load_module_config(self.path)
         except (ValueError, RuntimeError) as exc:  # ConfigError is a ValueError

@@ -13,6 +13,7 @@ from pyuniproc.analytics import (
     ZONE_EXITED,
     CameraAnalytics,
 )
+from pyuniproc.events import to_event
 from pyuniproc.types import NO_TRACK, Detections
 
 # A horizontal line drawn left to right at y=100: "in" = moving down the picture (y grows).
@@ -202,3 +203,42 @@ def test_two_tracks_crossing_in_the_same_frame_both_count():
 def test_non_finite_pts_is_rejected():
     with pytest.raises(ValueError, match="pts_seconds must be finite"):
         CameraAnalytics("cam1").update(0, float("nan"), tracks())
+
+
+# -- live edits: reconfigure between two frames ----------------------------------------------------------
+
+
+def test_reconfigure_keeps_unchanged_lines_and_tracks_and_restarts_edited_ones():
+    gate = {"name": "gate", "points": [[0, 200], [200, 200]], "min_offset_px": 5}
+    analytics = CameraAnalytics("cam1", lines=[DOOR, gate])
+    analytics.update(0, 0.0, tracks((1, 50, 80)))
+    analytics.update(1, 0.1, tracks((1, 50, 120)))  # crosses the door
+    moved_gate = {**gate, "points": [[0, 300], [200, 300]]}
+    assert analytics.reconfigure(lines=[DOOR, moved_gate], track_timeout_seconds=5.0) == []
+    assert analytics.line_counts() == {"door": {"in": 1, "out": 0}, "gate": {"in": 0, "out": 0}}
+    assert analytics.update(2, 0.2, tracks((1, 50, 280))).events == []  # the moved gate learns the side
+    result = analytics.update(3, 0.3, tracks((1, 50, 320)))  # over the moved gate, not a new track
+    assert kinds(result.events) == [LINE_CROSSED] and result.events[0].details["line"] == "gate"
+    assert result.dwell_seconds.tolist() == pytest.approx([0.3])
+    assert analytics.track_timeout_seconds == 5.0
+
+
+def test_reconfigure_reports_people_in_a_removed_zone_as_leaving():
+    analytics = CameraAnalytics("cam1", zones=[BENCH])
+    analytics.update(0, 0.0, tracks((4, 350, 350)))
+    analytics.update(1, 0.1, tracks((4, 350, 352)))
+    [left] = analytics.reconfigure(zones=[])
+    assert (left.kind, left.track_id, left.frame_index) == (ZONE_EXITED, 4, 1)
+    assert (left.details["zone"], left.details["reason"]) == ("bench", "zone_changed")
+    assert left.details["occupancy"] == 0
+    to_event(left.to_json_dict())  # a valid pyuniproc.event/1
+    assert analytics.update(2, 0.2, tracks((4, 350, 354))).events == []
+
+
+def test_a_bad_reconfigure_changes_nothing():
+    analytics = CameraAnalytics("cam1", lines=[DOOR], zones=[BENCH])
+    with pytest.raises(ValueError):
+        analytics.reconfigure(lines=[{"name": "bad", "points": [[0, 0], [0, 0]]}], zones=[])
+    with pytest.raises(ValueError, match="track_timeout_seconds"):
+        analytics.reconfigure(zones=[], track_timeout_seconds=0)
+    assert [c.name for c in analytics.lines] == ["door"] and [m.name for m in analytics.zones] == ["bench"]

@@ -33,6 +33,26 @@ RUNTIME = ("pyuniproc.runtime", "pyuniproc.view", "pyuniproc.telemetry", "pyunip
 """The embedded runtime and tools: never imported by module/ (dependencies point down)."""
 
 
+BLOCKED_IMPORTS = r"""
+import importlib.abc, json, sys
+
+blocked_packages = set(sys.argv[1].split(","))
+blocked_modules = tuple(sys.argv[2].split(","))
+
+class Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in blocked_packages or any(
+                name == m or name.startswith(m + ".") for m in blocked_modules):
+            raise ImportError(f"{name} is blocked: not in Savant's image, or not pyuniproc's core")
+
+sys.meta_path.insert(0, Blocked())
+for name in sys.argv[3].split(","):
+    __import__(name)
+"""
+"""Start of a probe script: run with `NOT_IN_SAVANT_IMAGE`, `RUNTIME`, `MODULE_IMPORTS` (comma-joined) as
+its first three arguments, everything Savant's image lacks and the whole runtime raise ImportError."""
+
+
 def python310() -> str | None:
     """A Python 3.10 interpreter: PYUNIPROC_PYTHON310, pyenv's 3.10.x, or python3.10 on PATH."""
     candidates = [os.environ.get("PYUNIPROC_PYTHON310", "")]

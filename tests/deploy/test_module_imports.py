@@ -4,8 +4,9 @@ Savant imports module/'s converters and pyfunc (named in module.yml) on the imag
 the image's packages only. So module/ may import pyuniproc's core (value types, decoders, analytics,
 the stand-ins of Savant's API) and nothing of the runtime, whose dependencies (PyAV, ONNX Runtime,
 OpenTelemetry, Starlette, ...) the image lacks. Before this was checked, one import of the pyfunc
-pulled 55 of our modules through the runtime; now 26, with numpy, OpenCV and PyYAML as the only
-third-party packages.
+pulled 55 of our modules through the runtime; now 30 (26 before live edits of module.yml), with numpy,
+OpenCV and PyYAML as the only third-party packages at import. Following a live edit adds OmegaConf,
+Savant's own YAML resolver (it is in the image), and no module of ours.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 import pytest
 from deploykit import resolved_module
 from py310kit import (
+    BLOCKED_IMPORTS,
     MODULE_IMPORTS,
     NOT_IN_SAVANT_IMAGE,
     REPO,
@@ -28,26 +30,15 @@ from py310kit import (
 )
 
 CORE_PACKAGES = {"savant_api", "types", "compat", "analytics", "config", "detect"}
-"""pyuniproc's packages module/ reaches (config: cameras.py and yaml_source.py only)."""
+"""pyuniproc's packages module/ reaches (config: cameras, yaml_source, and for live edits module_spec,
+live_module, live_rules, file_watch; never config.module, which needs the runtime's settings)."""
+SAVANT_IMAGE_THIRD_PARTY = {"numpy", "cv2", "yaml", "omegaconf", "antlr4", "attr"}
+"""What module/ may use of the image's packages once it follows live edits: OmegaConf resolves the edited
+file (antlr4: its parser runtime; attr: imported by OmegaConf when installed, optional)."""
 
 # Runs module/'s code the way Savant's image would: everything outside the image and the whole runtime
 # raise ImportError. Drives the pyfunc over two frames and a converter over an empty network output.
-BLOCKED_PROBE = r"""
-import importlib.abc, json, sys
-
-blocked_packages = set(sys.argv[1].split(","))
-blocked_modules = tuple(sys.argv[2].split(","))
-
-class Blocked(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in blocked_packages or any(
-                name == m or name.startswith(m + ".") for m in blocked_modules):
-            raise ImportError(f"{name} is blocked: not in Savant's image, or not pyuniproc's core")
-
-sys.meta_path.insert(0, Blocked())
-for name in sys.argv[3].split(","):
-    __import__(name)
-
+BLOCKED_PROBE = BLOCKED_IMPORTS + r"""
 import numpy as np
 from module.converters.detector import SsdliteConverter
 from module.pyfuncs.analytics import PeopleAnalytics
@@ -77,6 +68,44 @@ print(json.dumps({
     "people_count": meta.get_tag("people_count"),
     "events": [(e["kind"], e["track_id"]) for e in events],
     "rows_shape": list(rows.shape),
+}))
+"""
+
+# Follows a live edit of module.yml with the runtime blocked: converter and pyfunc share the watcher, the
+# threshold edit applies to the converter and the pyfunc tags the next frame with the notice.
+LIVE_PROBE = BLOCKED_IMPORTS + r"""
+import pathlib, tempfile
+import numpy as np
+from module.converters.detector import SsdliteConverter
+from module.pyfuncs.analytics import PeopleAnalytics
+from pyuniproc.savant_api import FrameMetaView
+from pyuniproc.types import Detections, Frame
+
+folder = pathlib.Path(tempfile.mkdtemp())
+path = folder / "module.yml"
+original = pathlib.Path("module/module.yml").read_text()
+path.write_text(original)
+converter = SsdliteConverter(model_dir="module/models/person_detector", watch_module=str(path),
+                             watch_interval_seconds=0)
+plugin = PeopleAnalytics(watch_module=str(path), watch_interval_seconds=0)
+anchors = np.load("module/models/person_detector/ssdlite_pedestrian_anchors.npy")
+logits = np.full((len(anchors), 2), -20.0, np.float32)
+logits[100, 1] = 0.0  # one box of score 0.5 at anchor 100
+call = lambda: converter(np.zeros((len(anchors), 4), np.float32), logits,
+                         model={"input": {"shape": [3, 300, 300]}}, roi=(0, 0, 768, 576))
+before = len(call())
+path.write_text(original.replace("DETECTION_THRESHOLD, 0.15}", "DETECTION_THRESHOLD, 0.6}"))
+after = len(call())
+frame = Frame(camera_id="cam1", index=0, pts_seconds=0.0, image=np.zeros((576, 768, 3), np.uint8))
+meta = FrameMetaView(frame, Detections.empty(), element_name="person_detector", label="person")
+plugin.process_frame(None, meta)
+print(json.dumps({
+    "python": list(sys.version_info[:2]),
+    "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("pyuniproc", "module")),
+    "third_party": sorted({m.split(".")[0] for m in sys.modules if not m.startswith("_")}
+                          - set(sys.stdlib_module_names) - {"pyuniproc", "module", "cython_runtime"}),
+    "rows": [before, after],
+    "notices": [n["kind"] for n in json.loads(meta.get_tag("config.events"))],
 }))
 """
 
@@ -180,3 +209,19 @@ def test_module_runs_under_python310_with_the_runtime_blocked():
     report = _blocked_probe(PYTHON310)
     assert report["python"] == [3, 10]
     _check_blocked_run(report)
+
+
+LIVE_PYTHONS = [sys.executable] + ([PYTHON310] if PYTHON310 and has_modules(
+    PYTHON310, "numpy", "cv2", "yaml", "omegaconf") else [])
+
+
+@pytest.mark.parametrize("python", LIVE_PYTHONS, ids=lambda p: "python" + p.rsplit("python", 1)[-1])
+def test_live_edits_run_on_the_core_and_savants_omegaconf_only(python):
+    """A live edit of module.yml, followed with the runtime blocked: nothing of ours beyond the core, and of
+    the image's packages only numpy, OpenCV, PyYAML and OmegaConf."""
+    report = _probe(python, LIVE_PROBE, ",".join(NOT_IN_SAVANT_IMAGE), ",".join(RUNTIME),
+                    ",".join(MODULE_IMPORTS))
+    packages = {m.split(".")[1] for m in report["modules"] if m.startswith("pyuniproc.")}
+    assert packages <= CORE_PACKAGES, packages - CORE_PACKAGES
+    assert set(report["third_party"]) <= SAVANT_IMAGE_THIRD_PARTY, report["third_party"]
+    assert report["rows"] == [1, 0] and report["notices"] == ["config_reloaded"]

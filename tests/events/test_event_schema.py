@@ -4,6 +4,7 @@ bad events are refused when built with the field named, and the committed schema
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from pyuniproc.analytics import CameraAnalytics
+from pyuniproc.config.live_module import LiveModule
 from pyuniproc.events import (
     KINDS,
     SCHEMA,
@@ -71,6 +73,7 @@ def produced_events() -> list[EventRecord]:
             site="shop",
         )
     )
+    events += [to_event(notice, site="shop") for notice in live_module_notices()]
     cameras = CameraStateWatcher(site="shop")
     for state in ("connecting", "live", "stalled", "live", "connecting", "dead"):
         events += cameras.update(
@@ -92,6 +95,22 @@ def produced_events() -> list[EventRecord]:
         to_event(to_run_event(e), site="shop") for e in fusion_decisions()
     ]  # as the runtime relays them
     return events
+
+
+def live_module_notices() -> list[dict]:
+    """The Savant module's live-edit notices (config.events tag): a rejected edit, then a restart-only one."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "module.yml"
+        original = (REPO / "module" / "module.yml").read_text()
+        path.write_text(original)
+        live = LiveModule(path, interval_seconds=0)
+        path.write_text(original.replace("nms_iou_threshold: 0.45", "nms_iou_threshold: 2"))
+        live.poll()
+        path.write_text(original.replace("batch_size: 16", "batch_size: 8"))
+        live.poll()
+        notices, _ = live.notices_since(0)
+    assert [n["kind"] for n in notices] == ["config_rejected", "config_restart_needed"]
+    return notices
 
 
 def fusion_decisions() -> list[dict]:
