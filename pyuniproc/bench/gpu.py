@@ -358,8 +358,11 @@ def run_parity(
     return results
 
 
-def frame_shape_of(video: Path, backend: str) -> tuple[int, int]:
-    """(rows, width) of the video's NV12 frames, read off its first frame."""
+def frame_shape_of(video: Path, backend: str, size: str | None = None) -> tuple[int, int]:
+    """(rows, width) of the video's NV12 frames: from `size` ("1920x1080") or read off its first frame."""
+    if size:
+        width, height = (int(v) for v in size.lower().split("x"))
+        return height * 3 // 2, width
     stream = _stream_factory(video, backend)()
     shape = tuple(stream.read().shape)
     stream.close()
@@ -369,7 +372,16 @@ def frame_shape_of(video: Path, backend: str) -> tuple[int, int]:
 def module_settings(path: Path, *, threshold: float | None = None) -> dict[str, Any]:
     """What the bench takes from the module YAML, read by `pyuniproc.config.module.load_module_config` (the
     runtime's reader): the detector kind and its options, the tracker kind and thresholds, the ReID model
-    kind and its gate/schedule settings. threshold: a confidence threshold other than the module's."""
+    kind and its gate/schedule settings. threshold: a confidence threshold other than the module's.
+
+    A `.json` path is such a dict written by `--write-module-settings` on a machine with the runtime's
+    packages (the GPU machine has only torch's stack): the same reader's values, carried."""
+    if Path(path).suffix == ".json":
+        settings = json.loads(Path(path).read_text())
+        if threshold is not None:
+            settings["detector_options"]["confidence_threshold"] = threshold
+            settings["threshold_override"] = threshold
+        return settings
     from pyuniproc.config.module import load_module_config
     from pyuniproc.detect import KIND_BY_CONVERTER
     from pyuniproc.reid import kind_for_model_file
@@ -588,6 +600,10 @@ def variants(kind: str, args: argparse.Namespace, pool, sampler, ceiling: dict[i
 
 
 def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
+    if args.write_module_settings:
+        settings = module_settings(args.module, threshold=args.threshold)
+        args.write_module_settings.write_text(json.dumps(settings, indent=1, default=str))
+        return settings
     import torch
 
     from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
@@ -634,25 +650,27 @@ def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
             row["layout"] = "threads, 1 process"
             report["decode_ceiling"].append(row)
             print("ceiling:", json.dumps(row), flush=True)
-    frame_shape = frame_shape_of(args.video, args.decoder)
+    frame_shape = frame_shape_of(args.video, args.decoder, args.frame_size)
     report["runs"] = []
     report["shards"] = {}
     for position, kind in enumerate(detectors):
-        detector = GpuDetector(kind, model_dir=DETECTOR_DIR, **settings["detector_options"])
-        embedder = GpuEmbedder(settings["reid_kind"], model_dir=REID_DIR) if args.reid != "off" else None
-        naive = measure_naive(
-            args.video,
-            detector=detector,
-            embedder=embedder,
-            backend=args.decoder,
-            seconds=args.seconds,
-            settings=settings,
-        )
-        naive["detector"] = kind
-        report["runs"].append(naive)
-        print("naive:", json.dumps(naive), flush=True)
-        del detector, embedder
-        torch.cuda.empty_cache()
+        naive = {"fps_total": None}
+        if args.naive:
+            detector = GpuDetector(kind, model_dir=DETECTOR_DIR, **settings["detector_options"])
+            embedder = GpuEmbedder(settings["reid_kind"], model_dir=REID_DIR) if args.reid != "off" else None
+            naive = measure_naive(
+                args.video,
+                detector=detector,
+                embedder=embedder,
+                backend=args.decoder,
+                seconds=args.seconds,
+                settings=settings,
+            )
+            naive["detector"] = kind
+            report["runs"].append(naive)
+            print("naive:", json.dumps(naive), flush=True)
+            del detector, embedder
+            torch.cuda.empty_cache()
         spec = shard_spec(kind, args, frame_shape, settings)
         pool = ShardPool(spec, pool_processes(args), gpus=gpus)
         try:
@@ -860,6 +878,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Python's GIL switch interval; shorter lets inference threads in sooner",
     )
     parser.add_argument("--no-parity", dest="parity", action="store_false", help="skip the ORT parity check")
+    parser.add_argument(
+        "--no-naive", dest="naive", action="store_false", help="skip the naive one-stream baseline"
+    )
+    parser.add_argument(
+        "--frame-size",
+        default=None,
+        help="WIDTHxHEIGHT of the video (default: read off its first frame with --decoder); with it and the "
+        "native loop only, no Python decoder is opened",
+    )
+    parser.add_argument(
+        "--write-module-settings",
+        type=Path,
+        default=None,
+        help="write the settings read from --module as JSON to this path and stop (carry it to a machine "
+        "without the runtime's packages and pass it as --module)",
+    )
     parser.add_argument("--decoder", default="nvdec", choices=("nvdec", "pyav", "auto"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "gpu")
     parser.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
