@@ -304,7 +304,7 @@ class GpuPipeline:
             )
         if options.reid != "off" and engines[0].embedder is None:
             raise ValueError(f"reid={options.reid!r} needs engines built with an embedder")
-        if options.reid == "scheduled" and tracking.scheduler is None:
+        if options.reid == "scheduled" and tracking.selection is None:
             raise ValueError("reid='scheduled' needs a TrackingStage with a ReID selection")
         self.open_streams = list(open_streams)
         self.camera_ids = list(camera_ids) if camera_ids is not None else list(range(len(self.open_streams)))
