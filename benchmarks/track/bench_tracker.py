@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO / "tests" / "track"))
 from reference_bytetrack import ReferenceByteTrack  # noqa: E402
 
 from pyuniproc.bench.gpu import module_settings  # noqa: E402
-from pyuniproc.gpu.tracking import ReidSelection, TrackingStage  # noqa: E402
+from pyuniproc.gpu.tracking import TrackingStage  # noqa: E402
 from pyuniproc.track import available_trackers, register_tracker  # noqa: E402
 from pyuniproc.types import Detections  # noqa: E402
 
@@ -113,7 +113,7 @@ def run_tracker(kind: str, options: dict, scenes, order) -> tuple[float, list]:
     return time.perf_counter() - started, outputs
 
 
-def run_stage(kind: str, options: dict, selection: ReidSelection, scenes, order) -> tuple[float, list]:
+def run_stage(kind: str, options: dict, selection: dict, scenes, order) -> tuple[float, list]:
     stage = TrackingStage(tracker_kind=kind, tracker_options=options, selection=selection)
     outputs = []
     started = time.perf_counter()
@@ -147,7 +147,7 @@ def main() -> None:
 
     settings = module_settings(args.module)
     options = settings["tracker_options"]
-    selection = ReidSelection.from_module(settings["reid_selection"])
+    selection = settings["reid_selection"]
     if REFERENCE not in available_trackers():
         register_tracker(REFERENCE, ReferenceByteTrack)
     scenes = [make_camera(1000 + c, args.frames, args.people) for c in range(args.cameras)]

@@ -15,9 +15,13 @@ in the same run:
 and once per detector a naive baseline (one stream, one frame per inference, no overlap).
 Before the sweep it checks numerical parity against the ONNX Runtime CPU path on frames of the same video.
 
-Tracker thresholds and the ReID gate and schedule come from the module YAML (`--module`), as in the
-embedded runtime. Writes results.json, results.md and fps_latency.png into --out. The synthetic streams
-come from the sample footage: `--make-video` upscales vtest.avi to 1920x1080 and encodes H.264 with PyAV.
+The detector (its kind, confidence and NMS thresholds, minimum box size), the tracker and its thresholds, and
+the ReID model with its gate and schedule come from the module YAML (`--module`), read by the runtime's own
+reader (`pyuniproc.config.module`), so the table is measured at the settings `pyuniproc run` uses; every
+value is recorded under `module_settings` in results.json (`--detectors` / `--threshold` override them, and
+the override is recorded too). Writes results.json, results.md and fps_latency.png into --out. The synthetic
+streams come from the sample footage: `--make-video` upscales vtest.avi to 1920x1080 and encodes H.264 with
+PyAV.
 """
 
 from __future__ import annotations
@@ -264,7 +268,7 @@ def measure_naive(
             detections = detector.decode(detector.infer(detector.preprocess_nv12(nv12)), [(height, width)])
             extra = {}
             if embedder is not None and len(detections.xyxy):
-                extra["embedding"] = embedder.embed_nv12(nv12, detections.image, detections.xyxy).half()
+                extra["embedding"] = embedder.embed_nv12(nv12, detections.image, detections.xyxy).float()
             result = detections.to_host(1, extra)[0]
             tracker.update(
                 Detections(xyxy=result.xyxy, confidence=result.confidence, class_id=result.class_id)
@@ -317,7 +321,8 @@ def environment(sampler) -> dict[str, Any]:
 
 
 def run_parity(
-    video: Path, backend: str, detectors: list[str], threshold: float, reid_kind: str, frames: int = 8
+    video: Path, backend: str, detectors: list[str], detector_options: dict[str, float], reid_kind: str,
+    frames: int = 8,
 ) -> dict:
     import torch
 
@@ -339,7 +344,7 @@ def run_parity(
                 kind,
                 nv12,
                 model_dir=DETECTOR_DIR,
-                confidence_threshold=threshold,
+                confidence_threshold=detector_options["confidence_threshold"],
                 device=nv12.device,
                 half=half,
             )
@@ -353,92 +358,71 @@ def run_parity(
     return results
 
 
-def frame_shape_of(video: Path, backend: str) -> tuple[int, int]:
-    """(rows, width) of the video's NV12 frames, read off its first frame."""
+def frame_shape_of(video: Path, backend: str, size: str | None = None) -> tuple[int, int]:
+    """(rows, width) of the video's NV12 frames: from `size` ("1920x1080") or read off its first frame."""
+    if size:
+        width, height = (int(v) for v in size.lower().split("x"))
+        return height * 3 // 2, width
     stream = _stream_factory(video, backend)()
     shape = tuple(stream.read().shape)
     stream.close()
     return shape  # type: ignore[return-value]
 
 
-def module_settings(path: Path) -> dict[str, Any]:
-    """Tracker kind and thresholds, ReID model kind and its gate/schedule settings, from the module YAML.
+def module_settings(path: Path, *, threshold: float | None = None) -> dict[str, Any]:
+    """What the bench takes from the module YAML, read by `pyuniproc.config.module.load_module_config` (the
+    runtime's reader): the detector kind and its options, the tracker kind and thresholds, the ReID model
+    kind and its gate/schedule settings. threshold: a confidence threshold other than the module's.
 
-    Through `pyuniproc.config.load_module_config` where the runtime's packages are installed; the GPU
-    machine has only torch's stack, so there the same fields are read with PyYAML, `${oc.env:NAME, default}`
-    resolved from the environment as OmegaConf does for these plain values."""
+    A `.json` path is such a dict written by `--write-module-settings` on a machine with the runtime's
+    packages (the GPU machine has only torch's stack): the same reader's values, carried."""
+    if Path(path).suffix == ".json":
+        settings = json.loads(Path(path).read_text())
+        if threshold is not None:
+            settings["detector_options"]["confidence_threshold"] = threshold
+            settings["threshold_override"] = threshold
+        return settings
+    from pyuniproc.config.module import load_module_config
+    from pyuniproc.detect import KIND_BY_CONVERTER
     from pyuniproc.reid import kind_for_model_file
 
-    try:
-        from pyuniproc.config.module import load_module_config
-
-        module = load_module_config(path)
-        tracker_kind, tracker_options = module.tracker.kind, dict(module.tracker.params)
-        reid_file = module.reid.model_file if module.reid else None
-        selection = dict(module.reid.selection) if module.reid else {}
-        source = "load_module_config"
-    except ImportError:
-        tracker_kind, tracker_options, reid_file, selection = _module_settings_plain(path)
-        source = "pyyaml"
+    module = load_module_config(path)
+    detector = module.detector
+    reid_file = module.reid.model_file if module.reid else None
     return {
         "module": str(path),
-        "read_with": source,
-        "tracker_kind": tracker_kind,
-        "tracker_options": tracker_options,
+        "detector": KIND_BY_CONVERTER[detector.converter],
+        "detector_options": {
+            "confidence_threshold": detector.confidence_threshold if threshold is None else threshold,
+            "nms_iou_threshold": detector.nms_iou_threshold,
+            "min_width": detector.min_width,
+            "min_height": detector.min_height,
+        },
+        "module_confidence_threshold": detector.confidence_threshold,
+        "threshold_override": threshold,
+        "tracker_kind": module.tracker.kind,
+        "tracker_options": dict(module.tracker.params),
         "reid_model_file": reid_file,
         "reid_kind": kind_for_model_file(reid_file) if reid_file else None,
-        "reid_selection": selection,
+        "reid_selection": dict(module.reid.selection) if module.reid else {},
     }
-
-
-def _module_settings_plain(path: Path) -> tuple[str, dict[str, Any], str | None, dict[str, Any]]:
-    import re
-
-    import yaml
-
-    pattern = re.compile(r"^\$\{(?:oc\.decode:)?\$?\{?oc\.env:([A-Za-z_0-9]+)\s*(?:,\s*([^}]*))?\}\}?$")
-
-    def resolve(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: resolve(v) for k, v in value.items()}
-        if isinstance(value, str):
-            match = pattern.match(value.strip())
-            if match:
-                name, default = match.group(1), (match.group(2) or "").strip().strip("'\"")
-                return yaml.safe_load(os.environ.get(name, default))
-        return value
-
-    document = yaml.safe_load(Path(path).read_text())
-    parameters = document.get("parameters", {})
-    tracker = resolve(dict(parameters.get("tracker", {})))
-    kind = str(tracker.pop("kind", "bytetrack"))
-    reid_file = None
-    for element in document.get("pipeline", {}).get("elements", []):
-        if str(element.get("element", "")).startswith("nvinfer@attribute_model"):
-            reid_file = str(element["model"]["model_file"])
-    return kind, tracker, reid_file, resolve(dict(parameters.get("reid", {})))
 
 
 def shard_spec(kind: str, args: argparse.Namespace, frame_shape: tuple[int, int], settings: dict[str, Any]):
     """What every worker process builds for detector `kind`."""
     from pyuniproc.gpu.engine import CROP_BUCKETS
     from pyuniproc.gpu.shards import ShardSpec
-    from pyuniproc.gpu.tracking import ReidSelection
-
-    selection = ReidSelection.from_module(settings["reid_selection"]) if settings["reid_kind"] else None
     return ShardSpec(
         detector=kind,
         detector_dir=str(DETECTOR_DIR),
         reid_dir=str(REID_DIR),
         frame_shape=tuple(frame_shape),
-        threshold=args.threshold,
+        detector_options=dict(settings["detector_options"]),
         reid_kind=None if args.reid == "off" else settings["reid_kind"],
         workers=args.workers,
         tracker_kind=settings["tracker_kind"],
         tracker_options=settings["tracker_options"],
-        reid_selection={"gate": dict(selection.gate), "schedule": dict(selection.schedule)}
-        if selection
-        else None,
+        reid_selection=dict(settings["reid_selection"]) if settings["reid_kind"] else None,
         switch_interval_ms=args.switch_interval_ms,
         blocking_sync=args.blocking_sync,
         frame_buckets=frame_buckets(args.batch_size, args.frame_buckets),
@@ -590,7 +574,7 @@ def variant_counts(text: str) -> list[int]:
 def variants(kind: str, args: argparse.Namespace, pool, sampler, ceiling: dict[int, float]) -> list[dict]:
     """What each lever is worth, at each --variant-streams count, as fast as possible: each --variants case
     changes one setting of the sweep's (e.g. ReID on every detection, no ReID, all cameras in one process,
-    `tracker=bytetrack_f67fb98`: the tracker before its rewrite)."""
+    `tracker=NAME`: another registered tracker)."""
     rows = []
     for count in variant_counts(args.variant_streams):
         for name, change in parse_variants(args.variants):
@@ -615,21 +599,11 @@ def variants(kind: str, args: argparse.Namespace, pool, sampler, ceiling: dict[i
     return rows
 
 
-def register_reference_tracker() -> None:
-    """Register ByteTrack as of commit f67fb98 (tests/track/reference_bytetrack.py, present in a checkout)
-    as tracker `pyuniproc.gpu.shards.REFERENCE_TRACKER`, for same-run before/after measurements."""
-    from pyuniproc.gpu.shards import REFERENCE_TRACKER
-    from pyuniproc.track import available_trackers, register_tracker
-
-    if REFERENCE_TRACKER in available_trackers():
-        return
-    sys.path.insert(0, str(REPO / "tests" / "track"))
-    from reference_bytetrack import ReferenceByteTrack
-
-    register_tracker(REFERENCE_TRACKER, ReferenceByteTrack)
-
-
 def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
+    if args.write_module_settings:
+        settings = module_settings(args.module, threshold=args.threshold)
+        args.write_module_settings.write_text(json.dumps(settings, indent=1, default=str))
+        return settings
     import torch
 
     from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
@@ -644,13 +618,13 @@ def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
         raise RuntimeError("--decoder nvdec needs CUDA; use --decoder pyav for a CPU smoke run")
     sys.setswitchinterval(args.switch_interval_ms / 1000.0)
     streams = [int(s) for s in args.streams.split(",")]
-    detectors = args.detectors.split(",")
+    settings = module_settings(args.module, threshold=args.threshold)
+    detectors = args.detectors.split(",") if args.detectors else [settings["detector"]]
     available = torch.cuda.device_count() if torch.cuda.is_available() else 0
     gpus = list(range(available)) if args.gpus == "all" else [int(g) for g in args.gpus.split(",")]
     if available and max(gpus) >= available:
         raise ValueError(f"--gpus {args.gpus}: only {available} GPU(s) visible")
     sampler = GpuSampler(gpus)
-    settings = module_settings(args.module)
     command = args.command_line or " ".join(["pyuniproc", "bench-gpu", *sys.argv[1:]])
     arguments = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
     report: dict[str, Any] = {
@@ -664,7 +638,7 @@ def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
     print(json.dumps(report["environment"]), flush=True)
     if args.parity and settings["reid_kind"]:
         report["parity"] = run_parity(
-            args.video, args.decoder, detectors, args.threshold, settings["reid_kind"]
+            args.video, args.decoder, detectors, settings["detector_options"], settings["reid_kind"]
         )
         print("parity:", json.dumps(report["parity"]), flush=True)
     report["decode_ceiling"] = []
@@ -676,25 +650,27 @@ def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
             row["layout"] = "threads, 1 process"
             report["decode_ceiling"].append(row)
             print("ceiling:", json.dumps(row), flush=True)
-    frame_shape = frame_shape_of(args.video, args.decoder)
+    frame_shape = frame_shape_of(args.video, args.decoder, args.frame_size)
     report["runs"] = []
     report["shards"] = {}
     for position, kind in enumerate(detectors):
-        detector = GpuDetector(kind, model_dir=DETECTOR_DIR, confidence_threshold=args.threshold)
-        embedder = GpuEmbedder(settings["reid_kind"], model_dir=REID_DIR) if args.reid != "off" else None
-        naive = measure_naive(
-            args.video,
-            detector=detector,
-            embedder=embedder,
-            backend=args.decoder,
-            seconds=args.seconds,
-            settings=settings,
-        )
-        naive["detector"] = kind
-        report["runs"].append(naive)
-        print("naive:", json.dumps(naive), flush=True)
-        del detector, embedder
-        torch.cuda.empty_cache()
+        naive = {"fps_total": None}
+        if args.naive:
+            detector = GpuDetector(kind, model_dir=DETECTOR_DIR, **settings["detector_options"])
+            embedder = GpuEmbedder(settings["reid_kind"], model_dir=REID_DIR) if args.reid != "off" else None
+            naive = measure_naive(
+                args.video,
+                detector=detector,
+                embedder=embedder,
+                backend=args.decoder,
+                seconds=args.seconds,
+                settings=settings,
+            )
+            naive["detector"] = kind
+            report["runs"].append(naive)
+            print("naive:", json.dumps(naive), flush=True)
+            del detector, embedder
+            torch.cuda.empty_cache()
         spec = shard_spec(kind, args, frame_shape, settings)
         pool = ShardPool(spec, pool_processes(args), gpus=gpus)
         try:
@@ -759,8 +735,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--video-frames", type=int, default=300)
     parser.add_argument("--streams", default="1,8,32,64,96", help="comma-separated stream counts")
-    parser.add_argument("--detectors", default="ssdlite_pedestrian,nanodet_coco")
-    parser.add_argument("--threshold", type=float, default=0.4, help="detector confidence threshold")
+    parser.add_argument(
+        "--detectors",
+        default=None,
+        help="comma-separated detector kinds (default: the module's, as `pyuniproc run` uses it)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="detector confidence threshold (default: the module's; an override is recorded in the results)",
+    )
     parser.add_argument("--seconds", type=float, default=4.0, help="measurement window per configuration")
     parser.add_argument("--warmup", type=float, default=1.5, help="seconds run before each window")
     parser.add_argument(
@@ -861,7 +846,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--module",
         type=Path,
         default=REPO / "module" / "module.yml",
-        help="module YAML: tracker thresholds, ReID model and its gate/schedule",
+        help="module YAML: detector and its thresholds, tracker thresholds, ReID model and its gate/schedule",
     )
     parser.add_argument(
         "--variants",
@@ -893,6 +878,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Python's GIL switch interval; shorter lets inference threads in sooner",
     )
     parser.add_argument("--no-parity", dest="parity", action="store_false", help="skip the ORT parity check")
+    parser.add_argument(
+        "--no-naive", dest="naive", action="store_false", help="skip the naive one-stream baseline"
+    )
+    parser.add_argument(
+        "--frame-size",
+        default=None,
+        help="WIDTHxHEIGHT of the video (default: read off its first frame with --decoder); with it and the "
+        "native loop only, no Python decoder is opened",
+    )
+    parser.add_argument(
+        "--write-module-settings",
+        type=Path,
+        default=None,
+        help="write the settings read from --module as JSON to this path and stop (carry it to a machine "
+        "without the runtime's packages and pass it as --module)",
+    )
     parser.add_argument("--decoder", default="nvdec", choices=("nvdec", "pyav", "auto"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "gpu")
     parser.add_argument("--command-line", default=None, help=argparse.SUPPRESS)

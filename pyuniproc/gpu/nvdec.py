@@ -82,9 +82,9 @@ class NvdecStream:
     `cuda_stream` so the caller copies frames out on that same stream (ordered after the map, no extra
     sync). Why it exists: under inference load a decoder's post-processing kernels queue behind the
     detector's; decode only beside 4 detecting processes, 8 threads x 1 session decoded 3,851 frames/s on
-    normal streams and 4,223 on high-priority ones (benchmarks/gpu/session3/decode_under_load_priority.log).
+    normal streams and 4,223 on high-priority ones (fourth GPU session, benchmarks/gpu history).
     In the whole pipeline it did not pay in the same run (64 streams 2,632 -> 2,502 frames/s, 96 streams
-    2,120 -> 2,332; benchmarks/gpu/session4), so "normal" stays the default and "high" is a bench variant.
+    2,120 -> 2,332; same history), so "normal" stays the default and "high" is a bench variant.
     """
 
     def __init__(

@@ -47,6 +47,7 @@ from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
 from pyuniproc.gpu.engine import BatchEngine
 from pyuniproc.gpu.nvdec import NV12Stream, check_decode_priority
 from pyuniproc.gpu.tracking import REID_MODES, TrackingStage
+from pyuniproc.reid.selection import EMBEDDING, attach_embeddings
 from pyuniproc.types import Detections
 
 DECODE_LOOPS = ("python", "native")
@@ -264,7 +265,7 @@ class GpuPipeline:
     camera_ids: the id each camera has in records and in `tracking` (default 0..n-1); a process that runs
     one share of a site's cameras passes their site-wide ids.
     sink: called as sink(camera_id, frame_index, tracks) for every frame, in each camera's order, from an
-    inference thread; tracks carry `data["embedding"]` (n, D) float16, NaN rows where not embedded this
+    inference thread; tracks carry `data["embedding"]` (n, D) float32, NaN rows where not embedded this
     frame, and `data["embedding_quality"]`, as the CPU runtime's ReID stage writes them.
     native_sources: with options.decode_loop "native", each camera's Annex-B stream (bytes, looped;
     `pyuniproc.gpu.native_nvdec.read_annexb`) in place of `open_streams`; native_codec "h264" or "hevc";
@@ -303,7 +304,7 @@ class GpuPipeline:
             )
         if options.reid != "off" and engines[0].embedder is None:
             raise ValueError(f"reid={options.reid!r} needs engines built with an embedder")
-        if options.reid == "scheduled" and tracking.scheduler is None:
+        if options.reid == "scheduled" and tracking.selection is None:
             raise ValueError("reid='scheduled' needs a TrackingStage with a ReID selection")
         self.open_streams = list(open_streams)
         self.camera_ids = list(camera_ids) if camera_ids is not None else list(range(len(self.open_streams)))
@@ -617,10 +618,10 @@ class GpuPipeline:
             embeddings = engine.embed_rows(index, boxes)
         else:
             embeddings = engine.embed_kept(kept)
-        vectors = embeddings.half().cpu().numpy()
+        vectors = embeddings.float().cpu().numpy()  # float32 at the boundary, whatever the net ran in
         start = 0
         for detections in per_frame:
-            detections.data["embedding"] = vectors[start : start + len(detections)]
+            detections.data[EMBEDDING] = vectors[start : start + len(detections)]
             start += len(detections)
 
     def _embed_scheduled(
@@ -634,20 +635,14 @@ class GpuPipeline:
         if total:
             index = np.repeat(np.arange(len(tracked)), counts)
             boxes = np.concatenate([tracks.xyxy[rows] for tracks, rows, _ in tracked if len(rows)])
-            vectors = engine.embed_rows(index, boxes).half().cpu().numpy()
+            vectors = engine.embed_rows(index, boxes).float().cpu().numpy()
         assert engine.embedder is not None
         dimension = engine.embedder.dimension
         offset = 0
-        for tracks, rows, quality in tracked:
-            embedding = np.full((len(tracks), dimension), np.nan, np.float16)
-            weights = np.zeros(len(tracks), np.float32)
-            if len(rows):
-                assert vectors is not None
-                embedding[rows] = vectors[offset : offset + len(rows)]
-                weights[rows] = quality
-                offset += len(rows)
-            tracks.data["embedding"] = embedding
-            tracks.data["embedding_quality"] = weights
+        for position, (tracks, rows, quality) in enumerate(tracked):
+            chosen = vectors[offset : offset + len(rows)] if vectors is not None else None
+            tracked[position] = (attach_embeddings(tracks, rows, chosen, quality, dimension), rows, quality)
+            offset += len(rows)
         return counts
 
     # --- control --------------------------------------------------------------------------------------

@@ -78,6 +78,26 @@ RUN_HEADER = [
 ]
 
 
+def _module_line(settings: dict[str, Any] | None) -> list[str]:
+    """The module settings the run measured (detector, threshold, tracker, ReID), as one paragraph."""
+    if not settings:
+        return []
+    options = settings.get("detector_options", {})
+    override = settings.get("threshold_override")
+    threshold = f"{options.get('confidence_threshold')}" + (
+        f" (override; the module says {settings.get('module_confidence_threshold')})" if override is not None
+        else " (the module's)"
+    )
+    tracker = ", ".join(f"{k} {v}" for k, v in sorted(settings.get("tracker_options", {}).items()))
+    reid = ", ".join(f"{k} {v}" for k, v in sorted(settings.get("reid_selection", {}).items())) or "defaults"
+    return [
+        f"Module settings (`{settings.get('module')}`): detector {settings.get('detector')}, confidence "
+        f"threshold {threshold}, NMS IoU {options.get('nms_iou_threshold')}; tracker "
+        f"{settings.get('tracker_kind')} ({tracker}); ReID {settings.get('reid_kind')} ({reid}).",
+        "",
+    ]
+
+
 def markdown(report: dict[str, Any]) -> str:
     env = report["environment"]
     gpus = report.get("gpus") or [0]
@@ -92,6 +112,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Command: `{report['command']}`",
         "",
+        *_module_line(report.get("module_settings")),
         f"Streams: copies of `{Path(report['video']).name}` (1920x1080 H.264, from "
         "samples/vtest/vtest.avi upscaled), each its own NVDEC session, looping.",
         "",

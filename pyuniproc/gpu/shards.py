@@ -31,9 +31,6 @@ from typing import Any
 from pyuniproc.gpu.engine import CROP_BUCKETS, FRAME_BUCKETS
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-REFERENCE_TRACKER = "bytetrack_f67fb98"
-"""ByteTrack as of commit f67fb98 (tests/track/reference_bytetrack.py): a run's options may name it
-(`tracker_kind`) to measure the tracker rewrite against it in the same benchmark run."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,11 @@ class ShardSpec:
     """What every worker builds once (plain values: it is pickled to the workers).
 
     workers: inference threads (and engines) per process. reid_kind: None builds no embedder.
-    reid_selection: {"gate": {...}, "schedule": {...}} (`tracking.ReidSelection`), None: no ReID choice.
+    detector_options: the module detector's confidence_threshold, nms_iou_threshold, min_width, min_height
+    (`pyuniproc.gpu.detector.GpuDetector`'s keywords; `pyuniproc.bench.gpu.module_settings` reads them).
+    tracker_kind / tracker_options: the module's `parameters.tracker`.
+    reid_selection: the module's `parameters.reid` (flat, `pyuniproc.reid.selection.EmbedSelection`), None:
+    no ReID choice.
     blocking_sync: CUDA waits sleep instead of spin (`cuda_flags`); off only to measure what it is worth.
     """
 
@@ -49,14 +50,14 @@ class ShardSpec:
     detector_dir: str
     reid_dir: str
     frame_shape: tuple[int, int]
-    threshold: float = 0.4
+    detector_options: dict[str, float] = field(default_factory=dict)
     reid_kind: str | None = None
     workers: int = 1
     frame_buckets: tuple[int, ...] = FRAME_BUCKETS
     crop_buckets: tuple[int, ...] = CROP_BUCKETS
     tracker_kind: str = "bytetrack"
     tracker_options: dict[str, Any] = field(default_factory=dict)
-    reid_selection: dict[str, dict[str, Any]] | None = None
+    reid_selection: dict[str, Any] | None = None
     switch_interval_ms: float = 1.0
     blocking_sync: bool = True
 
@@ -72,7 +73,7 @@ def _build(spec: ShardSpec) -> tuple[Any, dict[str, Any]]:
     torch.set_num_threads(1)
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     detector = GpuDetector(
-        spec.detector, model_dir=spec.detector_dir, confidence_threshold=spec.threshold, device=device
+        spec.detector, model_dir=spec.detector_dir, device=device, **spec.detector_options
     )
     embedder = GpuEmbedder(spec.reid_kind, model_dir=spec.reid_dir, device=device) if spec.reid_kind else None
     started = time.perf_counter()
@@ -154,8 +155,8 @@ def _decode_only_native(video: str, cameras: Sequence[int], inbox: Any, outbox: 
 
     data, codec = annexb_for(video)
     pool = torch.empty((slots, *frame_shape), dtype=torch.uint8, device="cuda")  # NV12 (rows, width)
-    # the decode-only optimum measured on the H100 (benchmarks/gpu/session5): 2 threads mapping only
-    # finished pictures; the pipeline's own default differs (6 threads waiting in the map)
+    # the decode-only optimum measured on the H100 (fifth GPU session, benchmarks/gpu history): 2 threads
+    # mapping only finished pictures; the pipeline's own default differs (6 threads waiting in the map)
     group = NativeNvdecGroup(
         [data] * len(cameras), pool, threads=threads, codec=codec, poll=True, access_units=False
     )
@@ -204,18 +205,13 @@ def _pipeline(
 
     from pyuniproc.gpu.nvdec import open_stream
     from pyuniproc.gpu.pipeline import GpuPipeline, PipelineOptions
-    from pyuniproc.gpu.tracking import ReidSelection, TrackingStage
+    from pyuniproc.gpu.tracking import TrackingStage
 
     options = dict(options)
     priority = options.get("decode_priority", "normal")
     tracker_kind = options.pop("tracker_kind", None) or spec.tracker_kind  # a run may swap the tracker
-    if tracker_kind == REFERENCE_TRACKER:
-        from pyuniproc.bench.gpu import register_reference_tracker
-
-        register_reference_tracker()
-    selection = ReidSelection(**spec.reid_selection) if spec.reid_selection else None
     tracking = TrackingStage(
-        tracker_kind=tracker_kind, tracker_options=spec.tracker_options, selection=selection
+        tracker_kind=tracker_kind, tracker_options=spec.tracker_options, selection=spec.reid_selection
     )
     fallbacks = sum(e.fallbacks for e in engines)
     native_sources, codec = None, "h264"

@@ -1,11 +1,11 @@
-"""Per-camera tracking and the ReID choice of the GPU path: which tracked people to embed this frame.
+"""Per-camera tracking and the ReID choice of the GPU backend: which tracked people to embed this frame.
 
-The CPU runtime (`pyuniproc.runtime.reid_stage`) embeds a track only when its crop is good
-(`pyuniproc.reid.QualityGate`) and it is due (`pyuniproc.reid.EmbedScheduler`: not embedded for
-`refresh_frames` frames, at most `max_crops_per_frame` per camera and frame, most stale first). The GPU
-path makes the same choice with the same two objects, so both runtimes embed the same tracks: the
-detections of a batch come back to the host, each camera's ByteTrack updates in frame order, the gate and
-the schedule pick rows, and only those boxes are cropped and embedded on the GPU (`BatchEngine.embed_rows`).
+The choice is the one step both backends call, `pyuniproc.reid.selection.EmbedSelection.choose` (the
+quality gate, then the per-camera embed schedule), so the CPU runtime and the GPU backend embed the same
+tracks; the trackers are built like the runtime's (`pyuniproc.track.create_tracker` with the module's
+`parameters.tracker`, one per camera id). Here the detections of a batch come back to the host, each
+camera's tracker updates in frame order, the selection picks rows, and only those boxes are cropped and
+embedded on the GPU (`BatchEngine.embed_rows`); `attach_embeddings` writes them as float32.
 
 Why tracking runs in the GPU process (no longer in separate tracking processes): the choice needs track
 ids before the embed step, and a round trip through other processes per batch would add latency and hold
@@ -18,14 +18,12 @@ cameras over several processes, each with its own decoders, batches and trackers
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
-from pyuniproc.reid import EmbedScheduler, QualityGate
+from pyuniproc.reid.selection import EmbedSelection
 from pyuniproc.track import create_tracker
 from pyuniproc.types import Detections
 
@@ -51,36 +49,12 @@ frame left the decoder, decode time, time its batch was formed, time the batch's
 time its tracks (and their embeddings) were done, number of detections, of tracks and of crops embedded."""
 
 
-@dataclass(frozen=True)
-class ReidSelection:
-    """The ReID settings of the module YAML (`parameters.reid`), split as `pyuniproc.runtime.build` splits
-    them: gate thresholds for `QualityGate`, schedule settings for `EmbedScheduler`. The names are read off
-    the two classes (not imported from the runtime, whose config layer needs packages the GPU machine
-    lacks)."""
-
-    gate: Mapping[str, Any]
-    schedule: Mapping[str, Any]
-
-    @classmethod
-    def from_module(cls, selection: Mapping[str, Any]) -> ReidSelection:
-        gate_options = {f.name for f in fields(QualityGate)}
-        schedule_options = set(inspect.signature(EmbedScheduler).parameters)
-        unknown = sorted(set(selection) - gate_options - schedule_options)
-        if unknown:
-            raise ValueError(
-                f"unknown ReID settings {unknown}; known: {sorted(gate_options | schedule_options)}"
-            )
-        return cls(
-            gate={k: v for k, v in selection.items() if k in gate_options},
-            schedule={k: v for k, v in selection.items() if k in schedule_options},
-        )
-
-
 class TrackingStage:
     """One tracker per camera (created on its first frame) and, with `selection`, the embed choice.
 
     tracker_kind / tracker_options: as `pyuniproc.track.create_tracker` takes them.
-    selection: gate and schedule settings; None tracks only (`update` then chooses no rows).
+    selection: `parameters.reid` of the module (flat gate and schedule settings, as
+    `EmbedSelection.from_settings` takes them); None tracks only (`update` then chooses no rows).
     Not thread-safe: the pipeline calls it from one thread at a time, in each camera's frame order.
     """
 
@@ -89,14 +63,12 @@ class TrackingStage:
         *,
         tracker_kind: str = "bytetrack",
         tracker_options: Mapping[str, Any] | None = None,
-        selection: ReidSelection | None = None,
+        selection: Mapping[str, Any] | None = None,
     ) -> None:
         self.tracker_kind = tracker_kind
         self.tracker_options = dict(tracker_options or {})
         create_tracker(tracker_kind, **self.tracker_options)  # bad settings fail here, not per frame
-        self.selection = selection
-        self.gate = QualityGate(**selection.gate) if selection else None
-        self.scheduler = EmbedScheduler(**selection.schedule) if selection else None
+        self.selection = EmbedSelection.from_settings(selection) if selection is not None else None
         self._trackers: dict[int, Any] = {}
 
     def update(
@@ -109,17 +81,16 @@ class TrackingStage:
         if tracker is None:
             tracker = self._trackers[camera] = create_tracker(self.tracker_kind, **self.tracker_options)
         tracks = tracker.update(detections)
-        if self.scheduler is None or self.gate is None or not len(tracks):
+        if self.selection is None:
             return tracks, np.zeros(0, np.int64), np.zeros(0, np.float32)
-        good, quality = self.gate.assess(tracks.xyxy, tracks.confidence, frame_size)
-        rows = self.scheduler.select(str(camera), index, tracks.tracker_id, good, quality)
-        return tracks, rows, quality[rows]
+        rows, quality = self.selection.choose(str(camera), index, tracks, frame_size)
+        return tracks, rows, quality
 
     def end_camera(self, camera: int) -> None:
         """End of stream: forget the camera's tracker and schedule."""
         self._trackers.pop(camera, None)
-        if self.scheduler is not None:
-            self.scheduler.drop_camera(str(camera))
+        if self.selection is not None:
+            self.selection.end_camera(str(camera))
 
     @property
     def cameras(self) -> list[int]:

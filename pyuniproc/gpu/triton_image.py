@@ -2,9 +2,10 @@
 
 Why: `pyuniproc.gpu.image` builds the same tensors from ~40 separate torch ops (gathers, a YUV -> RGB
 conversion per tap, the interpolation, normalisation, fp16, channels-last), each writing a full float32
-intermediate. Measured on the H100 (benchmarks/gpu/session6): 50 us of GPU time per frame for the detector's
-300 x 300 input at batch 32, a third of the whole detect step and more than the NMS. Here each output pixel is
-computed once, from its four luma and four chroma taps, straight into the fp16 channels-last input tensor.
+intermediate. Measured on the H100 (scripts/probe_gpu_split.py; figures in benchmarks/gpu history): 50 us
+of GPU time per frame for the detector's 300 x 300 input at batch 32, a third of the whole detect step and
+more than the NMS. Here each output pixel is computed once, from its four luma and four chroma taps,
+straight into the fp16 channels-last input tensor.
 
 The arithmetic is `pyuniproc.gpu.image`'s, step for step: each tap converted to RGB and rounded (half to
 even) and clamped like a uint8 frame, TF legacy bilinear for the detector and OpenCV's half-pixel rule

@@ -11,8 +11,14 @@ from pyuniproc.config.yaml_source import ConfigError
 from pyuniproc.detect import KIND_BY_CONVERTER
 from pyuniproc.detect.onnx_detector import PRECISIONS
 from pyuniproc.gpu import create_detector_auto
+from pyuniproc.reid.selection import GATE_OPTIONS, SCHEDULE_OPTIONS, EmbedSelection
 from pyuniproc.runtime.pyfunc_host import PyFuncStage, load_pyfunc
 from pyuniproc.track import create_tracker
+
+__all__ = [
+    "GATE_OPTIONS", "SCHEDULE_OPTIONS", "build_detector", "build_pyfuncs", "build_reid", "build_tracker",
+    "detector_threads",
+]
 
 
 def build_detector(module: ModuleConfig) -> Any:
@@ -44,30 +50,21 @@ def detector_threads(settings: RuntimeSettings, cpus: int | None = None) -> int:
     return max(1, (cpus or os.cpu_count() or 1) // settings.detector_workers)
 
 
-GATE_OPTIONS = ("min_height", "min_confidence", "max_overlap", "edge_margin", "min_aspect", "max_aspect")
-SCHEDULE_OPTIONS = ("refresh_frames", "max_crops_per_frame", "forget_after_frames")
-
-
 def build_reid(module: ModuleConfig) -> Any:
     """The ReID step from the `nvinfer@attribute_model` element and `parameters.reid`; None if absent."""
-    from pyuniproc.reid import EmbedScheduler, QualityGate, create_embedder, kind_for_model_file
+    from pyuniproc.reid import create_embedder, kind_for_model_file
     from pyuniproc.runtime.reid_stage import ReidStage
 
     spec = module.reid
     if spec is None:
         return None
-    unknown = sorted(set(spec.selection) - set(GATE_OPTIONS) - set(SCHEDULE_OPTIONS))
-    if unknown:
-        raise ConfigError(module.path, f"unknown ReID settings {unknown}; known: "
-                          f"{sorted(GATE_OPTIONS + SCHEDULE_OPTIONS)}", field="parameters.reid")
     try:
         kind = kind_for_model_file(spec.model_file)
-        gate = QualityGate(**{k: v for k, v in spec.selection.items() if k in GATE_OPTIONS})
-        scheduler = EmbedScheduler(**{k: v for k, v in spec.selection.items() if k in SCHEDULE_OPTIONS})
+        selection = EmbedSelection.from_settings(spec.selection)
     except (TypeError, ValueError) as exc:
         raise ConfigError(module.path, str(exc), field="parameters.reid") from None
     embedder = create_embedder(kind, model_dir=spec.model_dir, model_file=spec.model_file)
-    return ReidStage(embedder, gate=gate, scheduler=scheduler)
+    return ReidStage(embedder, selection=selection)
 
 
 def build_tracker(module: ModuleConfig) -> Any:

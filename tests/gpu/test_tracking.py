@@ -1,11 +1,11 @@
-"""The GPU path tracks each camera and picks the tracks to embed exactly as the CPU runtime's ReID stage."""
+"""The GPU backend tracks each camera and picks the tracks to embed with the same step as the CPU runtime."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pyuniproc.gpu.tracking import ReidSelection, TrackingStage
+from pyuniproc.gpu.tracking import TrackingStage
 from pyuniproc.reid import EmbedScheduler, QualityGate
 from pyuniproc.types import Detections
 
@@ -23,7 +23,7 @@ def _frame(step: int) -> Detections:
 
 def test_same_choice_as_the_cpu_gate_and_schedule():
     settings = {"min_height": 48, "refresh_frames": 3, "max_crops_per_frame": 2}
-    stage = TrackingStage(selection=ReidSelection.from_module(settings))
+    stage = TrackingStage(selection=settings)
     gate, scheduler = QualityGate(min_height=48), EmbedScheduler(refresh_frames=3, max_crops_per_frame=2)
     chosen_per_frame = []
     for index in range(8):
@@ -38,7 +38,7 @@ def test_same_choice_as_the_cpu_gate_and_schedule():
 
 
 def test_cameras_are_independent_and_dropped_at_end_of_stream():
-    stage = TrackingStage(selection=ReidSelection.from_module({"refresh_frames": 5}))
+    stage = TrackingStage(selection={"refresh_frames": 5})
     first = stage.update(0, 0, _frame(0), FRAME)[1]
     other = stage.update(1, 0, _frame(0), FRAME)[1]
     assert len(first) == len(other) == 3  # camera 1's schedule does not see camera 0's embeddings
@@ -56,7 +56,8 @@ def test_tracking_only_chooses_nothing():
     ("kwargs", "message"),
     [
         ({"tracker_options": {"no_such_option": 1}}, "no_such_option"),
-        ({"selection": ReidSelection(gate={"min_height": -1}, schedule={})}, "min_height"),
+        ({"selection": {"min_height": -1}}, "min_height"),
+        ({"selection": {"refresh_seconds": 1}}, "refresh_seconds"),
     ],
 )
 def test_bad_settings_fail_at_construction(kwargs, message):
@@ -64,15 +65,10 @@ def test_bad_settings_fail_at_construction(kwargs, message):
         TrackingStage(**kwargs)
 
 
-def test_unknown_reid_setting_is_named():
-    with pytest.raises(ValueError, match="refresh_seconds"):
-        ReidSelection.from_module({"refresh_seconds": 1})
-
-
 def test_settings_split_like_the_runtime():
-    pytest.importorskip("omegaconf")  # the runtime's config layer (not on the GPU machine)
-    from pyuniproc.runtime.build import GATE_OPTIONS, SCHEDULE_OPTIONS
+    from pyuniproc.reid.selection import GATE_OPTIONS, SCHEDULE_OPTIONS
 
-    selection = ReidSelection.from_module({name: 1 for name in GATE_OPTIONS + SCHEDULE_OPTIONS})
-    assert sorted(selection.gate) == sorted(GATE_OPTIONS)
-    assert sorted(selection.schedule) == sorted(SCHEDULE_OPTIONS)
+    stage = TrackingStage(selection={name: 1 for name in GATE_OPTIONS + SCHEDULE_OPTIONS})
+    assert stage.selection is not None
+    assert all(getattr(stage.selection.gate, name) == 1 for name in GATE_OPTIONS)
+    assert stage.selection.scheduler.refresh_frames == 1

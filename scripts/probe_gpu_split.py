@@ -1,11 +1,11 @@
 """Where the GPU's time goes per frame, and what decode and inference cost each other (one H100, MPS).
 
-    python benchmarks/gpu/session6/probe_gpu_split.py phases --video clip.mp4 [--compile]
+    python scripts/probe_gpu_split.py phases --video clip.mp4 [--compile]
         One process: each part of a batch captured as its own CUDA graph and replayed alone (NV12 -> net
         input, detector net, fixed-shape decode + NMS, the whole detect step, the embed step), GPU ms per
         batch and per frame; with --compile the same parts built with torch.compile (default mode) and
         captured the same way, with their compile time and largest difference from the plain graphs.
-    python benchmarks/gpu/session6/probe_gpu_split.py share --video clip.mp4 --configs D4x8,I8,D4x8+I8,...
+    python scripts/probe_gpu_split.py share --video clip.mp4 --configs D4x8,I8,D4x8+I8,...
         Decode-only processes (the native NVDEC loop, frames handed back at once) and inference-only
         processes (load 32 frames -> detect -> boxes to the host -> embed 27 boxes, back to back) started
         together; frames/s of each side in one window. Config items joined by "+": DPxS[h] = P decode
@@ -31,7 +31,7 @@ def _models():
     from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
 
     settings = module_settings(__import__("pathlib").Path("module/module.yml"))
-    detector = GpuDetector("ssdlite_pedestrian", model_dir=DETECTOR_DIR, confidence_threshold=0.4)
+    detector = GpuDetector(settings["detector"], model_dir=DETECTOR_DIR, **settings["detector_options"])
     embedder = GpuEmbedder(settings["reid_kind"], model_dir=REID_DIR)
     return detector, embedder
 

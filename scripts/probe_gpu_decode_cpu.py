@@ -8,7 +8,7 @@ the pipeline's copy of each frame into a pool slot plus an event wait, and CUDA'
 blocking sync `pyuniproc.gpu.cuda_flags` sets. Run on the GPU machine with PyNvVideoCodec on PYTHONPATH and
 the MPS daemon started, from the repository root:
 
-    python3 benchmarks/gpu/probe_decode_cpu.py .gpu-carry/vtest_1080p.mp4 > decode_cpu_probe.log
+    python3 scripts/probe_gpu_decode_cpu.py .gpu-carry/vtest_1080p.mp4 > decode_cpu_probe.log
 """
 
 from __future__ import annotations
