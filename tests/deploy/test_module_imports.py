@@ -5,8 +5,9 @@ the image's packages only. So module/ may import pyuniproc's core (value types, 
 the stand-ins of Savant's API) and nothing of the runtime, whose dependencies (PyAV, ONNX Runtime,
 OpenTelemetry, Starlette, ...) the image lacks. Before this was checked, one import of the pyfunc
 pulled 55 of our modules through the runtime; now 31 (26 before live edits of module.yml, 30 before the
-module_files locator), with numpy, OpenCV and PyYAML as the only third-party packages at import. Following a live edit adds OmegaConf,
-Savant's own YAML resolver (it is in the image), and no module of ours.
+module_files locator), with numpy, OpenCV and PyYAML as the only third-party packages at import.
+Following a live edit adds OmegaConf, Savant's own YAML resolver (it is in the image), and no module
+of ours.
 """
 
 from __future__ import annotations
