@@ -6,8 +6,9 @@ source id, following what Savant's ZeroMQ source and demuxer do with them:
 - A source appears with its first frame; its stream starts at a keyframe (frames before one are
   counted and dropped: a decoder cannot start there) and becomes a pipeline camera (`add_camera`).
 - EndOfStream ends the stream: the pipeline processes what was received, its pyfuncs see the end, the
-  end is published. A frame whose codec or size differs from its stream's ends that stream the same
-  way and, from a keyframe, starts the next one. A source silent for `source_timeout` seconds ends too.
+  end is published. A frame whose codec or size differs from its stream's, or whose dts (pts when it
+  has none) goes back (an adapter restarted without an end of stream), ends that stream the same way
+  and, from a keyframe, starts the next one. A source silent for `source_timeout` seconds ends too.
 - After its stream ended the source keeps its camera (tracker, counters, numbering) for
   `source_timeout` seconds, so a restarting adapter continues where it left off; then it is removed
   (`remove_camera`: pyfuncs' `on_source_delete`, everything it held released). A source stream that
@@ -227,6 +228,13 @@ class SavantIngress:
                      _describe(stream.params), _describe(frame.params))
             self._end_stream(record)
             stream = None
+        elif stream is not None and stream.last_decode_time is not None \
+                and frame.decode_time < stream.last_decode_time:
+            log.info("serve: source %r: timestamps went back (%d after %d): its stream restarts", source_id,
+                     frame.decode_time, stream.last_decode_time)
+            self.events["timestamp_resets"] += 1
+            self._end_stream(record)
+            stream = None
         if stream is None:
             if not frame.keyframe:
                 self.accounting.reject(source_id, "before_keyframe",
@@ -235,6 +243,7 @@ class SavantIngress:
             stream = self._start_stream(record, frame)
             if stream is None:
                 return
+        stream.last_decode_time = frame.decode_time
         if not stream.put(frame, give_up=self._stop.is_set):
             self.accounting.reject(source_id, "stopped", "frame of a stream that was stopped")
 
@@ -257,9 +266,10 @@ class SavantIngress:
                 self.events["unlisted"] += 1
                 if len(self.unlisted) < 100:
                     self.unlisted.append(source_id)
-                log.warning("serve: source %r is not in the cameras file: it is processed, without lines, "
-                            "zones or topology links (fusion matches its people by appearance only where "
-                            "the site allows)", source_id)
+                report = log.warning if self.site_cameras else log.info  # no cameras file: none is listed
+                report("serve: source %r is not in the cameras file: it is processed, without lines, zones "
+                       "or topology links (fusion matches its people by appearance only where the site "
+                       "allows)", source_id)
         return record
 
     def _start_stream(self, record: SourceRecord, frame: IncomingFrame) -> SocketSource | None:

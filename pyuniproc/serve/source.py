@@ -62,6 +62,7 @@ class SocketSource:
         self._stop = threading.Event()
         self._started = False
         self.closed = False
+        self.last_decode_time: int | None = None  # of the last frame put (the ingress watches resets)
 
     # -- ingress thread ------------------------------------------------------------------------
 

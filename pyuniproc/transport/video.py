@@ -49,6 +49,7 @@ class IncomingFrame:
     pts: int
     time_base: tuple[int, int]
     content: bytes | None
+    dts: int | None = None
     external: bool = False
     content_problem: str | None = None
     trace_carrier: dict[str, str] = field(default_factory=dict)
@@ -58,6 +59,11 @@ class IncomingFrame:
     @property
     def pts_seconds(self) -> float:
         return self.pts * self.time_base[0] / self.time_base[1]
+
+    @property
+    def decode_time(self) -> int:
+        """dts, or pts when the sender gave none: what must not go back within a stream."""
+        return self.pts if self.dts is None else self.dts
 
     @property
     def params(self) -> tuple[str | None, int, int]:
@@ -84,6 +90,7 @@ def read_video_frame(message: Any, extra: bytes = b"") -> IncomingFrame:
     return IncomingFrame(
         source_id=str(video_frame.source_id), codec=str(codec).lower() if codec else None, width=width,
         height=height, keyframe=video_frame.keyframe, pts=int(video_frame.pts),
+        dts=None if video_frame.dts is None else int(video_frame.dts),
         time_base=(numerator, denominator), content=content, external=external, content_problem=problem,
         trace_carrier=carrier, video_frame=video_frame, span_context=span_context if carrier else None)
 

@@ -275,3 +275,14 @@ def test_a_full_pipeline_pushes_back_on_the_source(tmp_path):
         source.close()
         ingress.close()
         reader.close()
+
+
+def test_timestamps_going_back_restart_the_stream(served):
+    """An adapter restarted without an end of stream starts its pts again: a new stream, as in Savant."""
+    ingress, reader, pipeline, clock = served()
+    for picture in raw(3) + raw(2):  # pts 0, 0.1, 0.2, then 0, 0.1 again
+        reader.queue.put(frame_message("cam1", picture))
+    reader.queue.put(eos("cam1"))
+    wait_until(lambda: idle(ingress, "cam1") and len(pipeline.added) == 2)
+    assert [f.index for f in pipeline.frames["cam1"]] == list(range(5))
+    assert ingress.summary()["source_events"]["timestamp_resets"] == 1

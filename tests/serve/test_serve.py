@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from savant_rs.utils import TelemetrySpan
 from savantkit import AdapterSink, AdapterSource, Encoded, clip_pictures, encode
 
+from pyuniproc.cli import main
 from pyuniproc.config.cameras import Site, load_cameras
 from pyuniproc.serve.service import ServeOptions, ServeService
 from pyuniproc.telemetry.tracing import FrameTracer
@@ -207,3 +208,42 @@ def test_memory_stays_flat_over_many_source_starts_and_stops(serve):
     finally:
         for adapter in adapters.values():
             adapter.close()
+
+
+def test_the_command_serves_until_a_shutdown_with_its_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TELEMETRY_PORT", "0")  # any free port: tests run side by side
+    inbound, outbound = f"ipc://{tmp_path}/in.ipc", f"ipc://{tmp_path}/out.ipc"
+    args = ["serve", "--module", str(REPO / "module" / "module.yml"), "--in", f"router+bind:{inbound}",
+            "--out", f"pub+bind:{outbound}", "--run-dir", str(tmp_path / "run"),
+            "--shutdown-auth", "let-me-stop", "--max-seconds", "120"]
+    sink = AdapterSink(f"sub+connect:{outbound}")
+    pictures = encode(clip_pictures(3, start=200), "jpeg")
+
+    def adapter() -> None:  # the command owns the main thread (its signal handlers)
+        source = AdapterSource(f"dealer+connect:{inbound}", "door", width=768, height=576, codec="jpeg")
+        time.sleep(1.0)  # the module binds, the sink joins
+        for picture in pictures:
+            source.frame(picture)
+        source.shutdown("wrong key")
+        source.shutdown("let-me-stop")
+        source.close()
+
+    thread = threading.Thread(target=adapter)
+    thread.start()
+    try:
+        code = main(args)
+        thread.join(30)
+        sink.poll(0.5)
+    finally:
+        sink.close()
+    assert code == 0
+    assert [kind for kind, *_ in sink.received.items] == ["frame", "frame", "frame", "end"]
+    printed = capsys.readouterr().out
+    assert '"shutdown_refused": 1' in printed and '"frames": 3, "ends": 1' in printed
+    assert "sources not in the cameras file: door" in printed
+
+
+def test_a_socket_of_the_wrong_direction_is_refused(tmp_path, capsys):
+    code = main(["serve", "--in", f"pub+bind:ipc://{tmp_path}/in.ipc",
+                 "--out", f"pub+bind:ipc://{tmp_path}/o.ipc"])
+    assert code == 2 and "a reader needs sub, router or rep" in capsys.readouterr().err
