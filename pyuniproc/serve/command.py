@@ -18,11 +18,13 @@ import sys
 from pathlib import Path
 
 DEFAULT_MODULE = Path("module/module.yml")
+DEFAULT_IN = "router+bind:ipc:///tmp/zmq-sockets/input-video.ipc"
+DEFAULT_OUT = "pub+bind:ipc:///tmp/zmq-sockets/output-video.ipc"
+"""Savant's module binds its input ROUTER and output PUB on these in Savant's own compose files. (Here,
+not in service.py: `register` runs at every CLI start and must not import the runtime.)"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from pyuniproc.serve.service import DEFAULT_IN, DEFAULT_OUT
-
     parser = subparsers.add_parser(
         "serve", help="run the module as a Savant module: frames from Savant's source adapters over ZeroMQ, "
                       "annotated frames out to Savant's sinks",

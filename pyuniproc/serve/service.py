@@ -19,14 +19,12 @@ from pyuniproc.config.cameras import Site
 from pyuniproc.config.module import ModuleConfig
 from pyuniproc.runtime.pipeline import Pipeline, RunOptions
 from pyuniproc.serve.accounting import ServeCollector
+from pyuniproc.serve.command import DEFAULT_IN, DEFAULT_OUT
 from pyuniproc.serve.egress import SavantEgress
 from pyuniproc.serve.ingress import SavantIngress
 from pyuniproc.transport import FrameReader, FrameWriter
 
 log = logging.getLogger("pyuniproc.serve")
-
-DEFAULT_IN = "router+bind:ipc:///tmp/zmq-sockets/input-video.ipc"
-DEFAULT_OUT = "pub+bind:ipc:///tmp/zmq-sockets/output-video.ipc"
 
 
 @dataclass(frozen=True)
