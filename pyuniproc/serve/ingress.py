@@ -51,6 +51,7 @@ log = logging.getLogger("pyuniproc.serve")
 CHECK_SECONDS = 0.5  # how often silent and ended sources are looked at
 MAX_WAITING_STREAMS = 4  # streams of one source waiting for the previous one; more makes the reader wait
 SHUTDOWN_WAIT_SECONDS = 60.0  # a Shutdown waits this long for the streams to be processed
+STILL_CODECS = ("jpeg", "png", "raw-rgba", "raw-rgb24")  # every picture decodes alone, flagged or not
 
 
 @dataclass
@@ -236,7 +237,7 @@ class SavantIngress:
             self._end_stream(record)
             stream = None
         if stream is None:
-            if not frame.keyframe:
+            if not (frame.keyframe or frame.codec in STILL_CODECS):
                 self.accounting.reject(source_id, "before_keyframe",
                                        f"frame pts {frame.pts} before a keyframe: a stream starts at one")
                 return

@@ -11,6 +11,7 @@ video: Savant's video-files and Always-On RTSP sinks make that from the publishe
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from pyuniproc.serve.ingress import SavantIngress
 from pyuniproc.transport import FrameReader, FrameWriter
 
 log = logging.getLogger("pyuniproc.serve")
+DRAIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,10 @@ class ServeService:
     def close(self) -> None:
         self.ingress.close()
         self.reader.close()
+        if self.egress.counts:
+            # PUB has no acknowledgement and savant-rs closes with a 100 ms linger: on a loaded machine
+            # the last frames and ends of stream would not reach the sinks. Let the I/O thread send them.
+            time.sleep(DRAIN_SECONDS)
         self.writer.close()
 
 

@@ -88,10 +88,10 @@ def encode(pictures: list[np.ndarray], codec: str = "h264", *, fps: int = 10, go
     ctx.max_b_frames = bframes
     if codec == "h264":
         ctx.options = {"preset": "ultrafast",
-                       "x264-params": f"bframes={bframes}:repeat-headers=1:keyint={gop}"}
+                       "x264-params": f"bframes={bframes}:repeat-headers=1:keyint={gop}:scenecut=0"}
     else:
-        ctx.options = {"preset": "ultrafast",
-                       "x265-params": f"log-level=none:repeat-headers=1:bframes={bframes}:keyint={gop}"}
+        params = f"log-level=none:repeat-headers=1:bframes={bframes}:keyint={gop}:scenecut=0"
+        ctx.options = {"preset": "ultrafast", "x265-params": params}
     packets = []
     for i, image in enumerate(pictures):
         frame = av.VideoFrame.from_ndarray(image, "rgb24").reformat(format="yuv420p")

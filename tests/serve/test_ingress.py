@@ -10,7 +10,14 @@ from concurrent.futures import Future
 
 import numpy as np
 import pytest
-from savant_rs.primitives import EndOfStream, Shutdown, UserData, VideoFrame, VideoFrameContent
+from savant_rs.primitives import (
+    EndOfStream,
+    Shutdown,
+    UserData,
+    VideoFrame,
+    VideoFrameBatch,
+    VideoFrameContent,
+)
 from savant_rs.utils.serialization import Message
 from savantkit import AdapterSource, Encoded, encode
 
@@ -97,6 +104,11 @@ def raw(n: int, size=SIZE, start: int = 0) -> list[Encoded]:
     return encode(pictures, "raw-rgba")
 
 
+def h264(n: int, size=SIZE, gop: int = 30) -> list[Encoded]:
+    pictures = [np.full((size[1], size[0], 3), 20 * i, np.uint8) for i in range(n)]
+    return encode(pictures, "h264", gop=gop)
+
+
 def eos(source_id: str) -> Envelope:
     return Envelope(source_id, EndOfStream(source_id).to_message())
 
@@ -137,13 +149,13 @@ def served():
 
 def test_a_source_starts_at_a_keyframe_ends_with_eos_and_is_removed_later(served):
     ingress, reader, pipeline, clock = served()
-    stream = raw(5)
-    stream[0].keyframe = stream[1].keyframe = False
-    for picture in stream:
-        reader.queue.put(frame_message("cam1", picture))
+    stream = h264(6, gop=3)
+    assert [p.keyframe for p in stream] == [True, False, False, True, False, False]
+    for picture in stream[1:]:  # the adapter joined mid-GOP: two frames before a keyframe
+        reader.queue.put(frame_message("cam1", picture, codec="h264"))
     reader.queue.put(eos("cam1"))
     wait_until(lambda: ingress.summary()["source_events"].get("streams") == 1 and idle(ingress, "cam1"))
-    assert [f.pts_seconds for f in pipeline.frames["cam1"]] == [0.2, 0.3, 0.4]
+    assert [f.pts_seconds for f in pipeline.frames["cam1"]] == [0.3, 0.4, 0.5]
     assert [f.index for f in pipeline.frames["cam1"]] == [0, 1, 2]
     stats = ingress._records["cam1"].stats.snapshot()
     assert stats["frames_received"] == 5 and stats["dropped"] == {"before_keyframe": 2}
@@ -174,12 +186,12 @@ def test_a_new_size_or_codec_restarts_the_stream_from_a_keyframe(served):
     ingress, reader, pipeline, clock = served()
     for picture in raw(2):
         reader.queue.put(frame_message("cam1", picture))
-    bigger = raw(2, size=(48, 32), start=2)
-    bigger[0].keyframe = False
+    bigger = h264(3, size=(48, 32), gop=2)[1:]  # starts with a frame that is not a keyframe
     for picture in bigger:
-        reader.queue.put(frame_message("cam1", picture, size=(48, 32)))
+        later = Encoded(picture.data, picture.pts + 10**9, None, picture.keyframe)
+        reader.queue.put(frame_message("cam1", later, codec="h264", size=(48, 32)))
     jpeg = encode([np.zeros((24, 32, 3), np.uint8)], "jpeg")[0]
-    reader.queue.put(frame_message("cam1", Encoded(jpeg.data, 5 * 10**8, None, True), codec="jpeg"))
+    reader.queue.put(frame_message("cam1", Encoded(jpeg.data, 2 * 10**9, None, True), codec="jpeg"))
     reader.queue.put(eos("cam1"))
     wait_until(lambda: idle(ingress, "cam1") and len(pipeline.added) == 3)
     sizes = [f.image.shape[:2] for f in pipeline.frames["cam1"]]
@@ -286,3 +298,18 @@ def test_timestamps_going_back_restart_the_stream(served):
     wait_until(lambda: idle(ingress, "cam1") and len(pipeline.added) == 2)
     assert [f.index for f in pipeline.frames["cam1"]] == list(range(5))
     assert ingress.summary()["source_events"]["timestamp_resets"] == 1
+
+
+def test_frame_batches_and_still_pictures_without_a_keyframe_flag_are_taken(served):
+    ingress, reader, pipeline, clock = served()
+    batch = VideoFrameBatch()
+    for i, picture in enumerate(raw(2)):
+        frame = frame_message("cam1", picture, external=False).message.as_video_frame()
+        batch.add(i, frame)
+    reader.queue.put(Envelope("cam1", Message.video_frame_batch(batch)))
+    unflagged = raw(1, start=2)[0]
+    unflagged.keyframe = None  # adapters other than the GStreamer ones may leave it unset
+    reader.queue.put(frame_message("cam1", Encoded(unflagged.data, 2 * 10**8, None, None)))
+    reader.queue.put(eos("cam1"))
+    wait_until(lambda: idle(ingress, "cam1") and len(pipeline.frames.get("cam1", [])) == 3)
+    assert ingress.summary()["messages"] == {"frame_batch": 1, "frame": 1, "end_of_stream": 1}

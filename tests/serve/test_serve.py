@@ -157,6 +157,10 @@ def test_two_sources_interleaved_with_garbage_eos_and_a_restart(serve):
     assert parents == sorted(sent_spans)
     assert [ctx["traceparent"].split("-")[1] for (_, ctx), _ in cam2_frames] == [t for t, _ in sent_spans]
 
+    metrics = service.pipeline.telemetry.metrics.exposition().decode()
+    assert 'pyuniproc_serve_rejected_total{reason="undecodable"} 1.0' in metrics
+    assert 'pyuniproc_camera_frames_dropped_total{camera="cam2",reason="unsupported_codec"} 1.0' in metrics
+
     service.stop()
     wait_until(lambda: "serve" in result, timeout=60)
     cameras, serve_stats = result["cameras"], result["serve"]
