@@ -166,6 +166,8 @@ def test_two_sources_interleaved_with_garbage_eos_and_a_restart(serve):
     cameras, serve_stats = result["cameras"], result["serve"]
     assert cameras["cam1"]["frames_processed"] == 10 and cameras["cam1"]["dropped"] == {"decode_error": 1}
     assert cameras["cam2"]["frames_processed"] == 6 and cameras["cam2"]["dropped"] == {"unsupported_codec": 1}
+    for camera in cameras.values():  # every frame a source sent is accounted for
+        assert camera["frames_received"] == camera["frames_processed"] + sum(camera["dropped"].values())
     assert serve_stats["rejected"] == {"undecodable": 1, "decode_error": 1, "unsupported_codec": 1,
                                        "before_keyframe": 1}
     assert serve_stats["unlisted_sources"] == ["cam3"]
