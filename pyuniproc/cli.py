@@ -53,9 +53,10 @@ def _optional_commands():
     from pyuniproc.evaluation import cli as evaluation
     from pyuniproc.report import command as report
     from pyuniproc.scenario import cli as scenario
+    from pyuniproc.serve import command as serve
 
     return [module.register for module in (bench, bench_gpu, scenario, evaluation, ablation, report, deploy,
-                                                fusion_service)]
+                                                fusion_service, serve)]
 
 
 def _register_run(commands: argparse._SubParsersAction) -> None:

@@ -22,6 +22,7 @@ import yaml
 
 from pyuniproc.config.cameras import Site
 from pyuniproc.deploy.compose import CAMERA_LABEL, SOCKETS_DIR
+from pyuniproc.deploy.embedded import is_embedded
 from pyuniproc.deploy.envfile import CREDENTIALS_IN_URI
 from pyuniproc.deploy.images import is_pinned
 from pyuniproc.transport.endpoints import Endpoint, check_pairing, parse_endpoint
@@ -110,15 +111,22 @@ def _check_images(services: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _needs_gpu(service: Mapping[str, Any]) -> bool:
+    reservations = ((service.get("deploy") or {}).get("resources") or {}).get("reservations") or {}
+    devices = reservations.get("devices")
+    return (any("gpu" in (d.get("capabilities") or []) for d in devices or [])
+            or service.get("runtime") == "nvidia")
+
+
 def _check_module(services: Mapping[str, Any]) -> list[str]:
     module = services.get("module")
     if module is None:
         return ["no service named module"]
     problems = []
-    devices = (((module.get("deploy") or {}).get("resources") or {}).get("reservations") or {}).get("devices")
-    has_gpu = (any("gpu" in (d.get("capabilities") or []) for d in devices or [])
-               or module.get("runtime") == "nvidia")
-    if not has_gpu:
+    if is_embedded(dict(services)):  # the deployment without a GPU: nothing may ask for one
+        problems += [f"service {name}: asks for a GPU in the embedded (CPU) deployment"
+                     for name, service in services.items() if _needs_gpu(service)]
+    elif not _needs_gpu(module):
         problems.append("service module: no GPU (deploy.resources.reservations.devices with capabilities "
                         "[gpu], or runtime: nvidia on Jetson)")
     if not (module.get("healthcheck") or {}).get("test"):

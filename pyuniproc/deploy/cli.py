@@ -4,6 +4,7 @@
     pyuniproc compose --cameras site/cameras.yml --env-file .env      # + camera URIs into .env (private)
     pyuniproc compose --cameras site/cameras.yml --check              # exit 1 if out of date or unsound
     pyuniproc compose --cameras site/cameras.yml --tracker-config module/tracker/config_tracker_NvSORT.yml
+    pyuniproc compose --cameras site/cameras.yml --runtime embedded   # no GPU: docker-compose.embedded.yml
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import yaml
 from pyuniproc.module_files import default_module_file
 
 DEFAULT_OUT = "docker-compose.yml"
+DEFAULT_EMBEDDED_OUT = "docker-compose.embedded.yml"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,8 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "file plus the module, fusion, sinks, Jaeger, Prometheus, Grafana, Kafka and Etcd. "
                     "See docs/deploy-savant.md.")
     parser.add_argument("--cameras", type=Path, required=True, help="cameras file (docs/cameras-file.md)")
-    parser.add_argument("--out", type=Path, default=Path(DEFAULT_OUT),
-                        help=f"compose file (default {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path,
+                        help=f"compose file (default {DEFAULT_OUT}; {DEFAULT_EMBEDDED_OUT} with "
+                             "--runtime embedded)")
+    parser.add_argument("--runtime", choices=("savant", "embedded"), default="savant",
+                        help="savant: the DeepStream module on a GPU (default); embedded: `pyuniproc serve` "
+                             "on a CPU behind the same Savant adapters (docs/deploy-savant.md)")
     parser.add_argument("--platform", choices=("x86", "l4t"), default="x86",
                         help="x86 with a dGPU, or l4t for Jetson (default x86)")
     parser.add_argument("--env-file", type=Path,
@@ -48,13 +54,17 @@ def compose_command(args: argparse.Namespace) -> int:
     from pyuniproc.config.cameras import load_cameras
     from pyuniproc.deploy.check import check_compose
     from pyuniproc.deploy.compose import ComposeOptions, write_compose
+    from pyuniproc.deploy.embedded import embedded_images
     from pyuniproc.deploy.envfile import camera_env, new_password, read_env_file, redact_uri, update_env_file
     from pyuniproc.deploy.images import SavantImages
 
     site = load_cameras(args.cameras)
-    out: Path = args.out
-    options = ComposeOptions(compose_dir=out.resolve().parent, cameras_file=args.cameras,
-                             images=SavantImages(platform=args.platform))
+    embedded = args.runtime == "embedded"
+    out: Path = args.out or Path(DEFAULT_EMBEDDED_OUT if embedded else DEFAULT_OUT)
+    images = embedded_images(args.platform) if embedded else SavantImages(platform=args.platform)
+    options = ComposeOptions(compose_dir=out.resolve().parent, cameras_file=args.cameras, images=images,
+                             runtime=args.runtime,
+                             output_dir="./out/embedded" if embedded else "./out/savant")
     if args.check:
         return _check(site, out, options, args.module)
 
@@ -69,12 +79,13 @@ def compose_command(args: argparse.Namespace) -> int:
         print(f"  {name} = {redact_uri(uri)}")
     if args.env_file:
         values = dict(variables)
-        if "GRAFANA_ADMIN_PASSWORD" not in read_env_file(args.env_file):
+        if not embedded and "GRAFANA_ADMIN_PASSWORD" not in read_env_file(args.env_file):
             values["GRAFANA_ADMIN_PASSWORD"] = new_password()
         changed = update_env_file(args.env_file, values)
         print(f"wrote {args.env_file} (mode 0600): {', '.join(changed) or 'unchanged'}")
     elif variables:
-        print(f"set {', '.join(variables)} and GRAFANA_ADMIN_PASSWORD in .env (or pass --env-file .env)")
+        also = "" if embedded else " and GRAFANA_ADMIN_PASSWORD"
+        print(f"set {', '.join(variables)}{also} in .env (or pass --env-file .env)")
     if args.tracker_config:
         _write_tracker_config(args.module, args.tracker_config)
     for problem in problems:

@@ -13,6 +13,9 @@ Sockets (all ipc files on the shared `zmq_sockets` volume):
 
 Camera addresses never enter the compose file: an RTSP or other network URI is read from an environment
 variable (`${CAM1_RTSP_URI}`) that `--env-file` writes to a git-ignored `.env`.
+
+`ComposeOptions.runtime = "embedded"` writes the deployment without a GPU instead: the same camera
+services in front of `pyuniproc serve` (see `embedded.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from typing import Any
 import yaml
 
 from pyuniproc.config.cameras import LIVE_SCHEMES, CameraSpec, Site
+from pyuniproc.deploy.embedded import COMMENTS as EMBEDDED_COMMENTS
+from pyuniproc.deploy.embedded import HEADER as EMBEDDED_HEADER
+from pyuniproc.deploy.embedded import VOLUMES as EMBEDDED_VOLUMES
+from pyuniproc.deploy.embedded import embedded_services
 from pyuniproc.deploy.envfile import env_var_name
 from pyuniproc.deploy.images import (
     ETCD_IMAGE,
@@ -86,6 +93,14 @@ class ComposeOptions:
     images: SavantImages = field(default_factory=SavantImages)
     output_dir: str = "./out/savant"
     stub_image: str = "./adapters/stub"
+    runtime: str = "savant"  # or "embedded": `pyuniproc serve` on a CPU (embedded.py)
+
+    def __post_init__(self) -> None:
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {self.runtime!r}")
+
+
+RUNTIMES = ("savant", "embedded")
 
 
 def camera_kind(camera: CameraSpec) -> str:
@@ -302,6 +317,14 @@ def build_compose(site: Site, options: ComposeOptions) -> tuple[dict[str, Any], 
         service, camera_warnings = source_service(camera, options)
         services[SOURCE_PREFIX + camera.id] = service
         warnings.extend(camera_warnings)
+    if options.runtime == "embedded":
+        cameras = f"{_host_path(options.cameras_file, options.compose_dir)}:{CAMERAS_IN_CONTAINER}:ro"
+        services.update(embedded_services(
+            site, images=options.images, output_dir=options.output_dir, cameras_volume=cameras,
+            sockets_volume=f"{SOCKETS_VOLUME}:{SOCKETS_DIR}", input_socket=INPUT_SOCKET,
+            module_socket=MODULE_OUTPUT_SOCKET, fusion_socket=FUSION_OUTPUT_SOCKET))
+        return {"name": "people-tracking-embedded", "services": services,
+                "volumes": {v: {} for v in EMBEDDED_VOLUMES}}, warnings
     services.update(fixed_services(site, options))
     return {"name": "people-tracking", "services": services, "volumes": {v: {} for v in VOLUMES}}, warnings
 
@@ -331,15 +354,17 @@ def merge_compose(generated: Mapping[str, Any], existing: Mapping[str, Any] | No
     return merged
 
 
-def render_compose(document: Mapping[str, Any], cameras_label: str) -> str:
+def render_compose(document: Mapping[str, Any], cameras_label: str, *, runtime: str = "savant",
+                   out_name: str = "docker-compose.yml") -> str:
     """YAML text: header, then services in order, each led by a one-line comment."""
-    parts = [HEADER.format(cameras=cameras_label)]
+    header, comments = (EMBEDDED_HEADER, EMBEDDED_COMMENTS) if runtime == "embedded" else (HEADER, COMMENTS)
+    parts = [header.format(cameras=cameras_label, out=out_name)]
     top = {k: v for k, v in document.items() if k not in ("services", "volumes")}
     if top:
         parts.append(_dump(top))
     parts.append("services:\n")
     for name, service in document["services"].items():
-        comment = COMMENTS.get(name)
+        comment = comments.get(name)
         if _is_camera_service(service):
             camera = service["labels"][CAMERA_LABEL]
             comment = f"Camera {camera}: source adapter ({service.get('entrypoint', '').rsplit('/', 1)[-1]})."
@@ -358,7 +383,8 @@ def write_compose(site: Site, out: Path, options: ComposeOptions) -> tuple[str, 
     existing = yaml.safe_load(out.read_text(encoding="utf-8")) if out.is_file() else None
     out.parent.mkdir(parents=True, exist_ok=True)
     label = _host_path(options.cameras_file, options.compose_dir)
-    text = render_compose(merge_compose(generated, existing), label)
+    text = render_compose(merge_compose(generated, existing), label, runtime=options.runtime,
+                          out_name=out.name)
     out.write_text(text, encoding="utf-8")
     return text, warnings
 

@@ -58,12 +58,13 @@ class CameraRun:
 
 
 def open_camera(spec: CameraSpec, *, options: Any, queue_size: int, wakeup: threading.Condition,
-                resume: ResumePoint | None = None) -> CameraRun:
+                resume: ResumePoint | None = None, source: Any = None) -> CameraRun:
     """A camera's source and decode worker (not started yet); raises ValueError on a bad spec.
-    `resume`: where earlier outputs of this camera id left off (frames and ids continue after it)."""
+    `resume`: where earlier outputs of this camera id left off (frames and ids continue after it).
+    `source`: a frame source made elsewhere (a `Feed`'s), instead of one opened from `spec.uri`."""
     resume = resume or ResumePoint()
     check_camera_id(spec.id)  # ids become file names
-    source = CameraSource(
+    source = source if source is not None else CameraSource(
         spec.id,
         spec.uri,
         realtime=spec.realtime if options.realtime is None else options.realtime,

@@ -23,6 +23,7 @@ class FusionStage:
     def __init__(self, site: Site, config: FusionConfig):
         self.fusion = Fusion(site, config, accept_unknown_cameras=True)
         self.metrics: FusionMetrics | None = None
+        self._fused = False  # a frame went through fusion (a fed run may end before any came)
 
     def attach_metrics(self, metrics: Any) -> None:
         self.metrics = FusionMetrics(metrics)
@@ -40,13 +41,17 @@ class FusionStage:
         return self.fusion.largest_global_id()
 
     def process(self, camera_id: str, pts_seconds: float, tracks: Detections) -> Detections:
+        self._fused = True
         return self.fusion.update(camera_id, pts_seconds, tracks)
 
     def end_camera(self, camera_id: str) -> None:
         self.fusion.end_camera(camera_id)
 
     def flush(self) -> None:
-        self.fusion.flush()
+        """End every track and decide what is pending. Nothing to do before the first frame (and Fusion
+        of a site without cameras cannot decide over zero cameras)."""
+        if self._fused:
+            self.fusion.flush()
 
     def events(self) -> list[dict[str, Any]]:
         """Fusion's decisions since the last call, shaped like every other event of the run."""

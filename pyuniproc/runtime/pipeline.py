@@ -13,6 +13,8 @@ buffer, whether to detect, only predict the tracks (the detector's work is shed)
 stale. Every frame a camera delivers ends processed or dropped with a reason (`queue_full`,
 `stale`, `removed`, `shutdown`), so `received = processed + sum(dropped)` per camera at the end.
 Cameras can be added and removed while the pipeline runs (`add_camera`, `remove_camera`).
+Fed from outside (`feed`, `egress`: see `feed.py`; `pyuniproc serve`), the same pipeline takes its
+cameras from a `Feed` as they appear and hands every processed frame to a `FrameEgress`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import ModuleConfig
 from pyuniproc.outputs import LatencyStats
-from pyuniproc.runtime.batching import Planned, RoundRobin
+from pyuniproc.runtime.batching import IDLE_WAIT_SECONDS, Planned, RoundRobin
 from pyuniproc.runtime.build import build_detector, build_pyfuncs, build_reid, build_tracker
 from pyuniproc.runtime.camera_control import (
     ADD,
@@ -43,7 +45,9 @@ from pyuniproc.runtime.camera_control import (
     release_worker,
     resolve,
 )
+from pyuniproc.runtime.camera_worker import CameraWorker
 from pyuniproc.runtime.detect_stage import DetectedBatch, DetectStage
+from pyuniproc.runtime.feed import Feed, FrameEgress
 from pyuniproc.runtime.fusion_stage import FusionStage
 from pyuniproc.runtime.live_config import (
     ModuleWatcher,
@@ -101,8 +105,13 @@ class InFlight:
 
 
 class Pipeline:
-    def __init__(self, module: ModuleConfig, site: Site, options: RunOptions):
+    """feed / egress: see `feed.py`; without them the pipeline runs the cameras of `site`."""
+
+    def __init__(self, module: ModuleConfig, site: Site, options: RunOptions, *, feed: Feed | None = None,
+                 egress: FrameEgress | None = None):
         self.module = module
+        self.feed = feed
+        self.egress = egress
         self.site = site
         self.options = options
         self.settings = module.runtime
@@ -123,7 +132,7 @@ class Pipeline:
         self._wakeup = threading.Condition()
         self._stop = threading.Event()
         self._cameras: dict[str, CameraRun] = {}
-        for spec in site.cameras:
+        for spec in site.cameras if feed is None else ():
             self._cameras[spec.id] = self._open_camera(spec)
         self.overload = OverloadPolicy.from_settings(self.settings.overload)
         self._requests = CameraRequests()
@@ -184,7 +193,11 @@ class Pipeline:
             resolve(future, self._add_now if action == ADD else self._remove_now, argument)
 
     def _add_now(self, spec: CameraSpec) -> None:
-        if spec.id in self._cameras:
+        existing = self._cameras.get(spec.id)
+        if existing is not None and self.feed is not None and existing.ended:
+            self._restart_fed_camera(existing)
+            return
+        if existing is not None:
             raise ValueError(f"camera {spec.id!r} is already running")
         camera = self._open_camera(spec)
         self.outputs.open_camera(spec.id)
@@ -192,6 +205,16 @@ class Pipeline:
             self._cameras[spec.id] = camera
         camera.worker.start()
         log.info("camera %s: added (%s)", spec.id, camera.worker.source.uri)
+
+    def _restart_fed_camera(self, camera: CameraRun) -> None:
+        """A fed camera whose stream ended starts a new one before it was removed: it keeps its
+        tracker, counters and frame numbering (as Savant keeps a source's state until it evicts it)."""
+        source = self.feed.open_source(camera.spec, camera.last_frame)
+        camera.worker = CameraWorker(source, queue_size=self.settings.queue_size, wakeup=self._wakeup)
+        camera.ended = False
+        self.outputs.open_camera(camera.spec.id)
+        camera.worker.start()
+        log.info("camera %s: stream restarted", camera.spec.id)
 
     def _remove_now(self, camera_id: str) -> dict[str, Any]:
         camera = self._cameras.get(camera_id)
@@ -244,7 +267,10 @@ class Pipeline:
                         interrupted=lambda: (self._stop.is_set() or self._requests.pending()
                                              or self._detected_batch_waits()))
                     if batch is None:
-                        break
+                        if self.feed is None:
+                            break
+                        batch = []  # fed: cameras come and go, the run goes on until stopped
+                        self._wait_for_feed()
                     # New batches go to the detector threads while this thread tracks, in order, the
                     # oldest batch once it is detected (or once too many are in flight).
                     if batch:
@@ -272,6 +298,15 @@ class Pipeline:
             self.telemetry.stop()
         return self.summary()
 
+    def _wait_for_feed(self) -> None:
+        """Fed and nothing to do (no camera streaming, nothing in flight): wait for a request or a
+        frame instead of spinning."""
+        if self._in_flight or any(not camera.ended for camera in self._cameras.values()):
+            return
+        with self._wakeup:
+            if not self._requests.pending() and not self._stop.is_set():
+                self._wakeup.wait(IDLE_WAIT_SECONDS)
+
     # -- per batch / per frame ----------------------------------------------------------------
 
     def _start_batch(self, planned: list[Planned]) -> InFlight:
@@ -279,7 +314,9 @@ class Pipeline:
         started = time.monotonic()
         telemetry = self.telemetry
         batch = [frame for frame, _ in planned]
-        traces = [telemetry.start_frame(f.camera_id, f.index, f.decoded_at, pts_seconds=f.pts_seconds)
+        feed = self.feed
+        traces = [telemetry.start_frame(f.camera_id, f.index, f.decoded_at, pts_seconds=f.pts_seconds,
+                                        parent=feed.trace_parent(f) if feed is not None else None)
                   for f in batch]
         detected = [i for i, (_, action) in enumerate(planned) if action is Action.DETECT]
         images = [batch[i].image for i in detected]
@@ -371,11 +408,15 @@ class Pipeline:
             tracks = self.fusion.process(frame.camera_id, frame.pts_seconds, tracks)
             events.extend(self.fusion.events())
         t1 = time.monotonic()
+        frame_tags: dict[str, Any] = {}
         for stage in self.pyfuncs:
             tracks, tags = stage.process(frame, tracks)
+            frame_tags.update(tags)
             events.extend(events_from_tags(tags))
         t2 = time.monotonic()
         self.outputs.write_frame(frame, tracks, events, fps=camera.worker.stats.snapshot().get("fps", 0.0))
+        if self.egress is not None:
+            self.egress.on_frame(frame, tracks, frame_tags, trace)
         for observer in self.observers:
             observer.on_frame(frame, tracks, events)
         t3 = time.monotonic()
@@ -413,6 +454,10 @@ class Pipeline:
             self.reid.end_camera(camera_id)
         self.outputs.write_events(events)
         self.outputs.close_camera(camera_id)
+        if self.egress is not None:
+            self.egress.on_camera_end(camera_id)
+        if self.feed is not None:
+            self.feed.camera_ended(camera_id)
 
     # -- live edits of the module YAML ---------------------------------------------------------
 
@@ -496,8 +541,9 @@ class Pipeline:
         """A camera's source and worker; its numbering continues where the folder's outputs left it,
         and the point where its source starts is recorded (resume.py)."""
         start = self._resume.point(spec.id).started()
+        source = self.feed.open_source(spec, start.first_frame_index) if self.feed is not None else None
         camera = open_camera(spec, options=self.options, queue_size=self.settings.queue_size,
-                             wakeup=self._wakeup, resume=start)
+                             wakeup=self._wakeup, resume=start, source=source)
         self._resume.cameras[spec.id] = start
         return camera
 

@@ -9,7 +9,7 @@ histograms and the frame's trace, so the two never disagree on stage names or ti
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyuniproc.telemetry.config import TelemetryConfig
@@ -81,8 +81,11 @@ class Telemetry:
         decoded_at: float | None = None,
         *,
         pts_seconds: float | None = None,
+        parent: Mapping[str, str] | None = None,
     ) -> AnyFrameTrace:
-        return self.tracer.start_frame(camera_id, frame_index, decoded_at, pts_seconds=pts_seconds)
+        """`parent`: the trace context the frame arrived with, if any (see `FrameTracer.start_frame`)."""
+        return self.tracer.start_frame(camera_id, frame_index, decoded_at, pts_seconds=pts_seconds,
+                                       parent=parent)
 
     def record_stage(
         self, frame: AnyFrameTrace, camera_id: str, stage: str, start: float, end: float

@@ -182,8 +182,30 @@ def inject(frame: AnyFrameTrace) -> dict[str, str]:
 
 
 def extract(carrier: Mapping[str, str] | None) -> Context:
-    """The context sent by `inject`, as a parent for spans in this process."""
-    return _PROPAGATOR.extract(dict(carrier or {}))
+    """The context sent by `inject`, as a parent for spans in this process. Also reads Jaeger's
+    `uber-trace-id` header, the format savant-rs propagates by default (Savant's adapters and module)."""
+    carrier = dict(carrier or {})
+    if "traceparent" not in carrier and JAEGER_HEADER in carrier:
+        return _jaeger_context(carrier[JAEGER_HEADER])
+    return _PROPAGATOR.extract(carrier)
+
+
+JAEGER_HEADER = "uber-trace-id"
+
+
+def _jaeger_context(value: str) -> Context:
+    """`{trace id}:{span id}:{parent span id}:{flags}` (hex; Jaeger's propagation format) -> a context
+    whose remote span is the parent; an empty context when the value is malformed."""
+    parts = str(value).strip().replace("%3A", ":").replace("%3a", ":").split(":")
+    try:
+        trace_id, span_id, flags = int(parts[0], 16), int(parts[1], 16), int(parts[3], 16)
+    except (IndexError, ValueError):
+        return Context()
+    if not trace_id or not span_id or trace_id >> 128 or span_id >> 64:
+        return Context()
+    parent = trace.SpanContext(trace_id=trace_id, span_id=span_id, is_remote=True,
+                               trace_flags=trace.TraceFlags(flags & trace.TraceFlags.SAMPLED))
+    return trace.set_span_in_context(trace.NonRecordingSpan(parent))
 
 
 class FrameTracer:
@@ -205,16 +227,21 @@ class FrameTracer:
         *,
         pts_seconds: float | None = None,
         attributes: Attributes | None = None,
+        parent: Mapping[str, str] | None = None,
     ) -> AnyFrameTrace:
-        """Open the root span of one frame (`started`: monotonic seconds, e.g. Frame.decoded_at)."""
+        """Open the root span of one frame (`started`: monotonic seconds, e.g. Frame.decoded_at).
+        `parent`: the trace context the frame arrived with (e.g. a Savant message's span context);
+        the frame's span then continues that trace, and the sampler follows its decision."""
         attrs: dict[str, Any] = {"camera.id": camera_id, "frame.index": int(frame_index)}
         if pts_seconds is not None:
             attrs["frame.pts"] = float(pts_seconds)
         if attributes:
             attrs.update(attributes)
-        # A new root per frame: pass an empty context so no current span becomes the parent.
+        # A new root per frame unless the frame came with a context: an empty context, so no current
+        # span of this thread becomes the parent.
+        context = extract(parent) if parent else Context()
         span = self._tracer.start_span(
-            ROOT_SPAN, context=Context(), start_time=self._clock.ns(started), attributes=attrs
+            ROOT_SPAN, context=context, start_time=self._clock.ns(started), attributes=attrs
         )
         if not span.is_recording():
             return _UnsampledFrameTrace(span, camera_id)
@@ -287,6 +314,7 @@ class NoopTracer:
         *,
         pts_seconds: float | None = None,
         attributes: Attributes | None = None,
+        parent: Mapping[str, str] | None = None,
     ) -> AnyFrameTrace:
         return NOOP_FRAME
 

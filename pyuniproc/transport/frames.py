@@ -87,8 +87,7 @@ class FrameMessage:
 def encode_frame(frame: FrameMessage, *, namespace: str = DETECTOR_NAMESPACE,
                  label: str = PERSON_LABEL) -> Any:
     """FrameMessage -> savant-rs `Message` holding a `VideoFrame` without pixels."""
-    from savant_rs.primitives import Attribute, VideoFrame, VideoFrameContent
-    from savant_rs.primitives.geometry import RBBox
+    from savant_rs.primitives import VideoFrame, VideoFrameContent
 
     video_frame = VideoFrame(source_id=frame.camera_id, framerate=frame.framerate, width=int(frame.width),
                              height=int(frame.height), content=VideoFrameContent.none(),
@@ -96,9 +95,26 @@ def encode_frame(frame: FrameMessage, *, namespace: str = DETECTOR_NAMESPACE,
     tags = dict(frame.tags)
     if frame.index >= 0:
         tags[FRAME_INDEX_TAG] = int(frame.index)
+    set_tags(video_frame, tags)
+    add_tracks(video_frame, frame.tracks, namespace=namespace, label=label)
+    return video_frame.to_message()
+
+
+def set_tags(video_frame: Any, tags: dict[str, Any]) -> None:
+    """Frame tags as Savant's `frame_meta.set_tag` writes them (namespace `default`), onto a savant-rs
+    `VideoFrame` (a new one, or one received from a source adapter)."""
     for name, value in tags.items():
         video_frame.set_persistent_attribute(TAG_NAMESPACE, name, False, None, [_attribute_value(value)])
-    tracks = frame.tracks
+
+
+def add_tracks(video_frame: Any, tracks: Detections, *, namespace: str = DETECTOR_NAMESPACE,
+               label: str = PERSON_LABEL) -> None:
+    """Tracked people as objects of a savant-rs `VideoFrame`, named like the Savant module's: the
+    detector's namespace and label, track id and box, and the attributes of `tracks.data` (see the
+    module docstring). The frame's other objects and its content stay as they are."""
+    from savant_rs.primitives import Attribute
+    from savant_rs.primitives.geometry import RBBox
+
     for row in range(len(tracks)):
         x1, y1, x2, y2 = (float(v) for v in tracks.xyxy[row])
         box = RBBox((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1)
@@ -108,7 +124,6 @@ def encode_frame(frame: FrameMessage, *, namespace: str = DETECTOR_NAMESPACE,
         video_frame.create_object(namespace, label, confidence=float(tracks.confidence[row]),
                                   detection_box=box, track_id=None if track_id == NO_TRACK else track_id,
                                   track_box=None if track_id == NO_TRACK else box, attributes=attributes)
-    return video_frame.to_message()
 
 
 def encode_end(camera_id: str) -> Any:
@@ -288,5 +303,5 @@ def _python_value(attribute: Any) -> Any:
 
 
 __all__ = ["DETECTOR_NAMESPACE", "EMBEDDING_ATTRIBUTE", "GLOBAL_ID_ATTRIBUTE", "FrameMessage", "PERSON_LABEL",
-           "StreamEnd", "TAG_NAMESPACE", "TransportError", "decode_message", "encode_end", "encode_frame",
-           "frame_from_bytes", "frame_to_bytes"]
+           "StreamEnd", "TAG_NAMESPACE", "TransportError", "add_tracks", "decode_message", "encode_end",
+           "encode_frame", "frame_from_bytes", "frame_to_bytes", "set_tags"]

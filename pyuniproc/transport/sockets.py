@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -38,6 +39,16 @@ from pyuniproc.transport.frames import (
     encode_end,
     encode_frame,
 )
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One ZeroMQ message as savant-rs read it: topic (Savant: the source id), the savant-rs `Message`,
+    and its extra part joined (the picture of a frame whose content is external, method `zeromq`)."""
+
+    topic: str
+    message: Any
+    extra: bytes = b""
 
 
 class FrameWriter:
@@ -70,10 +81,11 @@ class FrameWriter:
         """Tell readers that `camera_id`'s stream ended (they drop its state)."""
         self.send_message(camera_id, encode_end(camera_id))
 
-    def send_message(self, topic: str, message: Any) -> None:
-        """Send a savant-rs `Message` as is (e.g. to pass a module frame through unchanged)."""
+    def send_message(self, topic: str, message: Any, extra: bytes = b"") -> None:
+        """Send a savant-rs `Message` as is (e.g. to pass a module frame through unchanged); `extra`:
+        the message's extra part, where Savant carries a frame's picture (external content `zeromq`)."""
         result = guarded(f"sending to {self.endpoint} (topic {topic!r})", "send_failed",
-                         self._writer.send_message, topic, message, b"")
+                         self._writer.send_message, topic, message, bytes(extra))
         name = type(result).__name__
         if "Timeout" in name:  # DEALER/REQ: no reader, or (end of stream) no reader acknowledging it
             raise TransportError(f"sending to {self.endpoint} timed out ({name}): is the reader running?",
@@ -95,6 +107,8 @@ class FrameReader:
 
     receive_timeout_ms: how long `receive` waits before returning None, so a loop can check for
         shutdown; lower answers stop requests sooner, higher wakes less often.
+    receive_hwm: ZeroMQ's receive high-water mark (savant-rs' default when None); with a ROUTER, a
+        sender's messages beyond it wait in the sender (backpressure) while this reader does not read.
     label / namespace / embedding: which objects are people and where their embedding is
         (see `decode_message`).
 
@@ -103,7 +117,8 @@ class FrameReader:
     """
 
     def __init__(self, endpoint: str, *, receive_timeout_ms: int = 100, label: str | None = None,
-                 namespace: str | None = None, embedding: tuple[str, str] = EMBEDDING_ATTRIBUTE) -> None:
+                 namespace: str | None = None, embedding: tuple[str, str] = EMBEDDING_ATTRIBUTE,
+                 receive_hwm: int | None = None) -> None:
         self.endpoint: Endpoint = parse_endpoint(endpoint)
         if self.endpoint.is_writer:
             raise ValueError(f"{endpoint!r} is a {self.endpoint.socket_type.upper()} socket; a reader needs "
@@ -112,6 +127,8 @@ class FrameReader:
 
         builder = ReaderConfigBuilder(self.endpoint.url)
         builder.with_receive_timeout(int(receive_timeout_ms))
+        if receive_hwm is not None:  # messages ZeroMQ queues before senders block (DEALER) or lose (PUB)
+            builder.with_receive_hwm(int(receive_hwm))
         self._reader = BlockingReader(builder.build())
         self._reader.start()
         self._decode_options: dict[str, Any] = {"namespace": namespace, "embedding": embedding}
@@ -130,7 +147,7 @@ class FrameReader:
         received = self._receive()
         if received is None:
             return None
-        topic, message = received
+        topic, message, _ = received
         try:
             item = decode_message(message, source=f"{self.endpoint}: message on topic {topic!r}",
                                   **self._decode_options)
@@ -148,6 +165,16 @@ class FrameReader:
         received = self._receive()
         return None if received is None else received[1]
 
+    def receive_envelope(self) -> Envelope | None:
+        """The next message with its topic and extra part (a source adapter's picture travels there),
+        or None on timeout; `TransportError` (counted) for one savant-rs cannot read. Counts messages
+        only: what they mean is the caller's to count."""
+        received = self._receive()
+        if received is None:
+            return None
+        topic, message, extra = received
+        return Envelope(topic, message, extra)
+
     def stats(self) -> dict[str, Any]:
         """Counters for logs, summaries and metrics (JSON-ready)."""
         return {**self.counts, "rejected_by_reason": dict(self.rejected), "last_error": self.last_error}
@@ -158,8 +185,8 @@ class FrameReader:
         self.last_error = str(error)
         return error
 
-    def _receive(self) -> tuple[str, Any] | None:
-        """(topic, Message) of the next message, None on timeout or for a message not for us."""
+    def _receive(self) -> tuple[str, Any, bytes] | None:
+        """(topic, Message, extra part) of the next message, None on timeout or for a message not for us."""
         try:
             result = guarded(f"{self.endpoint}: undecodable message (topic and size unknown: savant-rs "
                              "decodes inside the socket read)", "undecodable", self._reader.receive)
@@ -173,9 +200,11 @@ class FrameReader:
         topic = _topic(getattr(result, "topic", b""))
         if name == "ReaderResultMessage":
             self._check_version(topic, result.message)
-            return topic, result.message
+            # Savant's module joins every extra part into the frame's content; so do we.
+            extra = b"".join(bytes(result.data(i)) for i in range(result.data_len()))
+            return topic, result.message, extra
         if name == "ReaderResultEndOfStream":  # savant-rs versions that report EOS separately
-            return topic, encode_end(topic)
+            return topic, encode_end(topic), b""
         if name == "ReaderResultMessageVersionMismatch":
             raise self._rejected(TransportError(
                 f"{self.endpoint}: message on topic {topic!r}: sender speaks message protocol "
@@ -249,4 +278,4 @@ def _topic(raw: Any) -> str:
         return repr(raw)
 
 
-__all__ = ["FrameReader", "FrameWriter", "TransportError"]
+__all__ = ["Envelope", "FrameReader", "FrameWriter", "TransportError"]

@@ -224,3 +224,27 @@ def test_span_for_times_a_block(otlp_http, tracing):
     embed = next(s for s in spans if s.name == "embed")
     assert embed.attributes == {"embed.crops": 4}
     assert embed.end_ns - embed.start_ns >= 2e6
+
+
+def test_a_frame_continues_the_trace_it_arrived_with_w3c_or_jaeger():
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = FrameTracer(provider)
+    trace_id, span_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    parents = [
+        {"traceparent": f"00-{trace_id}-{span_id}-01", "tracestate": ""},
+        {"uber-trace-id": f"{trace_id}:{span_id}:0:1"},  # savant-rs' default propagation format
+        {"uber-trace-id": f"{trace_id}%3A{span_id}%3A0%3A1"},
+    ]
+    for parent in parents:
+        tracer.start_frame("cam1", 0, parent=parent).end()
+    tracer.start_frame("cam1", 1, parent={"uber-trace-id": "not:a:context"}).end()
+    spans = exporter.get_finished_spans()
+    for span in spans[:3]:
+        assert f"{span.context.trace_id:032x}" == trace_id and f"{span.parent.span_id:016x}" == span_id
+    assert spans[3].parent is None and f"{spans[3].context.trace_id:032x}" != trace_id
