@@ -38,13 +38,14 @@ def _optional_commands():
     from pyuniproc.ablation import command as ablation
     from pyuniproc.bench import command as bench
     from pyuniproc.bench import gpu as bench_gpu
+    from pyuniproc.calibration import command as calibrate
     from pyuniproc.deploy import cli as deploy
     from pyuniproc.evaluation import cli as evaluation
     from pyuniproc.report import command as report
     from pyuniproc.scenario import cli as scenario
 
     return [module.register for module in (bench, bench_gpu, scenario, evaluation, ablation, report, deploy,
-                                                fusion_service)]
+                                                fusion_service, calibrate)]
 
 
 def _register_run(commands: argparse._SubParsersAction) -> None:
