@@ -49,6 +49,7 @@ def _optional_commands():
     from pyuniproc.ablation import command as ablation
     from pyuniproc.bench import command as bench
     from pyuniproc.bench import gpu as bench_gpu
+    from pyuniproc.calibration import command as calibrate
     from pyuniproc.deploy import cli as deploy
     from pyuniproc.evaluation import cli as evaluation
     from pyuniproc.report import command as report
@@ -56,7 +57,7 @@ def _optional_commands():
     from pyuniproc.serve import command as serve
 
     return [module.register for module in (bench, bench_gpu, scenario, evaluation, ablation, report, deploy,
-                                                fusion_service, serve)]
+                                                fusion_service, serve, calibrate)]
 
 
 def _register_run(commands: argparse._SubParsersAction) -> None:

@@ -1,4 +1,5 @@
-"""The cameras file: a site's cameras, their counting lines and zones, and how they connect.
+"""The cameras file: a site's cameras, their counting lines and zones, how they connect, and (optionally)
+where each camera's ground lies on one site plane.
 
 Format: docs/cameras-file.md. Relative file URIs are resolved against the cameras file's folder.
 """
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyuniproc.calibration import DegenerateCalibration, GroundCalibration
 from pyuniproc.config.yaml_source import ConfigError, YamlDocument, load_yaml
 
 CAMERA_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -43,12 +45,17 @@ class CameraSpec:
 
 @dataclass(frozen=True)
 class Link:
-    """A person leaving `source` may appear in `target` between min and max seconds later."""
+    """A person leaving `source` may appear in `target` between min and max seconds later.
+
+    exit_zone: polygon (pixels of `source`) where people leave `source` on this way; entry_zone: polygon
+    (pixels of `target`) where they appear in `target`. None: anywhere (or learned from the run)."""
 
     source: str
     target: str
     min_seconds: float
     max_seconds: float
+    exit_zone: tuple[tuple[float, float], ...] | None = None
+    entry_zone: tuple[tuple[float, float], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class Site:
     cameras: tuple[CameraSpec, ...]
     topology: Topology = field(default_factory=Topology)
     path: Path | None = None
+    ground: dict[str, GroundCalibration] = field(default_factory=dict)
+    """Per camera id, its ground-plane calibration (cameras without one are absent)."""
 
     def camera(self, camera_id: str) -> CameraSpec:
         for camera in self.cameras:
@@ -87,8 +96,9 @@ def load_cameras(path: Path | str) -> Site:
                             f"{doc.line_of(f'cameras[{first}].id')})")
         seen[camera.id] = i
     topology = _topology(doc, doc.data.get("topology") or {}, set(seen))
+    ground = _ground(doc, doc.data.get("ground") or {}, list(seen))
     return Site(name=str(doc.data.get("site", doc.path.parent.name)), cameras=cameras, topology=topology,
-                path=doc.path)
+                path=doc.path, ground=ground)
 
 
 def site_from_sources(sources: list[str]) -> Site:
@@ -198,9 +208,16 @@ def _topology(doc: YamlDocument, raw: Any, camera_ids: set[str]) -> Topology:
         unbounded = hi == math.inf and not isinstance(hi, bool)  # max_seconds: .inf, no upper bound
         if not _is_number(lo) or not (_is_number(hi) or unbounded) or not 0 <= lo <= hi:
             raise doc.error(where, f"needs 0 <= min_seconds <= max_seconds, got {lo!r}..{hi!r}")
-        links.append(Link(ends[0], ends[1], float(lo), float(hi)))
-        if item.get("bidirectional", True):
-            links.append(Link(ends[1], ends[0], float(lo), float(hi)))
+        unknown = sorted(set(item) - {"from", "to", "min_seconds", "max_seconds", "bidirectional", "exit",
+                                      "entry"})
+        if unknown:
+            raise doc.error(f"{where}.{unknown[0]}", "unknown link field; known: from, to, min_seconds, "
+                            "max_seconds, bidirectional, exit, entry")
+        exit_zone, entry_zone = (_points(doc, f"{where}.{key}", item[key], 3) if item.get(key) is not None
+                                 else None for key in ("exit", "entry"))
+        links.append(Link(ends[0], ends[1], float(lo), float(hi), exit_zone, entry_zone))
+        if item.get("bidirectional", True):  # the way back leaves where this way enters
+            links.append(Link(ends[1], ends[0], float(lo), float(hi), entry_zone, exit_zone))
     overlaps: list[frozenset[str]] = []
     for i, pair in enumerate(_list(doc, "topology.overlaps", raw)):
         if not isinstance(pair, list) or len(pair) < 2 or any(not isinstance(c, str) or c not in camera_ids
@@ -208,3 +225,53 @@ def _topology(doc: YamlDocument, raw: Any, camera_ids: set[str]) -> Topology:
             raise doc.error(f"topology.overlaps[{i}]", f"expected a list of known camera ids, got {pair!r}")
         overlaps.append(frozenset(pair))
     return Topology(links=tuple(links), overlaps=tuple(overlaps))
+
+
+def _ground(doc: YamlDocument, raw: Any, camera_ids: list[str]) -> dict[str, GroundCalibration]:
+    """`ground:` camera id -> {points: [{image: [x, y], plane: [X, Y]}, ...]} and/or {homography: 3 x 3}."""
+    if not isinstance(raw, dict):
+        raise doc.error("ground", "must be a mapping of camera id -> {points: [...]} or {homography: [...]}")
+    ground = {}
+    for camera_id, item in raw.items():
+        where = f"ground.{camera_id}"
+        if camera_id not in camera_ids:
+            raise doc.error(where, f"camera {camera_id!r} is not in the site's cameras {camera_ids}")
+        if not isinstance(item, dict) or not {"points", "homography"} & set(item):
+            raise doc.error(where, f"camera {camera_id}: give 'points' (>= 4 pairs {{image: [x, y], plane: "
+                            "[X, Y]}) or 'homography' (3 rows of 3 numbers, image pixels -> plane metres)")
+        unknown = sorted(set(item) - {"points", "homography"})
+        if unknown:
+            raise doc.error(f"{where}.{unknown[0]}", f"camera {camera_id}: unknown ground field; known: "
+                            "points, homography")
+        image, plane = _pairs(doc, f"{where}.points", camera_id, item.get("points"))
+        field_name = f"{where}.homography" if "homography" in item else f"{where}.points"
+        try:
+            if "homography" in item:
+                if not isinstance(item["homography"], list):
+                    raise DegenerateCalibration(
+                        f"a homography is 3 rows of 3 numbers, got {item['homography']!r:.60}")
+                ground[camera_id] = GroundCalibration.from_matrix(camera_id, item["homography"], image, plane)
+            else:
+                ground[camera_id] = GroundCalibration.from_points(camera_id, image, plane)
+        except (DegenerateCalibration, TypeError, ValueError) as exc:
+            raise doc.error(field_name, f"camera {camera_id}: {exc}") from None
+    return ground
+
+
+def _pairs(doc: YamlDocument, where: str, camera_id: str, raw: Any) -> tuple[list, list]:
+    """The image and plane points of a `points` list ([] and [] when absent)."""
+    if raw is None:
+        return [], []
+    if not isinstance(raw, list):
+        raise doc.error(where, f"camera {camera_id}: must be a list of {{image: [x, y], plane: [X, Y]}}")
+    image, plane = [], []
+    for i, pair in enumerate(raw):
+        ok = isinstance(pair, dict) and set(pair) == {"image", "plane"} and all(
+            isinstance(pair[k], list) and len(pair[k]) == 2 and all(map(_is_number, pair[k]))
+            for k in ("image", "plane"))
+        if not ok:
+            raise doc.error(f"{where}[{i}]", f"camera {camera_id}: expected {{image: [x, y], plane: [X, Y]}} "
+                            f"(finite numbers: pixels, metres), got {pair!r:.80}")
+        image.append([float(v) for v in pair["image"]])
+        plane.append([float(v) for v in pair["plane"]])
+    return image, plane

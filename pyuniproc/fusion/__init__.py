@@ -31,12 +31,16 @@ Modules, in pipeline order:
     tracks       `LocalTrack` (one camera's track as fusion sees it), `CameraState`, `Transition`.
     identities   `IdentityStore`: descriptors and per-camera whereabouts of live identities, expiry.
     constraints  `Gate`: topology / travel-time / co-occurrence gating tables, vectorised over identities.
+    floor        `Floor`: where people are - overlapping cameras compared on the floor (cameras-file
+                 calibration, or a foot map learned from the run: `overlap_map`), exit/entry zones of
+                 links (`zones`).
     matching     `find_candidates`: reachability filter, one similarity product, exact gating.
     assign       `assign_jointly`: Hungarian assignment with a confidence margin per decision.
-    linking      `Linker`: joint assignment rounds, re-evaluation of young tracks, conflict splits.
+    linking      `Linker`: joint assignment rounds, re-evaluation of young tracks, conflict splits;
+                 `floor_links` adds the floor's conflicts, merges and joins.
     events       the "assigned" / "corrected" / "retired" event dicts.
     fusion       `Fusion`: the online driver (update, end_track, end_camera, flush, events, transitions,
-                 assignment, stats).
+                 assignment, stats, floor_report).
 
 Time: `pts_seconds` is the site clock shared by all cameras (docs/cameras-file.md); frames should
 arrive roughly in time order across cameras (a camera may lag by `max_lateness_seconds`). Topology:

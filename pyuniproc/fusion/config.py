@@ -82,6 +82,28 @@ class FusionConfig:
             fading to 0 across the slack. Appearance only: never paid. It is the prior the constraints
             buy: with few candidates left a lower similarity is enough. Raising it links more readily
             wherever the site explains the move; lowering it leans on appearance alone.
+    Where people are (overlapping cameras; `pyuniproc.fusion.floor`):
+        use_floor: compare where two overlapping cameras see people on the floor - through the cameras
+            file's ground calibration, or a foot map learned from the run - and link, refuse and correct
+            by position. Off (or use_topology off): appearance and timing only, as without calibration.
+        learn_overlap_maps: learn the foot map of overlapping cameras that are not both calibrated from
+            confident simultaneous matches (robust fit, used once stable). Off: uncalibrated overlaps are
+            linked by appearance and timing only.
+        floor_near_metres: two views put one person within this distance (full bonus; fading to none at
+            twice it). Raising it tolerates sloppier feet (occluded, cut boxes) but gives the bonus to a
+            neighbour walking alongside.
+        floor_far_metres: at least this far apart at the same instants, two tracks are not one person
+            (infeasible link, or a conflict to undo). Raising it refuses fewer links on bad feet; lowering
+            it separates people walking close together sooner but may split one person whose box is off.
+        floor_bonus: added to the similarity of an identity seen at the same place in the other view.
+            Large on purpose: position at one instant says more than appearance across two exposures.
+        floor_min_samples: common instants needed before any of that is concluded (a person's first
+            frames in a view are often cut by the edge). Raising it waits longer for surer verdicts.
+        learn_zones: learn where people leave a camera for a linked (non-overlapping) one and where they
+            enter it, from the hand-overs fusion commits; once a link has `zone_min_handovers` of them, a
+            hand-over leaving or entering farther than `zone_radius_heights` box heights from every one
+            seen is refused. Zones declared in the cameras file (`exit:` / `entry:` of a link) always gate.
+            Raising the radius or the count refuses less; off: only declared zones gate.
     Lifetimes and memory:
         track_timeout_seconds: a local track not seen for this long (its camera's clock) is ended and its
             last position becomes an exit. Raising it bridges tracker gaps but delays hand-overs whose
@@ -99,7 +121,7 @@ class FusionConfig:
     appearance_margin: float = 0.05
     min_embeddings: int = 3
     decision_seconds: float = 1.0
-    max_pending_seconds: float = 4.0
+    max_pending_seconds: float = 2.0
     tentative_ids: bool = True
     window_seconds: float = 0.5
     reevaluate_seconds: float = 10.0
@@ -114,6 +136,15 @@ class FusionConfig:
     cooccurrence_tolerance_seconds: float = 0.3
     covisibility_bonus: float = 0.05
     transition_bonus: float = 0.05
+    use_floor: bool = True
+    learn_overlap_maps: bool = True
+    floor_near_metres: float = 0.5
+    floor_far_metres: float = 1.5
+    floor_bonus: float = 0.3
+    floor_min_samples: int = 3
+    learn_zones: bool = True
+    zone_min_handovers: int = 10
+    zone_radius_heights: float = 1.5
     track_timeout_seconds: float = 2.0
     max_lateness_seconds: float = 1.0
     expiry_slack_seconds: float = 5.0
@@ -136,7 +167,9 @@ class FusionConfig:
         _in_range(
             "split_threshold", self.split_threshold, -1.0, self.match_threshold, "at most match_threshold"
         )
-        for name in ("appearance_margin", "correction_margin", "covisibility_bonus", "transition_bonus"):
+        for name in (
+            "appearance_margin", "correction_margin", "covisibility_bonus", "transition_bonus", "floor_bonus"
+        ):
             _in_range(name, getattr(self, name), 0.0, 1.0)
         _in_range(
             "max_pending_seconds",
@@ -151,6 +184,12 @@ class FusionConfig:
             self.reentry_min_seconds,
             math.inf,
             "at least reentry_min_seconds",
+        )
+        if self.floor_near_metres <= 0:
+            raise ValueError(f"fusion.floor_near_metres must be > 0, got {self.floor_near_metres!r}")
+        _in_range(
+            "floor_far_metres", self.floor_far_metres, self.floor_near_metres, math.inf,
+            "at least floor_near_metres",
         )
         if self.window_seconds <= 0:
             raise ValueError(f"fusion.window_seconds must be > 0, got {self.window_seconds!r}")

@@ -167,12 +167,15 @@ class Gate:
         last: np.ndarray,
         visit_first: np.ndarray,
         visit_last: np.ndarray,
+        zone_ok: np.ndarray | None = None,
     ) -> Gating:
         """Gate m tracks against K identities.
 
         camera, first, last: (m,) camera index and first/last seen (site seconds) of each track.
         visit_first, visit_last: (K, C) each identity's latest visit per camera, NaN where none. Callers
             re-evaluating a track already in an identity pass that identity's tables without the track.
+        zone_ok: (m, K, C) bool, the hand-over from that visit into the track passes the link's exit and
+            entry zones (`zones.ZoneBook`); None: no zones.
         """
         m, k = len(camera), visit_first.shape[0]
         if m == 0 or k == 0:
@@ -198,6 +201,8 @@ class Gate:
             low = self.window_low[:, camera].T[:, None, :]  # (m, 1, C): from visit camera c to x
             high = self.window_high[:, camera].T[:, None, :]
             in_window = exit_ok & (gap >= low) & (gap <= high)
+            if zone_ok is not None:
+                in_window &= zone_ok
         transition = in_window.any(axis=2)
         feasible = ~conflict & (transition | covisible.any(axis=2))
         bonus = np.zeros((m, k), dtype=np.float32)

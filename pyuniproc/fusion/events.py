@@ -8,7 +8,10 @@
     {"event": "corrected", "pts", "camera_id", "track_id", "from_global_id", "to_global_id", "reason"}
         An assigned track moved. reason: "appearance_relink" (another identity fits much better),
         "appearance_split" (it no longer looks like its identity: new id) or "conflict" (its identity was
-        seen somewhere else at the same time; the later of the two assignments is undone).
+        seen somewhere else at the same time; the later of the two assignments is undone), "floor_conflict"
+        (two overlapping views put its identity at two places at once: the later one is undone, or the
+        track held the identity of the person who stands elsewhere) or "floor_merge" (it stands where
+        another identity stands in an overlapping view: it joins that one).
     {"event": "retired", "pts", "global_id", "last_seen", "reason"}
         An identity is forgotten. reason: "expired" (unseen longer than the longest travel window),
         "capacity" (over `max_identities`) or "emptied" (its only track moved to another identity).

@@ -4,8 +4,12 @@ Each `update` records the rows of one camera frame, then - once per `window_seco
 runs one decision round, in this order:
   1. end tracks not seen for `track_timeout_seconds` (their last row becomes an exit);
   2. re-evaluate young assigned tracks that received new embeddings (corrections);
-  3. assign every ready pending track jointly (Hungarian with space-time gating), deferring close calls;
-  4. retire identities unseen for longer than the longest travel window (bounded memory).
+  3. where overlapping cameras can compare positions (calibrated, or a foot map learned from the run:
+     `floor`), undo one identity at two places at once and join two identities at one place, and
+     learn the uncalibrated maps from this round's simultaneous pairs;
+  4. assign every ready pending track jointly (Hungarian with space-time gating, floor bonus and
+     floor gating), deferring close calls - up to `max_pending_seconds`;
+  5. retire identities unseen for longer than the longest travel window (bounded memory).
 Conflicts (one identity in two exclusive places at once) are checked on every row and resolved at once:
 the later of the two assignments is undone and that track re-decided without the identity.
 """
@@ -20,10 +24,12 @@ from pyuniproc.config.cameras import Site, Topology
 from pyuniproc.fusion import events
 from pyuniproc.fusion.config import FusionConfig
 from pyuniproc.fusion.constraints import Gate
+from pyuniproc.fusion.floor import Floor
 from pyuniproc.fusion.identities import IdentityStore
 from pyuniproc.fusion.intake import fresh_embeddings, with_global_ids
 from pyuniproc.fusion.linking import Linker
 from pyuniproc.fusion.tracks import UNASSIGNED, CameraState, LocalTrack, Transition
+from pyuniproc.fusion.zones import ZoneBook
 from pyuniproc.types import Detections
 
 
@@ -63,7 +69,8 @@ class Fusion:
         self._store = IdentityStore(len(camera_ids))
         self._cameras = {camera: CameraState(camera, i) for i, camera in enumerate(camera_ids)}
         self._tracks: dict[int, LocalTrack] = {}  # by uid, every track in memory
-        self._linker = Linker(config, self._gate, self._store, self._tracks)
+        self._plane = self._make_floor(site.ground if isinstance(site, Site) else {}, camera_ids)
+        self._linker = Linker(config, self._gate, self._store, self._tracks, self._plane)
         self._clock = -math.inf
         self._next_round = -math.inf
         self._next_uid = 1
@@ -86,15 +93,22 @@ class Fusion:
         camera.last_pts = max(camera.last_pts, pts)
         self._advance(pts)
         feet = tracks.bottom_center.astype(np.float64)
+        heights = (tracks.xyxy[:, 3] - tracks.xyxy[:, 1]).astype(np.float64)
+        cut = camera.cut(np.asarray(tracks.xyxy, dtype=np.float64)) if self._plane is not None else None
         rows: list[tuple[int, LocalTrack]] = []
         for row, track_id in enumerate(tracks.tracker_id.tolist()):
             if track_id < 0:
                 continue
-            track = self._observe(camera, track_id, pts, (float(feet[row, 0]), float(feet[row, 1])))
+            foot = (float(feet[row, 0]), float(feet[row, 1]))
+            track = self._observe(camera, track_id, pts, foot, float(heights[row]))
+            if cut is not None and not cut[row]:  # where the feet are seen: compared on the floor
+                track.path.add(pts, foot[0], foot[1], float(heights[row]))
             if quality[row] > 0:
                 self._add_embedding(track, embeddings[row] * quality[row], float(quality[row]))
             rows.append((row, track))
         self._linker.resolve_conflicts([track for _, track in rows if track.global_id != UNASSIGNED])
+        if self._plane is not None and self._plane.mapped.any():
+            self._floor_now([track for _, track in rows])
         self._counts["updates"] += 1
         self._counts["rows"] += len(rows)
         if self._clock >= self._next_round:
@@ -146,11 +160,18 @@ class Fusion:
         return UNASSIGNED if track is None else track.global_id
 
     def stats(self) -> dict[str, int | float]:
-        """Counters for dashboards: live identities, tracks in memory, matches, corrections, and so on."""
+        """Counters for dashboards: live identities, tracks in memory, matches, corrections, and so on;
+        `decision_delay_*_seconds`: site seconds from a track's first row to its first global id (the
+        latest `linking.DELAYS_KEPT` decisions; None before any)."""
         tracks = self._tracks.values()
+        delays = np.array(self._linker.delays)
         return {
             **self._counts,
             **self._linker.counts,
+            **(self._plane.counts if self._plane is not None else {}),
+            "decision_delay_p50_seconds": float(np.percentile(delays, 50)) if len(delays) else None,
+            "decision_delay_p95_seconds": float(np.percentile(delays, 95)) if len(delays) else None,
+            "decision_delay_max_seconds": float(delays.max()) if len(delays) else None,
             "active_identities": len(self._store),
             "identities_with_active_tracks": int((self._store.active > 0).sum()),
             "active_tracks": sum(not t.ended for t in tracks),
@@ -160,6 +181,12 @@ class Fusion:
             "store_capacity": self._store.capacity,
             "clock": self._clock if math.isfinite(self._clock) else None,  # None before the first frame
         }
+
+    def floor_report(self) -> dict | None:
+        """Where people are: calibrated cameras, and per overlapping pair whether positions are compared
+        (calibrated, or the learned foot map's state, support and matrix) and the verdict counts; None
+        when the floor is off (no calibration and no overlap, `use_floor` or `use_topology` off)."""
+        return self._plane.report() if self._plane is not None else None
 
     # ---- rows in ----------------------------------------------------------------------------------
 
@@ -176,13 +203,49 @@ class Fusion:
         camera = self._cameras[camera_id] = CameraState(camera_id, len(self._cameras))
         self._gate = self._linker.gate = self._make_gate(list(self._cameras))
         self._store.add_camera()
+        if self._plane is not None:
+            self._plane.set_cameras(list(self._cameras), self._gate.overlap)
         return camera
 
     def _make_gate(self, camera_ids: list[str]) -> Gate:
         return Gate.from_config(camera_ids, self._topology, self.config)
 
+    def _make_floor(self, ground: dict, camera_ids: list[str]) -> Floor | None:
+        """The floor comparisons, when positions can be compared or learned (else None: as without)."""
+        cfg = self.config
+        declared = {
+            (link.source, link.target): (
+                None if link.exit_zone is None else np.array(link.exit_zone),
+                None if link.entry_zone is None else np.array(link.entry_zone),
+            )
+            for link in self._topology.links
+            if link.exit_zone is not None or link.entry_zone is not None
+        }
+        if not (cfg.use_floor and cfg.use_topology) or not (
+            ground or self._topology.overlaps or declared or (cfg.learn_zones and self._topology.links)
+        ):
+            return None
+        zones = ZoneBook(
+            declared,
+            learn=cfg.learn_zones,
+            min_handovers=cfg.zone_min_handovers,
+            radius=cfg.zone_radius_heights,
+        )
+        plane = Floor(
+            {camera: calibration for camera, calibration in ground.items() if camera in camera_ids},
+            near=cfg.floor_near_metres,
+            far=cfg.floor_far_metres,
+            bonus=cfg.floor_bonus,
+            min_samples=cfg.floor_min_samples,
+            learn=cfg.learn_overlap_maps,
+            tracks=self._tracks,
+            zones=zones,
+        )
+        plane.set_cameras(camera_ids, self._gate.overlap)
+        return plane
+
     def _observe(
-        self, camera: CameraState, track_id: int, pts: float, feet: tuple[float, float]
+        self, camera: CameraState, track_id: int, pts: float, feet: tuple[float, float], height: float
     ) -> LocalTrack:
         track = camera.tracks.get(track_id)
         if track is None:
@@ -195,6 +258,8 @@ class Fusion:
                 last_seen=pts,
                 entry_position=feet,
                 position=feet,
+                entry_height=height,
+                height=height,
             )
             self._next_uid += 1
             camera.tracks[track_id] = track
@@ -204,7 +269,7 @@ class Fusion:
             if track.global_id != UNASSIGNED:
                 self._store.set_active(track, True)
         if pts >= track.last_seen:
-            track.last_seen, track.position = pts, feet
+            track.last_seen, track.position, track.height = pts, feet, height
         track.first_seen = min(track.first_seen, pts)
         if track.global_id != UNASSIGNED:
             self._store.observe(track)
@@ -241,8 +306,28 @@ class Fusion:
         self._next_round = self._clock + self.config.window_seconds
         self._end_stale_tracks()
         self._linker.reevaluate_young()
+        if self._plane is not None:
+            self._linker.apply_floor(self._plane.review(self._clock))
         self._linker.assign_ready(force)
         self._expire()
+
+    def _floor_now(self, tracks: list[LocalTrack]) -> None:
+        """Between rounds, for one frame's tracks in a camera whose overlap can be compared: a pending
+        track standing where exactly one known person stands in the other view joins that identity once
+        `floor_min_samples` instants agree, and shows it as tentative before; young tracks get their
+        conflict/merge verdicts now rather than at the next round."""
+        plane = self._plane
+        assert plane is not None
+        for track in tracks:
+            if track.global_id == UNASSIGNED:
+                self._linker.join_partner(track)
+            if track.global_id == UNASSIGNED and self.config.tentative_ids:
+                partner = plane.partner(track, 1)
+                if partner is not None:
+                    track.tentative = partner.global_id
+        verdicts = plane.review_new(tracks, self._clock)
+        if verdicts:
+            self._linker.apply_floor(verdicts)
 
     def _end_stale_tracks(self) -> None:
         cfg = self.config
@@ -264,6 +349,8 @@ class Fusion:
             self._retire(gid, reason="expired")
         for gid in store.over_capacity(self.config.max_identities):
             self._retire(gid, reason="capacity")
+        if self._plane is not None:
+            self._plane.forget()
 
     def _retire(self, gid: int, reason: str) -> None:
         last_seen = self._store.last_seen(gid)

@@ -4,7 +4,7 @@ Per identity:
   - descriptor: quality-weighted sum of every embedding of its tracks (float64) and its unit vector
     (float32, what matching multiplies against);
   - whereabouts: the latest visit per camera - first/last seen (site seconds), which local track, feet
-    position at its latest row - as (capacity, C) tables that `Gate.check` reads directly;
+    position and box height at its latest row - as (capacity, C) tables that `Gate.check` reads directly;
   - how many of its tracks are active, and which tracks the fusion still holds in memory (members).
 
 Memory is bounded by retiring identities (`expired`, `over_capacity`); the tables then never grow past
@@ -31,6 +31,7 @@ class IdentityStore:
         self.visit_last = np.full((capacity, n_cameras), np.nan)
         self.visit_track = np.full((capacity, n_cameras), -1, dtype=np.int64)
         self.visit_position = np.zeros((capacity, n_cameras, 2), dtype=np.float32)
+        self.visit_height = np.zeros((capacity, n_cameras), dtype=np.float32)
         self.descriptor_sum = np.zeros((capacity, 0))
         self.unit = np.zeros((capacity, 0), dtype=np.float32)
         self.members: dict[int, list[LocalTrack]] = {}
@@ -148,6 +149,7 @@ class IdentityStore:
         if self.visit_track[row, c] == track.uid:
             self.visit_last[row, c] = track.last_seen
             self.visit_position[row, c] = track.position
+            self.visit_height[row, c] = track.height
 
     def set_active(self, track: LocalTrack, active: bool) -> None:
         """An assigned track ended (False) or came back (True)."""
@@ -222,6 +224,7 @@ class IdentityStore:
         self.visit_last = np.pad(self.visit_last, ((0, 0), (0, 1)), constant_values=np.nan)
         self.visit_track = np.pad(self.visit_track, ((0, 0), (0, 1)), constant_values=-1)
         self.visit_position = np.pad(self.visit_position, ((0, 0), (0, 1), (0, 0)))
+        self.visit_height = np.pad(self.visit_height, ((0, 0), (0, 1)))
 
     def _set_visit(self, row: int, track: LocalTrack) -> None:
         c = track.camera_index
@@ -229,6 +232,7 @@ class IdentityStore:
         self.visit_last[row, c] = track.last_seen
         self.visit_track[row, c] = track.uid
         self.visit_position[row, c] = track.position
+        self.visit_height[row, c] = track.height
 
     def _normalise(self, row: int) -> None:
         norm = float(np.linalg.norm(self.descriptor_sum[row]))
@@ -246,5 +250,6 @@ class IdentityStore:
         self.weight, self.active = grow(self.weight, 0), grow(self.active, 0)
         self.visit_first, self.visit_last = grow(self.visit_first, np.nan), grow(self.visit_last, np.nan)
         self.visit_track, self.visit_position = grow(self.visit_track, -1), grow(self.visit_position, 0)
+        self.visit_height = grow(self.visit_height, 0)
         self.descriptor_sum, self.unit = grow(self.descriptor_sum, 0), grow(self.unit, 0)
         self._free.extend(range(new - 1, old - 1, -1))

@@ -1,14 +1,15 @@
 """Linking tracks to identities: joint assignment of ready tracks, and corrections of earlier links.
 
 `Linker` holds the decision logic the `Fusion` driver calls once per round (`reevaluate_young`,
-`assign_ready`) and on every frame (`resolve_conflicts`). It shares the driver's identity store, track
-table, transition log, event list and counters; the driver keeps `now` (the site clock) current.
+`apply_floor`, `assign_ready`) and on every frame (`resolve_conflicts`). It shares the driver's identity
+store, track table, transition log, event list and counters; the driver keeps `now` (the site clock)
+current.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import numpy as np
 
@@ -16,25 +17,38 @@ from pyuniproc.fusion import events
 from pyuniproc.fusion.assign import NEW, assign_jointly
 from pyuniproc.fusion.config import FusionConfig
 from pyuniproc.fusion.constraints import Gate
+from pyuniproc.fusion.floor import Floor
+from pyuniproc.fusion.floor_links import FloorLinks
 from pyuniproc.fusion.identities import IdentityStore
 from pyuniproc.fusion.matching import Candidates, cosine, find_candidates
 from pyuniproc.fusion.tracks import UNASSIGNED, LocalTrack, Transition
 
 MAX_REVIEWS_PER_ROUND = 64
 """Young tracks re-evaluated per round at most: bounds the cost of one round on a crowded site."""
+DELAYS_KEPT = 10_000
+"""First decisions whose delay (first row -> id) the latency figures are computed over (the latest)."""
 
 
-class Linker:
+class Linker(FloorLinks):
     """Decides which identity each ready track joins, and undoes links that later evidence contradicts.
 
     Args:
         config: thresholds (the whole `FusionConfig`: most of its fields are decision rules used here).
         gate: the site's space-time gate. store: the identity store. tracks: every track in memory, by uid.
+        plane: where people are (`Floor`), or None when positions are not compared.
     """
 
-    def __init__(self, config: FusionConfig, gate: Gate, store: IdentityStore, tracks: dict[int, LocalTrack]):
-        self.config, self.gate, self.store, self.tracks = config, gate, store, tracks
+    def __init__(
+        self,
+        config: FusionConfig,
+        gate: Gate,
+        store: IdentityStore,
+        tracks: dict[int, LocalTrack],
+        plane: Floor | None = None,
+    ):
+        self.config, self.gate, self.store, self.tracks, self.plane = config, gate, store, tracks, plane
         self.max_bonus = gate.covisibility_bonus + gate.transition_bonus
+        self.delays: deque[float] = deque(maxlen=DELAYS_KEPT)  # site seconds from first row to first id
         self.now = -math.inf
         self.transitions: OrderedDict[int, Transition] = OrderedDict()  # by track uid
         self.events: list[dict] = []
@@ -58,12 +72,27 @@ class Linker:
         columns: np.ndarray | None = None,
         screen: np.ndarray | None = None,
     ) -> Candidates:
-        return find_candidates(self.gate, self.store, tracks, floor, self.max_bonus, columns, screen)
+        return find_candidates(
+            self.gate, self.store, tracks, floor, self.max_bonus, columns, screen, plane=self.plane
+        )
 
     def assign_ready(self, force: bool) -> None:
         """Step 3: the ready pending tracks, jointly: committed unless the call is close (and they still
-        have time). Then the others (not ready, or deferred) jointly, for their tentative ids."""
+        have time). Then the others (not ready, or deferred) jointly, for their tentative ids. A pending
+        track with no embedding yet joins the identity standing exactly where it stands in an overlapping
+        view (the floor needs no appearance)."""
         cfg, now = self.config, self.now
+        for track in list(self.tracks.values()):
+            if track.global_id != UNASSIGNED or track.descriptor_sum is not None or track.ended:
+                continue
+            if self.plane is not None and self.plane.mapped.any():
+                self.join_partner(track)
+            if track.global_id == UNASSIGNED and (force or track.age(now) >= cfg.max_pending_seconds):
+                # The decision delay is bounded: still no embedding, so an identity of its own for now;
+                # its first embeddings trigger a review that may move it (a correction event).
+                self.store.create(track, gid=None if track.reserved == UNASSIGNED else track.reserved)
+                self.counts["identities_created"] += 1
+                self._assigned(track, math.inf, math.nan, new=True, announce=True)
         pending = [
             t for t in self.tracks.values() if t.global_id == UNASSIGNED and t.descriptor_sum is not None
         ]
@@ -80,9 +109,9 @@ class Linker:
         # Each track is screened once, on its first round with an embedding.
         screen = np.array([not t.screened for t in pending])
         found = self._candidates(pending, floor=cfg.match_threshold - cfg.appearance_margin, screen=screen)
-        for track, anyone, screened in zip(pending, found.anyone, screen, strict=True):
+        for track, anyone, screened, sure in zip(pending, found.anyone, screen, found.sure, strict=True):
             track.screened = True
-            if screened and not anyone:
+            if (screened and not anyone) or sure:  # sure: standing where one identity stands in another view
                 ready.add(track.uid)
         rows = np.array([t.uid in ready for t in pending])
         decisions = assign_jointly(
@@ -155,7 +184,8 @@ class Linker:
         threshold = cfg.match_threshold + cfg.appearance_margin
         if columns is not None and len(columns):  # cheap look before the full check
             store.refresh()
-            if float(cosine(track.descriptor[None], store.unit[columns]).max()) + self.max_bonus < threshold:
+            most = self.max_bonus + (self.plane.bonus if self.plane is not None else 0.0)
+            if float(cosine(track.descriptor[None], store.unit[columns]).max()) + most < threshold:
                 columns = columns[:0]
         if columns is None or len(columns):
             found = self._candidates([track], floor=threshold, columns=columns)
@@ -189,6 +219,7 @@ class Linker:
         if predecessor >= 0:
             row = store.row(gid)
             exit_position = store.visit_position[row, predecessor]
+            exit_height = float(store.visit_height[row, predecessor])
             self.transitions[track.uid] = Transition(
                 gid,
                 self.gate.camera_ids[predecessor],
@@ -197,7 +228,19 @@ class Linker:
                 track.first_seen,
                 (float(exit_position[0]), float(exit_position[1])),
                 track.entry_position,
+                exit_height,
+                track.entry_height,
             )
+            if self.plane is not None and predecessor != track.camera_index:
+                source = self.gate.camera_ids[predecessor]
+                if not self.gate.overlap[predecessor, track.camera_index]:
+                    self.plane.zones.record(
+                        (source, track.camera_id),
+                        (float(exit_position[0]), float(exit_position[1])),
+                        exit_height,
+                        track.entry_position,
+                        track.entry_height,
+                    )
             self.counts["transitions"] += 1
             while len(self.transitions) > self.config.max_transitions:
                 self.transitions.popitem(last=False)
@@ -208,6 +251,8 @@ class Linker:
     def _assigned(
         self, track: LocalTrack, confidence: float, similarity: float, new: bool, announce: bool
     ) -> None:
+        if math.isnan(track.assigned_at):
+            self.delays.append(self.now - track.first_seen)
         track.confidence, track.assigned_at, track.reviewed_at = confidence, self.now, track.n_embeddings
         track.tentative = UNASSIGNED
         if announce:
@@ -273,7 +318,7 @@ class Linker:
     def _own_bonus(self, tracks: list[LocalTrack]) -> np.ndarray:
         """(m,) the gating bonus each assigned track would earn from its own identity without it
         (0 where that identity is empty without it or would not be feasible)."""
-        if not self.max_bonus:
+        if not self.max_bonus and self.plane is None:
             return np.zeros(len(tracks))
         tables = [self.store.visits_without(t) for t in tracks]
         gating = self.gate.check(
@@ -283,7 +328,19 @@ class Linker:
             np.stack([first for first, _ in tables]),
             np.stack([last for _, last in tables]),
         )
-        return np.diagonal(gating.bonus).astype(np.float64)
+        bonus = np.diagonal(gating.bonus).astype(np.float64)
+        if self.plane is not None and self.plane.mapped.any():
+            # The floor bonus of its own identity too: otherwise a lookalike elsewhere could pull away a
+            # track that stands exactly where its identity stands in the other view.
+            for i, track in enumerate(tracks):
+                row = self.store.row(track.global_id)
+                visit_track = self.store.visit_track[row][None].copy()
+                visit_track[0, track.camera_index] = -1
+                own = np.zeros((1, 1))
+                last = self.store.visit_last[row][None]
+                self.plane.adjust([track], visit_track, last, np.ones((1, 1), bool), own)
+                bonus[i] += own[0, 0]
+        return bonus
 
     def resolve_conflicts(self, tracks: list[LocalTrack]) -> None:
         """One identity, two exclusive places at once: undo the later assignment of the two.
@@ -330,7 +387,7 @@ class Linker:
         emptied = self.store.detach(track)
         self.transitions.pop(track.uid, None)
         self.counts["corrections"] += 1
-        if to is None:
+        if to is None or (to == UNASSIGNED and track.descriptor_sum is None):  # (nothing to compare with)
             self.store.create(track)
             self.counts["identities_created"] += 1
             self._assigned(track, math.nan, math.nan, new=True, announce=False)

@@ -3,8 +3,10 @@
 For each camera's group of tracks: (1) `Gate.reachable` keeps identities seen recently enough in a camera
 that leads there (one comparison per identity and camera); (2) one matrix product gives appearance
 similarity with those; (3) only identities within reach of `floor` (counting the largest possible bonus)
-go through the exact (m, K, C) gating. With 16 cameras and thousands of live identities, (1) and (3)
-leave a small fraction, so a decision round costs milliseconds, not the size of the gallery.
+go through the exact (m, K, C) gating - and so do identities standing in a view that overlaps the
+track's where fusion can compare positions (`Floor`): their bonus may outweigh appearance. With 16
+cameras and thousands of live identities, (1) and (3) leave a small fraction, so a decision round costs
+milliseconds, not the size of the gallery.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pyuniproc.fusion.constraints import Gate
+from pyuniproc.fusion.floor import Floor
 from pyuniproc.fusion.identities import IdentityStore
 from pyuniproc.fusion.tracks import UNASSIGNED, LocalTrack
 
@@ -43,6 +46,8 @@ class Candidates:
     score: (m, K') similarity + gating bonus; -inf where infeasible or not examined.
     feasible: (m, K') bool. predecessor: (m, K') int32 camera index of the exit the track continues
         (-1: none / co-visibility only).
+    sure: (m,) bool, the track stands where exactly one identity stands in an overlapping view
+        (`Floor.adjust`): a near-certain link that need not wait.
     """
 
     columns: np.ndarray
@@ -51,6 +56,7 @@ class Candidates:
     feasible: np.ndarray
     predecessor: np.ndarray
     anyone: np.ndarray
+    sure: np.ndarray
 
     def best(self, row: int, exclude_column: int = -1) -> int:
         """Index (into `columns`) of the best feasible identity for `row`, skipping store row
@@ -70,6 +76,7 @@ def find_candidates(
     max_bonus: float,
     columns: np.ndarray | None = None,
     exhaustive: np.ndarray | None = None,
+    plane: Floor | None = None,
 ) -> Candidates:
     """Score and gate `tracks` as if each were unassigned (callers skip a track's own identity).
 
@@ -77,6 +84,7 @@ def find_candidates(
         not gated. columns: consider only these store rows (e.g. the identities changed this round).
     exhaustive: (m,) bool, rows to check against every reachable identity whatever its appearance:
         `anyone[row]` then says whether any identity at all could take that track.
+    plane: where people are (`Floor`), or None: positions are not compared.
     """
     store.refresh()
     live = store.gid != UNASSIGNED
@@ -96,21 +104,35 @@ def find_candidates(
     similarity[~reach[:, union]] = np.nan
     with np.errstate(invalid="ignore"):
         keep = (similarity + max_bonus >= floor).any(axis=0)
+    if plane is not None and plane.mapped.any():
+        for camera in np.unique(cameras):
+            rows = cameras == camera
+            keep |= reach[np.ix_(rows, union)].any(axis=0) & plane.others_in_view(
+                int(camera), store.visit_track[union], store.visit_last[union], float(first[rows].min())
+            )
     kept, similarity = union[keep], similarity[:, keep]
     m, k = len(tracks), len(kept)
     score = np.full((m, k), -np.inf, dtype=np.float32)
     feasible = np.zeros((m, k), dtype=bool)
     predecessor = np.full((m, k), -1, dtype=np.int32)
+    sure = np.zeros(m, dtype=bool)
     if k:
+        zone_ok = None
+        if plane is not None:
+            zone_ok = plane.zone_ok(tracks, store.visit_position[kept], store.visit_height[kept])
         gating = gate.check(
             cameras,
             first,
             np.array([t.last_seen for t in tracks]),
             store.visit_first[kept],
             store.visit_last[kept],
+            zone_ok,
         )
         feasible = gating.feasible & ~np.isnan(similarity)
-        score = np.where(feasible, similarity + gating.bonus, -np.inf).astype(np.float32)
+        bonus = gating.bonus.astype(np.float64)
+        if plane is not None:
+            sure = plane.adjust(tracks, store.visit_track[kept], store.visit_last[kept], feasible, bonus)
+        score = np.where(feasible, similarity + bonus, -np.inf).astype(np.float32)
         predecessor = np.where(feasible, gating.predecessor, -1).astype(np.int32)
     anyone = feasible.any(axis=1)
     if exhaustive is not None:
@@ -133,4 +155,5 @@ def find_candidates(
         feasible=feasible,
         predecessor=predecessor,
         anyone=anyone,
+        sure=sure,
     )

@@ -58,9 +58,13 @@ class FusionStage:
         return [to_run_event(event) for event in self.fusion.events()]
 
     def summary(self, recent: int = 20) -> dict[str, Any]:
+        """summary.json's `fusion`: counters, decision delays (`decision_delay_*_seconds`: first row to
+        global id), recent hand-overs, and `floor`: which overlapping cameras compare positions
+        (calibrated, or the foot map learned from the run with its support and matrix)."""
         transitions = self.fusion.transitions
         return {**self.fusion.stats(), "transitions": len(transitions),
-                "recent_transitions": [asdict(t) for t in transitions[-recent:]]}
+                "recent_transitions": [asdict(t) for t in transitions[-recent:]],
+                "floor": self.fusion.floor_report()}
 
 
 def to_run_event(event: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,14 @@ def print_run_report(summary: dict[str, Any]) -> None:
     stages = ", ".join(f"{stage} {values.get('p50', 0):.1f}/{values.get('p95', 0):.1f}"
                        for stage, values in latency.items() if values.get("count"))
     console.print(f"latency ms p50/p95: {stages}")
+    fusion = summary.get("fusion") or {}
+    if fusion.get("decision_delay_p95_seconds") is not None:
+        console.print(f"global id decision delay s p50/p95/max: {fusion['decision_delay_p50_seconds']:.2f}/"
+                      f"{fusion['decision_delay_p95_seconds']:.2f}/{fusion['decision_delay_max_seconds']:.2f}")
+    for pair in (fusion.get("floor") or {}).get("overlaps", []):
+        support = (f" from {pair['inliers']} matches of {pair['track_pairs']} track pairs"
+                   if pair.get("inliers") else "")
+        console.print(f"floor {' / '.join(pair['cameras'])}: {pair['state']}{support}")
     for camera_id, camera in summary["cameras"].items():
         if camera.get("last_error"):
             console.print(f"[red]camera {camera_id}: {camera['state']}: {camera['last_error']}[/red]")

@@ -3,7 +3,8 @@ benchmark folder.
 
     DIR/video/<camera_id>.mp4   H.264, the rendered camera
     DIR/gt/<camera_id>.txt      MOTChallenge ground truth (see write_gt)
-    DIR/cameras.yml             the cameras file (docs/cameras-file.md): uris, links, overlaps
+    DIR/cameras.yml             the cameras file (docs/cameras-file.md): uris, links, overlaps, and
+                                each camera's true ground-plane calibration (ground.py)
     DIR/identities.json         per global id: sprite identity, split, lookalike-of, visits,
                                 per-camera appearance intervals, walks between cameras
     DIR/scenario.json           how it was made: arguments, frame count, each camera's view and look
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from .ground import ground_yaml
 from .render import render_camera
 from .site import MIN_VISIBLE, Person, Site, make_site, plan_people
 from .sprites import DEFAULT_VIDEO, SpriteBank, load_sprite_bank
@@ -228,7 +230,7 @@ def generate(
     for camera_index, camera in enumerate(site.cameras):
         write_gt(out / "gt" / f"{camera.id}.txt", results[camera_index][0])
     seen_by_camera = {site.cameras[c].id: results[c][1] for c in results}
-    write_cameras_yml(out / "cameras.yml", site, spec)
+    write_cameras_yml(out / "cameras.yml", site, spec, sources)
     identities = identities_doc(site, people, seen_by_camera, spec.fps, spec.n_frames)
     (out / "identities.json").write_text(json.dumps(identities, indent=1) + "\n")
     elapsed = time.perf_counter() - started
@@ -295,7 +297,10 @@ def write_gt(path: Path, rows: np.ndarray) -> None:
             )
 
 
-def write_cameras_yml(path: Path, site: Site, spec: ScenarioSpec) -> None:
+def write_cameras_yml(
+    path: Path, site: Site, spec: ScenarioSpec, sources: dict[str, Source] | None = None
+) -> None:
+    """The cameras file; with `sources`, also every camera's true ground calibration (`ground:`)."""
     lines = [f"# Made by: {spec.command(path.parent)}", f"site: scenario-seed{spec.seed}", "cameras:"]
     for camera in site.cameras:
         lines += [f"  - id: {camera.id}", f"    uri: video/{camera.id}.mp4"]
@@ -311,6 +316,10 @@ def write_cameras_yml(path: Path, site: Site, spec: ScenarioSpec) -> None:
     overlaps = site.overlaps
     lines.append("  overlaps:" + ("" if overlaps else " []"))
     lines += [f"    - [{a}, {b}]" for a, b in overlaps]
+    if sources is not None:
+        lines.append("ground:  # the generator's truth: image foot point -> site plane (metres)")
+        for camera in site.cameras:
+            lines += ground_yaml(camera.id, camera.view, sources[camera.view.source], camera.group)
     path.write_text("\n".join(lines) + "\n")
 
 

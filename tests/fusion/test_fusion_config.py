@@ -17,7 +17,7 @@ from pyuniproc.fusion import ABLATIONS, FusionConfig
         ({"min_embeddings": 2.5}, r"min_embeddings must be an integer >= 1, got 2.5"),
         ({"window_seconds": 0.0}, r"window_seconds must be > 0, got 0.0"),
         ({"decision_seconds": -1.0}, r"decision_seconds must be >= 0, got -1.0"),
-        ({"decision_seconds": 5.0}, r"max_pending_seconds must be at least decision_seconds, got 4.0"),
+        ({"decision_seconds": 5.0}, r"max_pending_seconds must be at least decision_seconds, got 2.0"),
         (
             {"reentry_min_seconds": 20.0},
             r"reentry_max_seconds must be at least reentry_min_seconds, got 12.0",

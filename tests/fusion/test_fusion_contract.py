@@ -38,15 +38,18 @@ def test_output_is_the_same_rows_with_two_global_id_columns():
     assert "global_id" not in rows.data  # the input is not modified
 
 
-def test_rows_without_a_fresh_embedding_wait_and_a_track_with_none_is_never_assigned():
-    fusion = Fusion(SITE, config(min_embeddings=2, decision_seconds=1.0))
+def test_rows_without_a_fresh_embedding_wait_and_a_track_with_none_gets_its_own_id_after_the_delay():
+    # The decision delay is bounded: a track that never shows an embedding waits max_pending_seconds, then
+    # gets an identity of its own (its first embeddings would trigger a review that may move it).
+    fusion = Fusion(SITE, config(min_embeddings=2, decision_seconds=1.0, max_pending_seconds=1.5))
     out = play(
-        fusion, [Visit("cam1", 1, 0.0, 2.0, np.full(4, np.nan, np.float32)), Visit("cam1", 2, 0.0, 2.0, RED)]
+        fusion, [Visit("cam1", 1, 0.0, 2.4, np.full(4, np.nan, np.float32)), Visit("cam1", 2, 0.0, 2.4, RED)]
     )
-    assert {gid for _, gid in out[("cam1", 1)]} == {-1}
+    assert {gid for t, gid in out[("cam1", 1)] if t < 1.5} == {-1}
+    assert {gid for t, gid in out[("cam1", 1)] if t >= 1.8} == {2}
+    assert fusion.stats()["decision_delay_max_seconds"] <= 1.5 + 0.2  # the delay plus one round
     # Nobody else has been seen, so nobody else could be track 2: it gets its id at its first embedding.
     assert [gid for _, gid in out[("cam1", 2)]][:3] == [1, 1, 1]
-    assert fusion.stats()["tracks_in_memory"] == 1  # the one without evidence is forgotten when it ends
 
 
 def test_a_pending_track_shows_a_tentative_id_and_keeps_it_if_it_turns_out_new():
