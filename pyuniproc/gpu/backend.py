@@ -13,7 +13,6 @@ torch resolves "auto" to "cpu" without trying anything else.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +35,14 @@ def gpu_missing() -> str | None:
     """What keeps the GPU backend from running on this machine, in words; None when it can run.
 
     torch is imported only when it is installed (so a CPU-only install never loads it)."""
-    if importlib.util.find_spec("torch") is None:
+    try:
+        import torch
+    except ImportError:
         return "torch is not installed"
-    if importlib.util.find_spec("onnx") is None:
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
         return "the onnx package (which reads the model files) is not installed"
-    import torch
-
     if not torch.cuda.is_available():
         return f"torch {torch.__version__} sees no CUDA device (a CPU-only build, or no NVIDIA GPU or driver)"
     return None
