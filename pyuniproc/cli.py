@@ -74,6 +74,9 @@ def _register_run(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--realtime", action="store_true", default=None, help="pace files at their native rate")
     run.add_argument("--loop", action="store_true", default=None, help="loop files")
     run.add_argument("--no-progress", action="store_true", help="no live progress display")
+    run.add_argument("--backend", choices=("auto", "cpu", "gpu"), default=None,
+                     help="where the detector and ReID run (default: the module's "
+                          "parameters.pyuniproc.backend; auto = the GPU when torch sees CUDA, else the CPU)")
     view = run.add_argument_group("live view", "a web page of every camera, served with /metrics, /healthz "
                                   "and /readyz on one port")
     view.add_argument("--view", action="store_true", help="serve the live view while running")
@@ -94,7 +97,8 @@ def run_command(args: argparse.Namespace) -> int:
     module = load_module_config(args.module or default_module_file())
     site = load_cameras(args.cameras) if args.cameras else site_from_sources(args.source)
     options = RunOptions(out_dir=args.out, max_seconds=args.max_seconds, max_frames=args.max_frames,
-                         realtime=args.realtime, loop=args.loop, progress=not args.no_progress)
+                         realtime=args.realtime, loop=args.loop, progress=not args.no_progress,
+                         backend=args.backend)
     pipeline = Pipeline(module, site, options)
     if args.view:
         from pyuniproc.view import serve_view

@@ -36,6 +36,10 @@ class RuntimeSettings:
     """`parameters.pyuniproc`: knobs of the embedded runtime only."""
 
     queue_size: int = 8
+    # which device runs the detector and the ReID embedder (read at start): auto = an NVIDIA GPU when torch
+    # with CUDA is installed and sees one, else ONNX Runtime on the CPU; cpu / gpu force one (gpu fails at
+    # start, naming what is missing, where it cannot run). Same pipeline, tracker, fusion and outputs on both.
+    backend: str = "auto"
     annotated_video: bool = True
     summary_period_seconds: float = 2.0
     batch_wait_ms: float = 5.0  # how long to wait for more cameras' frames before running a partial batch
@@ -127,6 +131,13 @@ def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSetti
             value = _number(doc, f"parameters.pyuniproc.{key}", value)
             value = int(value) if expected is int else value
         values[key] = value
+    if "backend" in values:
+        from pyuniproc.gpu.backend import check_backend_name  # no torch import: names only
+
+        try:
+            check_backend_name(values["backend"])
+        except ValueError as exc:
+            raise doc.error(f"{where}.backend", str(exc)) from None
     for key, least in (("queue_size", 1), ("detector_workers", 1), ("detector_threads", 0)):
         if key in values and values[key] < least:
             raise doc.error(f"parameters.pyuniproc.{key}", f"must be >= {least}, got {values[key]!r}")

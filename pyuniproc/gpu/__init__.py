@@ -17,6 +17,9 @@
   GIL), on one GPU or alternating over several; `cuda_flags` makes their CUDA waits sleep, not spin;
 - `stats`, `report`, `parity`: what `pyuniproc bench-gpu` measures and writes.
 
+- `backend`: `parameters.pyuniproc.backend` (auto / cpu / gpu) resolved at start, and the detector and
+  embedder `pyuniproc run` uses on the resolved backend.
+
 Nothing here imports torch until asked: `create_detector_auto` returns the CPU detector on a machine
 without torch or CUDA, so CI and CPU deployments never need the GPU packages.
 """
@@ -29,33 +32,21 @@ from typing import Any
 
 def gpu_available() -> bool:
     """True when torch with a usable CUDA device and the `onnx` package are importable."""
-    try:
-        from pyuniproc.gpu.detector import cuda_usable
-    except ImportError:  # torch not installed
-        return False
-    return cuda_usable()
+    from pyuniproc.gpu.backend import gpu_missing
+
+    return gpu_missing() is None
 
 
 def create_detector_auto(kind: str, *, model_dir: Path, backend: str = "auto", **options: Any) -> Any:
     """The detector `kind` on the GPU when one is usable (backend "auto"), else the onnxruntime one.
 
-    backend: "auto", "gpu" (fail without CUDA) or "cpu". options: as `pyuniproc.detect.create_detector`
-    (confidence_threshold, nms_iou_threshold, min_width, min_height, model_file, intra_op_threads,
-    precision; the last two only matter on the CPU).
+    backend: "auto", "gpu" (fail without CUDA, saying what is missing) or "cpu". options: as
+    `pyuniproc.detect.create_detector` (confidence_threshold, nms_iou_threshold, min_width, min_height,
+    model_file, intra_op_threads, precision; the last two only matter on the CPU).
     """
-    if backend not in ("auto", "gpu", "cpu"):
-        raise ValueError(f"backend must be 'auto', 'gpu' or 'cpu', got {backend!r}")
-    if backend == "gpu" or (backend == "auto" and gpu_available()):
-        if not gpu_available():
-            raise RuntimeError("backend 'gpu' asked for, but torch sees no CUDA device (or onnx is missing)")
-        from pyuniproc.gpu.detector import GpuDetector
+    from pyuniproc.gpu.backend import create_detector, resolve_backend
 
-        options.pop("intra_op_threads", None)
-        options.pop("precision", None)  # CPU-only choice; the GPU runs the float weights in fp16
-        return GpuDetector(kind, model_dir=model_dir, **options)
-    from pyuniproc.detect import create_detector
-
-    return create_detector(kind, model_dir=model_dir, **options)
+    return create_detector(kind, backend=resolve_backend(backend), model_dir=model_dir, **options)
 
 
 __all__ = ["create_detector_auto", "gpu_available"]

@@ -10,19 +10,29 @@ from pyuniproc.config.module import ModuleConfig, RuntimeSettings
 from pyuniproc.config.yaml_source import ConfigError
 from pyuniproc.detect import KIND_BY_CONVERTER
 from pyuniproc.detect.onnx_detector import PRECISIONS
-from pyuniproc.gpu import create_detector_auto
+from pyuniproc.gpu import backend as backends
 from pyuniproc.reid.selection import GATE_OPTIONS, SCHEDULE_OPTIONS, EmbedSelection
 from pyuniproc.runtime.pyfunc_host import PyFuncStage, load_pyfunc
 from pyuniproc.track import create_tracker
 
 __all__ = [
     "GATE_OPTIONS", "SCHEDULE_OPTIONS", "build_detector", "build_pyfuncs", "build_reid", "build_tracker",
-    "detector_threads",
+    "detector_threads", "resolve_backend",
 ]
 
 
-def build_detector(module: ModuleConfig) -> Any:
-    """The detector named by the `nvinfer@detector` element's converter class."""
+def resolve_backend(module: ModuleConfig, requested: str | None = None) -> str:
+    """"cpu" or "gpu": `requested` (the `--backend` flag) or `parameters.pyuniproc.backend`, resolved once at
+    start; "gpu" where it cannot run is a ConfigError that says what is missing and how to install it."""
+    try:
+        return backends.resolve_backend(requested or module.runtime.backend)
+    except (ValueError, backends.BackendUnavailable) as exc:
+        raise ConfigError(module.path, str(exc), field="parameters.pyuniproc.backend") from None
+
+
+def build_detector(module: ModuleConfig, backend: str | None = None) -> Any:
+    """The detector named by the `nvinfer@detector` element's converter class, on `backend` ("cpu" or "gpu";
+    None: resolved from the module)."""
     spec = module.detector
     kind = KIND_BY_CONVERTER.get(spec.converter)
     if kind is None:
@@ -32,9 +42,10 @@ def build_detector(module: ModuleConfig) -> Any:
     if precision not in PRECISIONS:
         raise ConfigError(module.path, f"unknown CPU precision {precision!r}; known: {list(PRECISIONS)}",
                           field="parameters.pyuniproc.cpu_precision")
-    # An NVIDIA GPU when torch sees one (same ONNX weights, same decoder), else ONNX Runtime on the CPU.
-    return create_detector_auto(
-        kind, model_dir=spec.model_dir, model_file=spec.model_file,
+    # Same ONNX weights and decoder on both: torch on the GPU, or ONNX Runtime on the CPU.
+    return backends.create_detector(
+        kind, backend=backend or resolve_backend(module), model_dir=spec.model_dir,
+        model_file=spec.model_file,
         confidence_threshold=spec.confidence_threshold, nms_iou_threshold=spec.nms_iou_threshold,
         min_width=spec.min_width, min_height=spec.min_height, precision=precision,
         intra_op_threads=detector_threads(module.runtime),
@@ -50,9 +61,10 @@ def detector_threads(settings: RuntimeSettings, cpus: int | None = None) -> int:
     return max(1, (cpus or os.cpu_count() or 1) // settings.detector_workers)
 
 
-def build_reid(module: ModuleConfig) -> Any:
-    """The ReID step from the `nvinfer@attribute_model` element and `parameters.reid`; None if absent."""
-    from pyuniproc.reid import create_embedder, kind_for_model_file
+def build_reid(module: ModuleConfig, backend: str | None = None) -> Any:
+    """The ReID step from the `nvinfer@attribute_model` element and `parameters.reid`, its embedder on
+    `backend` ("cpu" or "gpu"; None: resolved from the module); None if the module has no ReID model."""
+    from pyuniproc.reid import kind_for_model_file
     from pyuniproc.runtime.reid_stage import ReidStage
 
     spec = module.reid
@@ -63,7 +75,8 @@ def build_reid(module: ModuleConfig) -> Any:
         selection = EmbedSelection.from_settings(spec.selection)
     except (TypeError, ValueError) as exc:
         raise ConfigError(module.path, str(exc), field="parameters.reid") from None
-    embedder = create_embedder(kind, model_dir=spec.model_dir, model_file=spec.model_file)
+    embedder = backends.create_embedder(kind, backend=backend or resolve_backend(module),
+                                        model_dir=spec.model_dir, model_file=spec.model_file)
     return ReidStage(embedder, selection=selection)
 
 

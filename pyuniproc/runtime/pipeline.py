@@ -34,7 +34,7 @@ from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import ModuleConfig
 from pyuniproc.outputs import LatencyStats
 from pyuniproc.runtime.batching import IDLE_WAIT_SECONDS, Planned, RoundRobin
-from pyuniproc.runtime.build import build_detector, build_pyfuncs, build_reid, build_tracker
+from pyuniproc.runtime.build import build_detector, build_pyfuncs, build_reid, build_tracker, resolve_backend
 from pyuniproc.runtime.camera_control import (
     ADD,
     REMOVED_REASON,
@@ -89,6 +89,7 @@ class RunOptions:
     max_frames: int | None = None  # per camera, for tests and quick looks
     progress: bool = True
     watch_module: bool = True  # apply edits of the module YAML while running
+    backend: str | None = None  # auto / cpu / gpu (`--backend`); None: `parameters.pyuniproc.backend`
 
 
 @dataclass
@@ -115,9 +116,13 @@ class Pipeline:
         self.site = site
         self.options = options
         self.settings = module.runtime
-        self.detector = build_detector(module)
+        self.backend = resolve_backend(module, options.backend)  # "cpu" or "gpu", for the whole run
+        self.detector = build_detector(module, self.backend)
         self.pyfuncs = build_pyfuncs(module, site)
-        self.reid = build_reid(module)
+        self.reid = build_reid(module, self.backend)
+        log.info("backend %s (asked: %s): detector %r, ReID %r", self.backend,
+                 options.backend or module.runtime.backend, self.detector,
+                 None if self.reid is None else self.reid.embedder.name)
         # Global ids need appearance: fusion runs when the module has a ReID model.
         self.fusion = FusionStage(site, module.fusion) if self.reid is not None and module.fusion else None
         self.latency = {stage: LatencyStats() for stage in STAGES}
@@ -473,7 +478,8 @@ class Pipeline:
         sections = changed_sections(self.module, edited)
         trackers = [c.tracker for c in self._cameras.values() if c.tracker is not None]
         try:  # build and check everything first, so a failing edit changes nothing
-            detector = build_detector(edited) if detector_needs_reload(self.module, edited) else None
+            reload = detector_needs_reload(self.module, edited)
+            detector = build_detector(edited, self.backend) if reload else None
             if "tracker" in sections:
                 if edited.tracker.kind != self.module.tracker.kind:
                     raise ValueError(f"{edited.path}: changing the tracker kind needs a restart")
@@ -583,6 +589,7 @@ class Pipeline:
             "module": str(self.module.path),
             "site": self.site.name,
             "detector": self.module.detector.model_file,
+            "backend": self.backend,
             "elapsed_seconds": round(elapsed, 3),
             "frames_processed": processed,
             "throughput_fps": round(processed / elapsed, 2) if elapsed > 0 else 0.0,

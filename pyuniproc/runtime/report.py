@@ -31,7 +31,8 @@ def print_run_report(summary: dict[str, Any]) -> None:
         if camera.get("last_error"):
             console.print(f"[red]camera {camera_id}: {camera['state']}: {camera['last_error']}[/red]")
     console.print(f"status: {summary['status']}; {summary['frames_processed']} frames in "
-                  f"{summary['elapsed_seconds']:.1f} s ({summary['throughput_fps']:.1f} frames/s)")
+                  f"{summary['elapsed_seconds']:.1f} s ({summary['throughput_fps']:.1f} frames/s"
+                  f"{', backend ' + summary['backend'] if summary.get('backend') else ''})")
     for line in results_lines(summary["outputs"]):
         console.print(line, highlight=False, markup=False)
 

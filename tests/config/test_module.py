@@ -87,3 +87,15 @@ def test_detector_workers_and_threads_come_from_the_module(monkeypatch):
     monkeypatch.setenv("DETECTOR_THREADS", "2")
     runtime = load_module_config(MODULE).runtime
     assert (runtime.detector_workers, runtime.detector_threads) == (3, 2)
+
+
+def test_backend_defaults_to_auto_and_follows_the_environment(monkeypatch):
+    assert load_module_config(MODULE).runtime.backend == "auto"
+    monkeypatch.setenv("BACKEND", "cpu")
+    assert load_module_config(MODULE).runtime.backend == "cpu"
+
+
+def test_unknown_backend_rejected_naming_field_and_value(monkeypatch):
+    monkeypatch.setenv("BACKEND", "tpu")
+    with pytest.raises(ConfigError, match=r"parameters\.pyuniproc\.backend.*auto, cpu, gpu.*'tpu'"):
+        load_module_config(MODULE)

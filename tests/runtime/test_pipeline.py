@@ -159,3 +159,12 @@ def test_without_a_gpu_the_detector_runs_on_onnx_runtime(module_config):
     if gpu_available():
         pytest.skip("this machine has a GPU: the GPU detector is picked")
     assert isinstance(build_detector(module_config), OnnxDetector)
+
+
+def test_the_summary_and_log_name_the_backend(tmp_path, module_config, caplog):
+    caplog.set_level("INFO", logger="pyuniproc.runtime.pipeline")
+    camera = CameraSpec(id="cam1", uri=str(VTEST))
+    summary = run(module_config, [camera], tmp_path, max_frames=8, backend="cpu")
+    assert summary["backend"] == "cpu"
+    assert json.loads((tmp_path / "summary.json").read_text())["backend"] == "cpu"
+    assert any(record.getMessage().startswith("backend cpu (asked: cpu)") for record in caplog.records)
