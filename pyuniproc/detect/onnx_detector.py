@@ -79,11 +79,6 @@ class OnnxDetector:
                 )
             weights = self.entry["int8"]
         self.precision = precision
-        # A model that rounds its input to whole pixel levels itself gets a uint8 resize (0.4 vs
-        # 1.2 ms a frame): the rounding is within the quantisation step the network applies anyway.
-        # Scenario IDF1 moved by less than shifting the float input by a quarter level does
-        # (benchmarks/cpu/README.md).
-        self.whole_level_input = float(weights.get("input_step_levels", 0.0)) >= 1.0
         self.model_path = verified_path(self.model_dir, weights["file"], weights["sha256"])
         self.session = open_session(self.model_path, intra_op_threads)
         net_input = self.entry["input"]
@@ -100,9 +95,7 @@ class OnnxDetector:
 
     def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """(H, W, 3) uint8 RGB frames of any sizes -> (N, 3, S, S) float32 net input."""
-        return to_nchw_batch(
-            images, self.input_size, self.scale, self.bias, whole_levels=self.whole_level_input
-        )
+        return to_nchw_batch(images, self.input_size, self.scale, self.bias)
 
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
         """One onnxruntime call for the whole batch; raw outputs in MODELS.json order."""

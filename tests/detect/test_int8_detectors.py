@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from pyuniproc.detect import DEFAULT_MODEL_DIR, ModelError, box_iou, create_detector
@@ -48,9 +49,9 @@ def test_a_provenance_file_without_int8_copies_says_how_to_make_them(tmp_path):
         create_detector("ssdlite_pedestrian", model_dir=model_dir, precision="int8")
 
 
-def test_int8_models_that_quantise_their_input_to_whole_levels_get_the_uint8_resize():
-    for kind, step in (("ssdlite_pedestrian", 1.0), ("nanodet_coco", 1.079)):
-        int8_detector = create_detector(kind, model_dir=DEFAULT_MODEL_DIR, precision="int8")
-        assert int8_detector.entry["int8"]["input_step_levels"] == step
-        assert int8_detector.whole_level_input
-        assert not create_detector(kind, model_dir=DEFAULT_MODEL_DIR).whole_level_input
+def test_float_and_int8_detectors_get_the_same_net_input(vtest_frames):
+    frames = list(vtest_frames.values())
+    for kind in ("ssdlite_pedestrian", "nanodet_coco"):
+        float_input = create_detector(kind, model_dir=DEFAULT_MODEL_DIR).preprocess(frames)
+        int8_input = create_detector(kind, model_dir=DEFAULT_MODEL_DIR, precision="int8").preprocess(frames)
+        np.testing.assert_array_equal(float_input, int8_input)
