@@ -216,6 +216,7 @@ def bench_command(args: argparse.Namespace) -> int:
     if realtime is not None:
         console.print(_realtime_line(realtime))
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)  # `make bench` on a fresh clone has no out/
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
 

@@ -18,7 +18,7 @@ def test_the_reported_round_is_the_one_with_the_median_speed_up():
 
 
 def test_a_short_run_without_the_baseline_interpreter_still_measures_pyuniproc(tmp_path):
-    figures = tmp_path / "bench.json"
+    figures = tmp_path / "out" / "bench.json"  # a folder that does not exist yet, as on a fresh clone
     code = main(
         [
             "bench",
