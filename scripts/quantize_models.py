@@ -3,10 +3,19 @@
 
 Why: on a laptop or CI box the detector is most of the work per frame. Static int8 quantisation
 (ONNX QDQ: per-channel int8 weights, uint8 activations calibrated on real frames) runs the same
-network ~1.8x faster in ONNX Runtime on x86 CPUs with VNNI, with boxes that agree with the float
-model (see `--check` figures below and benchmarks/README.md). The float files stay the reference and
-what Savant/TensorRT builds its engines from; pyuniproc picks the int8 file on the CPU when
+network 1.5-1.8x faster in ONNX Runtime on x86 CPUs, with boxes that agree with the float model (see
+`--check` figures below and benchmarks/cpu/README.md). The float files stay the reference and what
+Savant/TensorRT builds its engines from; pyuniproc picks the int8 file on the CPU when
 `parameters.pyuniproc.cpu_precision` is `int8`.
+
+The weights of convolutions with group 1 use 7 of their 8 bits (`reduce_range`): on x86 CPUs without
+VNNI (AVX2, early AVX-512), ONNX Runtime runs them as uint8 x int8 matrix products with `vpmaddubsw`,
+which adds two products into a saturating 16-bit sum; 255 * 127 * 2 overflows it, 255 * 64 * 2 does
+not. With 8-bit weights the int8 SSDLite's scores on an AVX2 CPU differed from the exact sums a VNNI
+CPU computes by up to 0.41 (mean 0.07), and the quality gate's cam1 IDF1 by 0.05; now every x86 CPU
+computes the same exact sums, at the same speed (scripts/probe_detector_numerics.py). Depthwise
+convolutions keep 8 bits: their kernel widens each product to 32 bits, and 7 bits there cost SSDLite
+accuracy (mean score change to fp32 0.055 instead of 0.031, gate IDF1 0.31 instead of 0.39).
 
 What it does (~30 s on 2 cores):
 1. verifies the committed float models against MODELS.json;
@@ -103,21 +112,23 @@ def nodes_with_infinite_constants(path: Path) -> list[str]:
     return [node.name for node in model.graph.node if infinite.intersection(node.input)]
 
 
-def input_step_levels(path: Path, input_name: str, scale_factor: float) -> float:
-    """The step of the quantised model's first QuantizeLinear on its input, in pixel levels (0-255).
-
-    At >= 1 the model rounds its input to whole levels itself, so the runtime may resize in uint8
-    (4x cheaper) without changing what the network sees by more than one of those steps.
-    """
+def gemm_weights(path: Path) -> list[str]:
+    """Weights of the convolutions with group 1, which ONNX Runtime runs as u8s8 matrix products: the
+    products whose pairwise 16-bit sums saturate on x86 CPUs without VNNI. Depthwise convolutions have
+    their own kernel, which widens every product to 32 bits, so their weights keep all 8 bits. (Neither
+    detector has MatMul or Gemm nodes; they would need the same.)"""
     import onnx
-    from onnx import numpy_helper
 
     model = onnx.load(str(path))
-    scales = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    if any(node.op_type in ("MatMul", "Gemm") for node in model.graph.node):
+        raise RuntimeError(f"{path}: MatMul/Gemm weights would need 7 bits too; add them here")
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    names = []
     for node in model.graph.node:
-        if node.op_type == "QuantizeLinear" and node.input[0] == input_name:
-            return round(float(scales[node.input[1]]) / abs(scale_factor), 4)
-    raise RuntimeError(f"{path}: no QuantizeLinear on the input {input_name!r}")
+        group = next((attr.i for attr in node.attribute if attr.name == "group"), 1)
+        if node.op_type == "Conv" and group == 1 and node.input[1] in initializers:
+            names.append(node.input[1])
+    return names
 
 
 def quantize(kind: str, frames: list[np.ndarray], model_dir: Path) -> dict:
@@ -140,19 +151,23 @@ def quantize(kind: str, frames: list[np.ndarray], model_dir: Path) -> dict:
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             nodes_to_exclude=nodes_with_infinite_constants(prepared),
+            # 7-bit weights where products are summed in pairs (above); the rest keep 8 bits.
+            extra_options={"TensorQuantOverrides": {
+                name: [{"reduce_range": True, "axis": 0}] for name in gemm_weights(prepared)
+            }},
         )
     return {
         "file": target.name,
         "sha256": sha256_of(target),
-        "method": "onnxruntime quantize_static, QDQ, per-channel int8 weights, uint8 activations, MinMax "
-        "calibration",
+        "method": "onnxruntime quantize_static, QDQ, per-channel int8 weights (7 bits, reduce_range, for "
+        "the convolutions with group 1 and matrix products; 8 bits for depthwise ones), uint8 activations, "
+        "MinMax calibration",
         "calibration": {
             "video": str(VIDEO.relative_to(REPO)),
             "frames": list(CALIBRATION_FRAMES),
             "preprocessing": f"pyuniproc {kind} preprocess (the runtime's)",
         },
         "quantized_with": {"onnxruntime": ort.__version__},
-        "input_step_levels": input_step_levels(target, detector.input_name, detector.scale),
         "float_sha256": sha256_of(source),
     }
 

@@ -32,8 +32,10 @@ class OnnxDetector:
     min_width / min_height: smallest box kept, in original-frame pixels (0 keeps all).
     intra_op_threads: onnxruntime threads per inference (None: all cores).
     precision: "fp32" runs the converted float model; "int8" its statically quantised copy
-        (scripts/quantize_models.py, MODELS.json `int8` entry): ~1.8x faster on CPUs with VNNI, same
-        preprocessing and decoder, boxes within a few hundredths of score of the float ones.
+        (scripts/quantize_models.py, MODELS.json `int8` entry): 1.5-1.7x faster on AVX2 and ~1.8x with
+        VNNI, same preprocessing and decoder; SSDLite's scores differ from fp32 by 0.03 on average.
+        Its matrix-product weights use 7 bits, so CPUs without VNNI compute the same exact integer
+        sums as those with it (with 8 bits they saturated and moved scores by up to 0.4).
     model_file: the ONNX file name the module YAML names, if any; it must be the file MODELS.json
         records for this kind, so a YAML pairing one model's converter with another's file fails at start.
     """
@@ -79,11 +81,6 @@ class OnnxDetector:
                 )
             weights = self.entry["int8"]
         self.precision = precision
-        # A model that rounds its input to whole pixel levels itself gets a uint8 resize (0.4 vs
-        # 1.2 ms a frame): the rounding is within the quantisation step the network applies anyway.
-        # Scenario IDF1 moved by less than shifting the float input by a quarter level does
-        # (benchmarks/cpu/README.md).
-        self.whole_level_input = float(weights.get("input_step_levels", 0.0)) >= 1.0
         self.model_path = verified_path(self.model_dir, weights["file"], weights["sha256"])
         self.session = open_session(self.model_path, intra_op_threads)
         net_input = self.entry["input"]
@@ -100,9 +97,7 @@ class OnnxDetector:
 
     def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """(H, W, 3) uint8 RGB frames of any sizes -> (N, 3, S, S) float32 net input."""
-        return to_nchw_batch(
-            images, self.input_size, self.scale, self.bias, whole_levels=self.whole_level_input
-        )
+        return to_nchw_batch(images, self.input_size, self.scale, self.bias)
 
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
         """One onnxruntime call for the whole batch; raw outputs in MODELS.json order."""

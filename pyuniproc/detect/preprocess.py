@@ -3,25 +3,28 @@
 Both detectors were trained and published with TensorFlow's *legacy* bilinear resize
 (`align_corners=False, half_pixel_centers=False`: output pixel i samples input position i * in/out),
 which OpenCV's `resize` (half-pixel centres) does not reproduce: on vtest.avi the difference reaches
-1.4 after SSD normalisation, enough to move scores. Two implementations of that sampling:
+1.4 after SSD normalisation, enough to move scores. Two numpy implementations of that sampling, equal
+bit for bit:
 
-- `resize_bilinear_legacy`: numpy, bit-exact with TensorFlow's kernel (the reference; ~1.4 ms per
-  768x576 -> 300x300 frame on one core);
-- `resize_legacy_fast`: OpenCV's `warpAffine` on float32 with the inverse map x_src = x_dst * in/out,
-  which is the legacy sampling; equal to the reference within float rounding (~1e-5) and ~2x faster
-  (0.65 ms). The float models get this one.
-- the same warpAffine on uint8 (`whole_levels=True`): 0.25 ms, but the result is rounded to whole
-  levels, which moves the float SSD's raw heads by up to 0.12. The int8 models quantise their input
-  to steps of 1.0 (SSDLite) and 1.08 (NanoDet) levels anyway (MODELS.json `input_step_levels`), so
-  for them the rounding is within what the network sees; the detectors pick this path then.
+- `resize_bilinear_legacy`: the reference, written like TensorFlow's kernel (four neighbours per
+  output pixel, lerp along x on both rows, then along y);
+- `resize_legacy_fast`: the same arithmetic done separably (lerp along x on the source rows that are
+  needed, then combine them along y), the one the detectors use.
+
+Why numpy and not OpenCV's `warpAffine` (the previous fast path): its result depends on the OpenCV
+version and on which SIMD path or IPP variant runs (0.014 levels off the reference with OpenCV 5.1 on
+an AVX2 CPU, 5.8 with OpenCV 4.12), so detections and the quality gate moved between machines.
+numpy's float32 `subtract`, `multiply` and `add` are correctly rounded IEEE operations whatever the
+vector width, and nothing here is a reduction, so these results are the same on every CPU.
+`scripts/probe_resize.py` measures the speed of both against OpenCV.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
-import cv2
 import numpy as np
 
 
@@ -57,8 +60,9 @@ def resize_bilinear_legacy(image: np.ndarray, height: int, width: int) -> np.nda
     """(H, W, C) uint8 -> (height, width, C) float32, TF1 `ResizeBilinear(align_corners=False)` exactly.
 
     The arithmetic order (lerp along x on both rows, then along y) is TensorFlow's, so results are
-    bit-identical to the graph's own preprocessor, not just close. One gather of the four neighbours
-    and in-place float32 arithmetic: about 1.4 ms for 768x576 -> 300x300 on one core.
+    bit-identical to the graph's own preprocessor, not just close. Kept as the plain statement of that
+    rule, which `resize_legacy_fast` and the GPU kernels are tested against: one gather of the four
+    neighbours of every output pixel, then float32 maths.
     """
     in_h, in_w, channels = image.shape
     corners, weight_x, weight_y = _resize_table(in_h, in_w, height, width, channels)
@@ -76,24 +80,59 @@ def resize_bilinear_legacy(image: np.ndarray, height: int, width: int) -> np.nda
     return top.reshape(height, width, channels)
 
 
-def resize_legacy_fast(
-    image: np.ndarray, height: int, width: int, *, whole_levels: bool = False
-) -> np.ndarray:
-    """(H, W, C) uint8 -> (height, width, C) with TF1 legacy bilinear sampling, via OpenCV: float32,
-    or uint8 rounded to whole levels when `whole_levels`.
+@dataclass(frozen=True)
+class _SeparablePlan:
+    """Where `resize_legacy_fast` reads, for one (in_h, in_w, channels) -> (out_h, out_w) pair."""
 
-    Output pixel (x, y) samples the input at (x * W / width, y * H / height), no half-pixel shift;
-    replicated borders match the legacy kernel's clamp to the last row and column.
-    """
-    in_h, in_w = image.shape[:2]
-    inverse_map = np.array([[in_w / width, 0.0, 0.0], [0.0, in_h / height, 0.0]])
-    return cv2.warpAffine(
-        image if whole_levels else image.astype(np.float32),
-        inverse_map,
-        (width, height),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REPLICATE,
+    rows: np.ndarray
+    """(2 * out_h,) source rows: the upper neighbour of every output row, then the lower one."""
+    left: np.ndarray
+    """(out_w * channels,) index of the left neighbour's value in a flattened source row."""
+    right: np.ndarray
+    """(out_w * channels,) the same for the right neighbour."""
+    weight_x: np.ndarray
+    """(1, out_w * channels) float32 weight of the right neighbour."""
+    weight_y: np.ndarray
+    """(out_h, 1) float32 weight of the lower row."""
+
+
+@lru_cache(maxsize=64)
+def _separable_plan(in_h: int, in_w: int, out_h: int, out_w: int, channels: int) -> _SeparablePlan:
+    y0, y1, wy = _axis_table(in_h, out_h)
+    x0, x1, wx = _axis_table(in_w, out_w)
+    channel = np.arange(channels)
+    return _SeparablePlan(
+        rows=np.concatenate([y0, y1]).astype(np.intp),
+        left=(x0[:, None] * channels + channel).ravel().astype(np.intp),
+        right=(x1[:, None] * channels + channel).ravel().astype(np.intp),
+        weight_x=np.repeat(wx, channels)[None, :],
+        weight_y=wy[:, None],
     )
+
+
+def resize_legacy_fast(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H, W, C) uint8 -> (height, width, C) float32, bit-identical to `resize_bilinear_legacy`.
+
+    Separable: the 2 * height source rows the output needs are gathered once, their left and right
+    neighbours' values (uint8) are lerped along x into float32, and the upper and lower halves of that
+    are lerped along y. The operations and their order per output value are the reference's
+    (`top = l + (r - l) * wx` on both rows, then `top + (bottom - top) * wy`); only fewer and cheaper
+    gathers (bytes of whole rows, not four float pixels per output). The uint8 -> float32 casts happen
+    inside the ufuncs, so each step is one pass over memory.
+    """
+    in_h, in_w, channels = image.shape
+    plan = _separable_plan(in_h, in_w, height, width, channels)
+    rows = np.take(image, plan.rows, axis=0, mode="clip").reshape(2 * height, in_w * channels)
+    left = np.take(rows, plan.left, axis=1, mode="clip")
+    right = np.take(rows, plan.right, axis=1, mode="clip")
+    lerped = np.subtract(right, left, dtype=np.float32)
+    lerped *= plan.weight_x
+    np.add(left, lerped, out=lerped)
+    top, bottom = lerped[:height], lerped[height:]
+    bottom -= top
+    bottom *= plan.weight_y
+    top += bottom
+    return top.reshape(height, width, channels)
 
 
 def check_images(images: Sequence[np.ndarray]) -> None:
@@ -107,25 +146,19 @@ def check_images(images: Sequence[np.ndarray]) -> None:
 
 
 def to_nchw_batch(
-    images: Sequence[np.ndarray],
-    size: int,
-    scale: float,
-    bias: float | Sequence[float],
-    *,
-    whole_levels: bool = False,
+    images: Sequence[np.ndarray], size: int, scale: float, bias: float | Sequence[float]
 ) -> np.ndarray:
     """Frames of any sizes -> (N, 3, size, size) float32 holding `resized * scale + bias[channel]`.
 
     Every frame is stretched to the square net input (no letterbox), as the source graphs were fed,
     so boxes map back with one scale factor per axis. bias: one value or one per RGB channel.
-    whole_levels: resize in uint8 (for models that quantise their input to >= 1 level anyway).
     """
     check_images(images)
     batch = np.empty((len(images), 3, size, size), dtype=np.float32)
     scale32 = np.float32(scale)
     bias_chw = np.broadcast_to(np.asarray(bias, dtype=np.float32), (3,))[:, None, None]
     for index, image in enumerate(images):
-        resized = resize_legacy_fast(image, size, size, whole_levels=whole_levels).transpose(2, 0, 1)
-        np.multiply(resized, scale32, out=batch[index], casting="unsafe")
+        resized = resize_legacy_fast(image, size, size).transpose(2, 0, 1)
+        np.multiply(resized, scale32, out=batch[index])
         batch[index] += bias_chw
     return batch

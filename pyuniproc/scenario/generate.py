@@ -35,9 +35,12 @@ from .site import MIN_VISIBLE, Person, Site, make_site, plan_people
 from .sprites import DEFAULT_VIDEO, SpriteBank, load_sprite_bank
 from .views import Source, load_sources
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 """2: views no wider than their source allows, sprites at most 1.25x their native size, mild looks,
-premultiplied blending, distractor rows for people less than half visible, crf 23."""
+premultiplied blending, distractor rows for people less than half visible, crf 23.
+3: views, sprites and the camera blur resampled in numpy (`scenario.resample`) instead of OpenCV,
+whose warpAffine / resize / GaussianBlur results depended on the CPU's SIMD path and on IPP: the same
+spec now gives the same pixels on every machine (same rules, pixels within 1-2 levels of v2)."""
 
 
 @dataclass(frozen=True)

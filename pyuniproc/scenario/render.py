@@ -23,6 +23,7 @@ import av
 import cv2
 import numpy as np
 
+from .resample import gaussian_blur, resize
 from .site import MIN_VISIBLE, Person, Site
 from .sprites import SpriteBank, SpriteFrame
 from .views import Source
@@ -183,9 +184,9 @@ def apply_look(frame: np.ndarray, look, lut: np.ndarray | None = None) -> np.nda
     """Tone curve, colour cast and blur of a camera (its noise is added separately)."""
     if lut is None:
         lut = np.stack(look.tables(), axis=1).reshape(256, 1, 3)
-    frame = cv2.LUT(frame, lut)
+    frame = cv2.LUT(frame, lut)  # a table lookup: exact on any build
     if look.blur_sigma > 0:
-        frame = cv2.GaussianBlur(frame, (0, 0), look.blur_sigma)
+        frame = gaussian_blur(frame, look.blur_sigma)
     return frame
 
 
@@ -216,12 +217,11 @@ def sprite_pixels(rgba: np.ndarray, scale: float, *, mirror: bool = False, feath
     """
     sh, sw = rgba.shape[:2]
     out_w, out_h = max(1, round(sw * scale)), max(1, round(sh * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    px = cv2.resize(rgba.astype(np.float32), (out_w, out_h), interpolation=interp)
+    px = resize(rgba, out_w, out_h)  # area average when shrinking, bilinear when enlarging
     if mirror:
         px = px[:, ::-1]
     if feather_sigma > 0:
-        px = cv2.GaussianBlur(px, (0, 0), feather_sigma)
+        px = gaussian_blur(px, feather_sigma)
     return px
 
 

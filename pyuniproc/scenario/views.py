@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .resample import warp_scaled
+
 BACKGROUNDS_DIR = Path(__file__).resolve().parents[2] / "samples" / "backgrounds"
 MIN_PERSON_HEIGHT = 28  # output pixels; smaller people are too small to be worth tracking
 PAIR_SCALE_FACTOR = 1.1  # an overlap pair's crops may magnify this much more than a single view's
@@ -135,34 +137,17 @@ class View:
         return np.stack([x, y], axis=1)
 
     def render_background(self, source: Source) -> np.ndarray:
-        x0, y0, x1, y1 = self.crop
-        # An affine warp samples the crop at sub-pixel positions (the crop need not be whole pixels).
-        s = self.scale
-        matrix = np.array([[s, 0, -x0 * s], [0, s, -y0 * s]])
-        if self.mirror:
-            matrix = np.array([[-1, 0, self.width], [0, 1, 0]]) @ np.vstack([matrix, [0, 0, 1]])
-        return cv2.warpAffine(
-            source.image,
-            matrix,
-            (self.width, self.height),
-            flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REFLECT,
-        )
+        """(height, width, 3) uint8: the crop, resampled bilinearly (the crop need not be whole pixels)."""
+        size = (self.width, self.height)
+        return warp_scaled(source.image, self.crop[:2], self.scale, size, mirror=self.mirror)
 
     def render_front(self, source: Source) -> np.ndarray | None:
         """(height, width) float32 opacity of the source's foreground scenery in this view, or None."""
         if source.front is None:
             return None
-        s = self.scale
-        matrix = np.array([[s, 0, -self.crop[0] * s], [0, s, -self.crop[1] * s]])
-        if self.mirror:
-            matrix = np.array([[-1, 0, self.width], [0, 1, 0]]) @ np.vstack([matrix, [0, 0, 1]])
-        return cv2.warpAffine(
-            source.front.astype(np.float32),
-            matrix,
-            (self.width, self.height),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REFLECT,
+        return warp_scaled(
+            source.front.astype(np.float32), self.crop[:2], self.scale, (self.width, self.height),
+            mirror=self.mirror,
         )
 
     def walk_band(self, source: Source) -> tuple[float, float]:

@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from pyuniproc.detect import DEFAULT_MODEL_DIR, ModelError, box_iou, create_detector
@@ -23,7 +24,8 @@ def test_int8_finds_the_confident_float_boxes_on_real_frames(kind, vtest_frames)
         if len(sure) and len(quantized):
             found += int((box_iou(sure, quantized.xyxy).max(axis=1) > 0.7).sum())
     assert confident >= 5
-    assert found >= 0.9 * confident  # measured: 151/152 (SSDLite) and 214/214 (NanoDet) on 40 frames
+    # measured on 40 unseen frames (scripts/quantize_models.py --check): 147/152 (SSDLite), 214/214 (NanoDet)
+    assert found >= 0.9 * confident
 
 
 def test_an_unknown_precision_is_refused():
@@ -48,9 +50,28 @@ def test_a_provenance_file_without_int8_copies_says_how_to_make_them(tmp_path):
         create_detector("ssdlite_pedestrian", model_dir=model_dir, precision="int8")
 
 
-def test_int8_models_that_quantise_their_input_to_whole_levels_get_the_uint8_resize():
-    for kind, step in (("ssdlite_pedestrian", 1.0), ("nanodet_coco", 1.079)):
-        int8_detector = create_detector(kind, model_dir=DEFAULT_MODEL_DIR, precision="int8")
-        assert int8_detector.entry["int8"]["input_step_levels"] == step
-        assert int8_detector.whole_level_input
-        assert not create_detector(kind, model_dir=DEFAULT_MODEL_DIR).whole_level_input
+@pytest.mark.parametrize("kind", ["ssdlite_pedestrian", "nanodet_coco"])
+def test_int8_outputs_do_not_depend_on_whether_the_cpu_has_vnni(kind, vtest_frames):
+    """Without VNNI, ONNX Runtime adds pairs of uint8 x int8 products in saturating 16-bit sums; with 8-bit
+    weights that moved SSDLite's scores by up to 0.41 against the exact sums of a VNNI CPU. The weights use
+    7 bits, so no sum can saturate: the outputs equal those of `session.x64quantprecision` (products
+    widened to 16 bits first, i.e. exact), bit for bit, on any x86 CPU."""
+    import onnxruntime as ort
+
+    detector = create_detector(kind, model_dir=DEFAULT_MODEL_DIR, precision="int8")
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.x64quantprecision", "1")
+    exact = ort.InferenceSession(str(detector.model_path), sess_options=options,
+                                 providers=["CPUExecutionProvider"])
+    batch = detector.preprocess(list(vtest_frames.values()))
+    widened = exact.run(detector.output_names, {detector.input_name: batch})
+    for shipped, exact_output in zip(detector.infer(batch), widened, strict=True):
+        np.testing.assert_array_equal(shipped, exact_output)
+
+
+def test_float_and_int8_detectors_get_the_same_net_input(vtest_frames):
+    frames = list(vtest_frames.values())
+    for kind in ("ssdlite_pedestrian", "nanodet_coco"):
+        float_input = create_detector(kind, model_dir=DEFAULT_MODEL_DIR).preprocess(frames)
+        int8_input = create_detector(kind, model_dir=DEFAULT_MODEL_DIR, precision="int8").preprocess(frames)
+        np.testing.assert_array_equal(float_input, int8_input)

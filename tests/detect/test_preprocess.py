@@ -38,23 +38,36 @@ def test_rejects_frames_that_are_not_hw3_uint8(bad):
         to_nchw_batch([np.zeros((10, 10, 3), np.uint8), bad], 8, 1.0, 0.0)
 
 
-def test_fast_resize_samples_like_the_exact_legacy_kernel():
-    rng = np.random.default_rng(3)
-    for in_h, in_w, size in ((576, 768, 300), (272, 640, 416), (100, 90, 300)):
-        image = rng.integers(0, 256, size=(in_h, in_w, 3), dtype=np.uint8)
-        exact = resize_bilinear_legacy(image, size, size)
-        fast = resize_legacy_fast(image, size, size)
-        assert fast.dtype == np.float32 and fast.shape == (size, size, 3)
-        # Float rounding only, never the ~175-level shift of half-pixel-centre resizing.
-        assert np.abs(fast - exact).max() <= 1e-3
+SIZES = [
+    (576, 768, 300),  # vtest into SSDLite: downscale by 1.92 x 2.56
+    (272, 640, 416),  # a wide camera into NanoDet: upscale in y, downscale in x
+    (100, 90, 300),  # upscale both ways: the last output columns clamp to the last input column
+    (1080, 1920, 416),
+    (1, 2, 4),
+    (7, 3, 5),
+]
 
 
-def test_whole_level_resize_is_the_float_resize_rounded():
-    rng = np.random.default_rng(5)
-    image = rng.integers(0, 256, size=(576, 768, 3), dtype=np.uint8)
-    levels = resize_legacy_fast(image, 300, 300, whole_levels=True)
-    exact = resize_bilinear_legacy(image, 300, 300)
-    assert levels.dtype == np.uint8
-    assert np.abs(levels.astype(np.float32) - exact).max() <= 1.0
-    batch = to_nchw_batch([image], 300, scale=1 / 127.5, bias=-1.0, whole_levels=True)
-    np.testing.assert_allclose(batch[0], levels.transpose(2, 0, 1) / 127.5 - 1.0, atol=1e-6)
+@pytest.mark.parametrize(("in_h", "in_w", "size"), SIZES)
+def test_fast_resize_is_the_exact_legacy_kernel_bit_for_bit(in_h, in_w, size):
+    image = np.random.default_rng(in_h * in_w).integers(0, 256, size=(in_h, in_w, 3), dtype=np.uint8)
+    exact = resize_bilinear_legacy(image, size, size)
+    fast = resize_legacy_fast(image, size, size)
+    assert fast.dtype == np.float32 and fast.shape == (size, size, 3)
+    # Same float32 operations in the same order: equal bits, not just close ones.
+    np.testing.assert_array_equal(fast.view(np.uint32), exact.view(np.uint32))
+
+
+def test_fast_resize_reads_views_of_larger_frames():
+    frame = np.random.default_rng(9).integers(0, 256, size=(200, 300, 3), dtype=np.uint8)
+    crop = frame[10:150, 20:260]  # not contiguous
+    np.testing.assert_array_equal(resize_legacy_fast(crop, 64, 64),
+                                  resize_bilinear_legacy(np.ascontiguousarray(crop), 64, 64))
+
+
+def test_batch_is_the_exact_resize_scaled_and_shifted():
+    image = np.random.default_rng(5).integers(0, 256, size=(576, 768, 3), dtype=np.uint8)
+    batch = to_nchw_batch([image], 300, scale=1 / 127.5, bias=(-1.0, -0.5, 0.0))
+    exact = resize_bilinear_legacy(image, 300, 300).transpose(2, 0, 1)
+    expected = exact * np.float32(1 / 127.5) + np.array([-1.0, -0.5, 0.0], np.float32)[:, None, None]
+    np.testing.assert_array_equal(batch[0], expected)

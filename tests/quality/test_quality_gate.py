@@ -44,7 +44,7 @@ MULTI_CAMERA_TOLERANCE = 0.04
 """The same for multi-camera IDF1, which was 0.304-0.315 over four identical runs (fusion sees the
 cameras' frames in the order the runtime batches them, which depends on decoding speed)."""
 
-ENV_OVERRIDES = ("DETECTOR", "DETECTION_THRESHOLD", "TRACK_HIGH_THRESHOLD", "BATCH_SIZE")
+ENV_OVERRIDES = ("DETECTOR", "DETECTION_THRESHOLD", "TRACK_HIGH_THRESHOLD", "BATCH_SIZE", "CPU_PRECISION")
 
 
 def run_gate(work: Path) -> dict:
@@ -94,7 +94,16 @@ def _baseline_doc(result: dict) -> dict:
     }
 
 
+def summary_line(doc: dict) -> str:
+    """The guarded scores of a baseline-shaped document on one line (printed: `pytest -s` shows it)."""
+    cameras = " ".join(f"{cam} {s['IDF1']:.3f}/{s['HOTA']:.3f}" for cam, s in doc["cameras"].items())
+    combined, multi = doc["combined"], doc["multi_camera"]
+    return (f"IDF1/HOTA {cameras}; all cameras IDF1 {combined['IDF1']:.3f} HOTA {combined['HOTA']:.3f} "
+            f"MOTA {combined['MOTA']:.3f}; multi-camera IDF1 {multi.get('IDF1', float('nan')):.3f}")
+
+
 def test_scores_stay_within_tolerance_of_the_baseline(gate_result):
+    print(f"\nquality gate: {summary_line(_baseline_doc(gate_result))}; seconds {gate_result['seconds']}")
     if os.environ.get("UPDATE_QUALITY_BASELINE"):
         BASELINE.write_text(json.dumps(_baseline_doc(gate_result), indent=1) + "\n")
         pytest.skip(f"wrote {BASELINE}")

@@ -60,9 +60,16 @@ def test_bad_crops_are_rejected_by_index(any_embedder, bad, message):
 
 # ---------------------------------------------------------------- the shipped model
 def test_onnx_matches_the_torch_reference(embedder, reference):
-    """torch (the package's own network, unfolded, source normalisation) vs our folded ONNX + preprocess."""
+    """torch (the package's own network, unfolded, source normalisation) vs our folded ONNX + preprocess.
+
+    The reference was fed OpenCV's INTER_LINEAR resize, ours INTER_LINEAR_EXACT (the same rule rounded
+    in bit-exact fixed point, so that embeddings do not depend on the OpenCV build or CPU): some pixels
+    differ by one level, which moved the embeddings by at most 0.0030 (cosine >= 0.99980), as much as
+    shifting the whole input by half a level does (0.0035). The slips this test is here for are 30x
+    larger: BGR order 0.100 (cosine 0.80), the mean not subtracted 0.119, INTER_AREA 0.166."""
     out = embedder.embed(reference["crops"])
-    np.testing.assert_allclose(out, reference["torch_embedding"], atol=1e-4)
+    np.testing.assert_allclose(out, reference["torch_embedding"], atol=0.01)
+    assert (out * reference["torch_embedding"]).sum(axis=1).min() >= 0.999
 
 
 def test_same_person_crops_are_closer_than_different_people(embedder, reference):
