@@ -20,8 +20,9 @@ import numpy as np
 
 from pyuniproc.detect import models as detect_models
 from pyuniproc.detect.errors import ModelError
+from pyuniproc.module_files import models_dir
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "module" / "models" / "person_reid"
+DEFAULT_MODEL_DIR = models_dir() / "person_reid"
 """Where scripts/convert_reid.py writes the embedder in a source checkout."""
 REGENERATE = "regenerate with `python scripts/convert_reid.py` (tools: scripts/requirements-reid.txt)"
 
