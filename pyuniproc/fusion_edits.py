@@ -7,8 +7,9 @@ the module runs), and follows edits between two messages, checked by `load_modul
 checks them:
 
 - the gate's thresholds apply to the next frame (`config_reloaded`, section "reid");
-- `parameters.fusion` is read when `Fusion` is built (its gates and linker keep their copies), so an
-  edit there is reported once per value as `config_restart_needed` and the service keeps its settings;
+- `parameters.fusion` applies to the next decision round (`Fusion.reconfigure`: identities and tracks
+  are kept), except the fields the floor comparisons are built from at start (`FLOOR_FIELDS`: what the
+  floor learned depends on them), each reported once as `config_restart_needed`;
 - the ReID schedule (`refresh_frames`, `max_crops_per_frame`) has no effect here: Savant's attribute
   model embeds every person on every frame. Everything else in the file is the module's concern.
 
@@ -26,6 +27,8 @@ from typing import Any
 
 from pyuniproc.config.module import ModuleConfig
 from pyuniproc.config.yaml_source import load_yaml
+from pyuniproc.fusion import Fusion
+from pyuniproc.fusion.config import FLOOR_FIELDS
 from pyuniproc.reid import QualityGate
 from pyuniproc.runtime.build import GATE_OPTIONS
 from pyuniproc.runtime.live_config import ModuleWatcher
@@ -42,8 +45,10 @@ def quality_gate(module: ModuleConfig) -> QualityGate:
 class FusionEdits:
     """Follows the module YAML for the fusion service; `poll()` between messages."""
 
-    def __init__(self, module: ModuleConfig, *, interval_seconds: float = 2.0) -> None:
+    def __init__(self, module: ModuleConfig, fusion: Fusion | None = None, *,
+                 interval_seconds: float = 2.0) -> None:
         self.module = module
+        self.fusion = fusion  # the running Fusion, reconfigured by an edit of parameters.fusion
         self._started = module.fusion  # what the running Fusion was built with
         self.watcher = ModuleWatcher(module.path, interval_seconds=interval_seconds)
         self._reported: dict[str, Any] = {}  # parameters.fusion fields reported as needing a restart
@@ -61,32 +66,48 @@ class FusionEdits:
             named = [k for k in GATE_OPTIONS if str(exc).startswith(k)]
             field = "parameters.reid" + (f".{named[0]}" if named else "")
             return None, [self._rejected(load_yaml(edited.path).error(field, str(exc)))]
-        notices = self._fusion_restarts(edited)
+        notices, fusion_applied = self._fusion_edits(edited)
         changed = gate != quality_gate(self.module)
         self.module = edited
-        if not changed:
+        sections = (["reid"] if changed else []) + (["fusion"] if fusion_applied else [])
+        if not sections:
             return None, notices
         self.watcher.accepted()
-        log.info("%s: crop-quality gate edited, applied: %s", edited.path, gate)
-        return gate, notices + [_notice("config_reloaded", sections=["reid"],
-                                        version=self.watcher.status.version, file=str(edited.path))]
+        if changed:
+            log.info("%s: crop-quality gate edited, applied: %s", edited.path, gate)
+        return (gate if changed else None), notices + [_notice(
+            "config_reloaded", sections=sections, version=self.watcher.status.version, file=str(edited.path))]
 
-    def _fusion_restarts(self, edited: ModuleConfig) -> list[dict[str, Any]]:
-        started = dataclasses.asdict(self._started) if self._started is not None else {}
-        now = dataclasses.asdict(edited.fusion) if edited.fusion is not None else {}
+    def _fusion_edits(self, edited: ModuleConfig) -> tuple[list[dict[str, Any]], bool]:
+        """Apply an edit of parameters.fusion to the running Fusion; (restart notices, whether applied).
+
+        Fields in FLOOR_FIELDS keep their start values (each reported once); the rest apply."""
+        if edited.fusion is None or self._started is None:
+            return [], False
+        running = self.fusion.config if self.fusion is not None else self._started
+        started = dataclasses.asdict(self._started)
+        now = dataclasses.asdict(edited.fusion)
         doc = load_yaml(edited.path)
         notices = []
-        for name, value in now.items():
-            if value == started.get(name) or self._reported.get(name) == value:
+        fixed = {name for name in now if name in FLOOR_FIELDS or self.fusion is None}
+        for name in sorted(fixed):
+            value = now[name]
+            if value == started[name] or self._reported.get(name) == value:
                 continue
             field = f"parameters.fusion.{name}"
-            error = doc.error(field, f"edited to {value!r}; fusion builds its gates and linker from it at "
-                              f"start, so the service keeps {started.get(name)!r} until it is restarted")
+            error = doc.error(field, f"edited to {value!r}; fusion builds its floor comparisons from it at "
+                              f"start, so the service keeps {started[name]!r} until it is restarted")
             log.warning("%s", error)
             notices.append(_notice("config_restart_needed", error=str(error), file=error.path,
-                                   line=error.line, field=field, running=started.get(name), edited=value))
-        self._reported = {k: v for k, v in now.items() if v != started.get(k)}
-        return notices
+                                   line=error.line, field=field, running=started[name], edited=value))
+        self._reported = {k: v for k, v in now.items() if k in fixed and v != started[k]}
+        live = dataclasses.replace(edited.fusion, **{name: started[name] for name in fixed})
+        if self.fusion is None or live == running:
+            return notices, False
+        self.fusion.reconfigure(live)
+        changed = sorted(k for k, v in dataclasses.asdict(live).items() if v != getattr(running, k))
+        log.info("%s: fusion parameters edited, applied: %s", edited.path, ", ".join(changed))
+        return notices, True
 
     def _rejected(self, error: Exception) -> dict[str, Any]:
         log.error("%s; the fusion service keeps its previous configuration", error)

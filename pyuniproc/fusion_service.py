@@ -7,7 +7,7 @@ every person; the quality gate here decides which embeddings fusion trusts (crop
 occluded or cut by the frame edge get weight 0), as the embedded runtime's ReID step does.
 
 Edits of the module YAML while it runs: the crop-quality gate applies between messages, fusion's own
-parameters need a restart (pyuniproc.fusion_edits); the notices go with the next frame sent.
+parameters apply live but for the floor's (pyuniproc.fusion_edits); the notices go with the next frame sent.
 
 A malformed message is logged and counted, never fatal; an end of stream drops that camera's
 tracks (identities live on until their travel windows close). A camera missing from the cameras
@@ -199,7 +199,7 @@ def fusion_command(args: argparse.Namespace) -> int:
         fusion = Fusion(site, module.fusion, accept_unknown_cameras=True)
         listed = frozenset(camera.id for camera in site.cameras)
         service = FusionService(reader, writer, fusion, gate, FusionMetrics(telemetry.metrics),
-                                tick=telemetry.tick, site_cameras=listed, edits=FusionEdits(module))
+                                tick=telemetry.tick, site_cameras=listed, edits=FusionEdits(module, fusion))
         telemetry.metrics.registry.register(ServiceCollector(service, reader))
         try:
             with stop_on_signals(service.stop):

@@ -1,6 +1,7 @@
 """`pyuniproc fusion` follows edits of the module YAML between messages: the crop-quality gate applies to
-the next frame, fusion's own parameters are reported as needing a restart, a bad edit is rejected with
-file:line:field; the notices leave with the next frame sent (tag `config.events`)."""
+the next frame, fusion's own parameters apply to the running fusion (those of the floor need a
+restart), a bad edit is rejected with file:line:field; the notices leave with the next frame sent
+(tag `config.events`)."""
 
 import json
 from pathlib import Path
@@ -36,7 +37,7 @@ def service(tmp_path):
     module = load_module_config(module_file)
     fusion = Fusion(load_cameras(cameras), module.fusion, accept_unknown_cameras=True)
     return FusionService(None, Writer(), fusion, quality_gate(module),
-                         edits=FusionEdits(module, interval_seconds=0)), module_file
+                         edits=FusionEdits(module, fusion, interval_seconds=0)), module_file
 
 
 def small_person(index: int) -> FrameMessage:
@@ -85,14 +86,28 @@ def test_a_bad_gate_value_is_rejected_at_its_line_and_the_gate_stays(service):
     assert notice["error"].startswith(f"{module_file}:{line_of(module_file, 'min_confidence: 5')}: ")
 
 
-def test_a_fusion_parameter_edit_needs_a_restart_and_changes_nothing(service):
+def test_a_fusion_threshold_edit_applies_to_the_running_fusion(service):
     service, module_file = service
+    identities_before = service.fusion.stats()
     edit(module_file, "match_threshold: 0.94", "match_threshold: 0.9")
-    service.follow_edits()
     service.follow_edits()
     service.handle(small_person(0))
     [notice] = notices(service.writer.sent[-1])
-    assert (notice["kind"], notice["field"], notice["running"], notice["edited"]) == (
-        "config_restart_needed", "parameters.fusion.match_threshold", 0.94, 0.9)
-    assert notice["line"] == line_of(module_file, "match_threshold: 0.9")
-    assert service.fusion.config.match_threshold == 0.94
+    assert (notice["kind"], notice["sections"]) == ("config_reloaded", ["fusion"])
+    assert service.fusion.config.match_threshold == 0.9
+    assert service.fusion.stats().keys() == identities_before.keys()  # the same Fusion, not a new one
+
+
+def test_a_floor_setting_edit_needs_a_restart_while_the_rest_of_the_edit_applies(service):
+    service, module_file = service
+    edit(module_file, "match_threshold: 0.94", "match_threshold: 0.9\n    floor_bonus: 0.2")
+    service.follow_edits()
+    service.follow_edits()  # reported once
+    service.handle(small_person(0))
+    restart, reloaded = notices(service.writer.sent[-1])
+    assert (restart["kind"], restart["field"], restart["edited"]) == (
+        "config_restart_needed", "parameters.fusion.floor_bonus", 0.2)
+    assert restart["line"] == line_of(module_file, "floor_bonus: 0.2")
+    assert reloaded["kind"] == "config_reloaded"
+    assert service.fusion.config.match_threshold == 0.9
+    assert service.fusion.config.floor_bonus == restart["running"] != 0.2

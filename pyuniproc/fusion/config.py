@@ -21,6 +21,15 @@ ABLATIONS = {
 """The three ablation settings of the benchmark: `FusionConfig().ablation("topology")`."""
 
 
+FLOOR_FIELDS = frozenset({
+    "use_floor", "learn_overlap_maps", "floor_near_metres", "floor_far_metres", "floor_bonus",
+    "floor_min_samples", "learn_zones", "zone_min_handovers", "zone_radius_heights",
+})
+"""Fields the floor comparisons (`pyuniproc.fusion.floor`) are built from when `Fusion` starts: what it
+has learned (foot maps, zones) depends on them, so an edit of one takes a restart; every other field
+applies live (`Fusion.reconfigure`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FusionConfig:
     """How the fusion stage links local tracks into global identities.

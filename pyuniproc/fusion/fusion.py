@@ -22,7 +22,7 @@ import numpy as np
 
 from pyuniproc.config.cameras import Site, Topology
 from pyuniproc.fusion import events
-from pyuniproc.fusion.config import FusionConfig
+from pyuniproc.fusion.config import FLOOR_FIELDS, FusionConfig
 from pyuniproc.fusion.constraints import Gate
 from pyuniproc.fusion.floor import Floor
 from pyuniproc.fusion.identities import IdentityStore
@@ -61,11 +61,7 @@ class Fusion:
             camera_ids = sorted(named.union(*topology.overlaps))
         self._topology, self._fixed_cameras = topology, isinstance(site, Site) and not accept_unknown_cameras
         self._gate = self._make_gate(camera_ids)
-        longest = max(
-            [config.reentry_max_seconds + config.travel_time_slack_seconds, config.overlap_handoff_seconds]
-            + [link.max_seconds + config.travel_time_slack_seconds for link in topology.links]
-        )
-        self.retire_after_seconds = config.retire_after_seconds or longest + config.expiry_slack_seconds
+        self.retire_after_seconds = self._retire_after(config)
         self._store = IdentityStore(len(camera_ids))
         self._cameras = {camera: CameraState(camera, i) for i, camera in enumerate(camera_ids)}
         self._tracks: dict[int, LocalTrack] = {}  # by uid, every track in memory
@@ -206,6 +202,31 @@ class Fusion:
         if self._plane is not None:
             self._plane.set_cameras(list(self._cameras), self._gate.overlap)
         return camera
+
+    def reconfigure(self, config: FusionConfig) -> None:
+        """Apply edited thresholds between two updates (a live edit of `parameters.fusion`): identities,
+        tracks and what the floor learned are kept; the new gate, linker thresholds and retirement
+        apply from the next decision round. ValueError, and nothing changed, for an edit of a field the
+        floor was built from (`FLOOR_FIELDS`: those take a restart)."""
+        floor_edits = sorted(
+            name for name in FLOOR_FIELDS if getattr(config, name) != getattr(self.config, name)
+        )
+        if floor_edits:
+            raise ValueError(f"fusion settings {', '.join(floor_edits)} are fixed at start (restart)")
+        self.config = config
+        self._gate = self._make_gate(list(self._cameras))
+        self.retire_after_seconds = self._retire_after(config)
+        self._linker.config, self._linker.gate = config, self._gate
+        self._linker.max_bonus = self._gate.covisibility_bonus + self._gate.transition_bonus
+        if self._plane is not None:
+            self._plane.set_cameras(list(self._cameras), self._gate.overlap)
+
+    def _retire_after(self, config: FusionConfig) -> float:
+        longest = max(
+            [config.reentry_max_seconds + config.travel_time_slack_seconds, config.overlap_handoff_seconds]
+            + [link.max_seconds + config.travel_time_slack_seconds for link in self._topology.links]
+        )
+        return config.retire_after_seconds or longest + config.expiry_slack_seconds
 
     def _make_gate(self, camera_ids: list[str]) -> Gate:
         return Gate.from_config(camera_ids, self._topology, self.config)

@@ -59,3 +59,19 @@ def test_from_mapping_reads_a_yaml_block_and_rejects_typos():
         FusionConfig.from_mapping({"match_treshold": 0.7})
     with pytest.raises(ValueError, match="must be a mapping, got list"):
         FusionConfig.from_mapping([0.7])
+
+
+def test_reconfigure_applies_thresholds_to_the_running_fusion_and_refuses_floor_settings():
+    from dataclasses import replace
+
+    from pyuniproc.config.cameras import Topology
+    from pyuniproc.fusion import Fusion
+
+    fusion = Fusion(Topology(links=(), overlaps=(("cam1", "cam2"),)))
+    retire_before = fusion.retire_after_seconds
+    fusion.reconfigure(replace(fusion.config, match_threshold=0.9, reentry_max_seconds=60.0))
+    assert fusion.config.match_threshold == 0.9
+    assert fusion.retire_after_seconds > retire_before  # the longest window grew with re-entry
+    with pytest.raises(ValueError, match="floor_bonus are fixed at start"):
+        fusion.reconfigure(replace(fusion.config, floor_bonus=0.1))
+    assert fusion.config.floor_bonus == FusionConfig().floor_bonus
