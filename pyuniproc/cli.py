@@ -36,6 +36,7 @@ def _optional_commands():
     """Subcommands living next to the code they drive; each module offers `register(subparsers)`."""
     from pyuniproc import fusion_service
     from pyuniproc.ablation import command as ablation
+    from pyuniproc.accuracy import command as accuracy
     from pyuniproc.bench import command as bench
     from pyuniproc.bench import gpu as bench_gpu
     from pyuniproc.deploy import cli as deploy
@@ -43,8 +44,8 @@ def _optional_commands():
     from pyuniproc.report import command as report
     from pyuniproc.scenario import cli as scenario
 
-    return [module.register for module in (bench, bench_gpu, scenario, evaluation, ablation, report, deploy,
-                                                fusion_service)]
+    return [module.register for module in (bench, bench_gpu, scenario, evaluation, ablation, accuracy, report,
+                                                deploy, fusion_service)]
 
 
 def _register_run(commands: argparse._SubParsersAction) -> None:
