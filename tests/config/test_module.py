@@ -11,10 +11,11 @@ REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "module" / "module.yml"
 
 
-def test_repo_module_maps_onto_the_embedded_runtime():
+def test_repo_module_maps_onto_the_embedded_runtime(monkeypatch):
+    monkeypatch.delenv("DETECTOR", raising=False)
     module = load_module_config(MODULE)
     assert module.name == "people_tracking"
-    assert module.detector.converter == "SsdliteConverter"
+    assert module.detector.converter == "NanodetConverter"  # the default, chosen by benchmarks/accuracy
     assert (module.detector.model_dir / module.detector.model_file).is_file()
     assert module.tracker.kind == "bytetrack"
     assert 0 < module.tracker.params["track_high_threshold"] <= module.tracker.params["new_track_threshold"]
@@ -87,3 +88,4 @@ def test_detector_workers_and_threads_come_from_the_module(monkeypatch):
     monkeypatch.setenv("DETECTOR_THREADS", "2")
     runtime = load_module_config(MODULE).runtime
     assert (runtime.detector_workers, runtime.detector_threads) == (3, 2)
+
