@@ -89,3 +89,28 @@ def test_detector_workers_and_threads_come_from_the_module(monkeypatch):
     runtime = load_module_config(MODULE).runtime
     assert (runtime.detector_workers, runtime.detector_threads) == (3, 2)
 
+
+RELINK = "\n  relink:\n    enabled: {enabled}\n    max_gap_frames: {gap}\n"
+
+
+def with_relink(tmp_path: Path, enabled: str = "true", gap: str = "20") -> Path:
+    text = MODULE.read_text()
+    if "\n  relink:" in text:  # the repo's own block goes; the test's stands in
+        start = text.index("\n  relink:")
+        end = text.index("\n\n", start)
+        text = text[:start] + text[end:]
+    text = text.replace("\n  tracker:\n", RELINK.format(enabled=enabled, gap=gap) + "\n  tracker:\n", 1)
+    return write(tmp_path, text)
+
+
+def test_relink_options_come_from_the_module(tmp_path):
+    assert load_module_config(with_relink(tmp_path)).relink == {"max_gap_frames": 20}
+
+
+def test_relink_can_be_switched_off(tmp_path):
+    assert load_module_config(with_relink(tmp_path, enabled="false")).relink is None
+
+
+def test_bad_relink_option_names_the_section(tmp_path):
+    with pytest.raises(ConfigError, match=r"parameters\.relink.*max_gap_frames"):
+        load_module_config(with_relink(tmp_path, gap="0"))
