@@ -15,7 +15,7 @@ CAMERAS ?= $(SCENARIO)/cameras.yml
 GT_DIR := $(patsubst %/,%,$(dir $(CAMERAS)))
 SCORED := $(wildcard $(GT_DIR)/gt)
 
-.PHONY: demo test bench lint lock clean system-deps
+.PHONY: demo test bench accuracy lint lock clean system-deps
 
 # Installs come from requirements.lock: exact versions with hashes for every runtime, eval, Kafka
 # and dev dependency (--no-deps: the lock is the whole set; TrackEval's unused GUI extras are left
@@ -61,6 +61,11 @@ test: $(BIN)/.installed system-deps lint
 
 bench: $(BIN)/.installed .venv-bench/.installed
 	$(BIN)/pyuniproc bench --cameras 4 --json out/bench.json
+
+# The accuracy protocol on its 6 held-out scenes (benchmarks/accuracy/README.md); scenes and pipeline
+# recordings are cached in out/accuracy, results written to out/accuracy/results.
+accuracy: $(BIN)/.installed
+	$(BIN)/pyuniproc accuracy --split test --work out/accuracy
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check pyuniproc module tests scripts setup.py

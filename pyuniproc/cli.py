@@ -47,6 +47,7 @@ def _optional_commands():
     command runs, so `pyuniproc --help` works on a plain install (tests/test_packaging.py)."""
     from pyuniproc import fusion_service
     from pyuniproc.ablation import command as ablation
+    from pyuniproc.accuracy import command as accuracy
     from pyuniproc.bench import command as bench
     from pyuniproc.bench import gpu as bench_gpu
     from pyuniproc.calibration import command as calibrate
@@ -56,8 +57,8 @@ def _optional_commands():
     from pyuniproc.scenario import cli as scenario
     from pyuniproc.serve import command as serve
 
-    return [module.register for module in (bench, bench_gpu, scenario, evaluation, ablation, report, deploy,
-                                                fusion_service, serve, calibrate)]
+    return [module.register for module in (bench, bench_gpu, scenario, evaluation, ablation, accuracy, report,
+                                                deploy, fusion_service, serve, calibrate)]
 
 
 def _register_run(commands: argparse._SubParsersAction) -> None:

@@ -60,6 +60,7 @@ def test_corrupt_model_is_a_clear_error(tmp_path, monkeypatch, capsys, precision
     model.write_bytes(model.read_bytes()[:1000])
     monkeypatch.setenv("MODEL_PATH", str(tmp_path / "models"))
     monkeypatch.setenv("CPU_PRECISION", precision)
+    monkeypatch.setenv("DETECTOR", "ssdlite")  # the profile whose file this test corrupts
     code = main(["run", "--module", str(MODULE), "--source", f"cam1={VTEST}", "--out", str(tmp_path / "o")])
     assert code == 2
     assert file_name in capsys.readouterr().err

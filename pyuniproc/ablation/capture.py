@@ -65,6 +65,8 @@ def fingerprint(scenario: str | Path, module: ModuleConfig, kind: str) -> str:
             module.tracker.kind,
             sorted(module.tracker.params.items()),
         ]
+        if getattr(module, "relink", None) is not None:  # absent: the fingerprint of before relinking
+            settings.append(("relink", sorted(module.relink.items())))
     for folder, model_file in models:  # the weights and their variants (int8 copy, anchors)
         files += folder.glob(f"{Path(model_file).stem}*")
     named = {

@@ -29,7 +29,10 @@ from pyuniproc.evaluation.metrics import (
 )
 from pyuniproc.evaluation.mot_io import load_distractors, load_ground_truth
 
-PER_CAMERA_KEYS = ("HOTA", "MOTA", "IDF1", "Recall", "Precision", "IDSW")
+PER_CAMERA_KEYS = (
+    "HOTA", "DetA", "AssA", "MOTA", "IDF1", "Recall", "Precision", "IDSW", "IDSW_pct_gt_tracks", "Frag",
+    "gt_tracks",
+)
 MULTI_CAMERA_KEYS = ("IDF1", "IDP", "IDR", "IDTP", "IDFP", "IDFN")
 
 

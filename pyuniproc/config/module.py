@@ -65,6 +65,7 @@ class ModuleConfig:
     runtime: RuntimeSettings = RuntimeSettings()
     reid: ReidSpec | None = None
     fusion: Any = None  # FusionConfig from `parameters.fusion`
+    relink: dict[str, Any] | None = None  # `parameters.relink` options (TrackRelinker); None: off
 
 
 def load_module_config(path: Path | str) -> ModuleConfig:
@@ -76,6 +77,7 @@ def load_module_config(path: Path | str) -> ModuleConfig:
         path=doc.path, name=spec.name, parameters=parameters, detector=spec.detector, tracker=spec.tracker,
         pyfuncs=spec.pyfuncs, runtime=_runtime_settings(doc, parameters.get("pyuniproc") or {}),
         reid=spec.reid, fusion=_fusion_config(doc, parameters.get("fusion")),
+        relink=_relink_options(doc, parameters.get("relink")),
     )
 
 
@@ -86,6 +88,25 @@ def _fusion_config(doc: YamlDocument, raw: Any) -> Any:
         return FusionConfig.from_mapping(raw)
     except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
         raise doc.error("parameters.fusion", str(exc)) from None
+
+
+def _relink_options(doc: YamlDocument, raw: Any) -> dict[str, Any] | None:
+    """`parameters.relink`: `enabled` plus `TrackRelinker` options, checked by building one."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise doc.error("parameters.relink", "must be a mapping")
+    options = dict(raw)
+    enabled = options.pop("enabled", True)
+    if not isinstance(enabled, bool):
+        raise doc.error("parameters.relink.enabled", f"must be true or false, got {enabled!r}")
+    from pyuniproc.track.relink import TrackRelinker
+
+    try:
+        TrackRelinker(**options)
+    except (TypeError, ValueError) as exc:
+        raise doc.error("parameters.relink", str(exc)) from None
+    return options if enabled else None
 
 
 def _section(doc: YamlDocument, where: str, parse: Any, raw: Any) -> Any:

@@ -88,6 +88,15 @@ def build_tracker(module: ModuleConfig) -> Any:
         raise ConfigError(module.path, str(exc), field="parameters.tracker") from None
 
 
+def build_relinker(module: ModuleConfig) -> Any:
+    """A fresh per-camera relink step from `parameters.relink` (None when off)."""
+    if module.relink is None:
+        return None
+    from pyuniproc.track.relink import TrackRelinker
+
+    return TrackRelinker(**module.relink)
+
+
 def build_pyfuncs(module: ModuleConfig, site: Site) -> list[PyFuncStage]:
     """Instantiate the module's pyfuncs; an empty `cameras_file` kwarg gets the run's cameras file."""
     stages = []

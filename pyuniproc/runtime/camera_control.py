@@ -48,6 +48,7 @@ class CameraRun:
     spec: CameraSpec
     worker: CameraWorker
     tracker: Any = None
+    relinker: Any = None  # TrackRelinker when parameters.relink is on (made on the first frame)
     frames_processed: int = 0
     last_frame: int = 0  # 1-based number of the last processed frame, as in the outputs
     track_id_offset: int = 0  # added to its tracker's ids: an earlier run's ids stay unique (resume.py)

@@ -34,7 +34,14 @@ from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import ModuleConfig
 from pyuniproc.outputs import LatencyStats
 from pyuniproc.runtime.batching import IDLE_WAIT_SECONDS, Planned, RoundRobin
-from pyuniproc.runtime.build import build_detector, build_pyfuncs, build_reid, build_tracker, resolve_backend
+from pyuniproc.runtime.build import (
+    build_detector,
+    build_pyfuncs,
+    build_reid,
+    build_relinker,
+    build_tracker,
+    resolve_backend,
+)
 from pyuniproc.runtime.camera_control import (
     ADD,
     REMOVED_REASON,
@@ -243,6 +250,7 @@ class Pipeline:
         self._resume.cameras[camera_id] = self._resume.point(camera_id).after(
             camera.last_frame, camera.largest_track_id)
         camera.tracker = None
+        camera.relinker = None
         log.info("camera %s: removed after %d frames (%d processed)", camera_id, snapshot["frames_received"],
                  snapshot["frames_processed"])
         return snapshot
@@ -367,6 +375,8 @@ class Pipeline:
             self.latency["embed"].add((t1 - t0) * 1000 / len(detected))
             cameras = [batch[i].camera_id for i in detected]
             self.telemetry.record_batch_stage([traces[i] for i in detected], cameras, "embed", t0, t1)
+        if self.module.relink is not None:
+            tracked = [self._relink(frame, tracks) for frame, tracks in zip(batch, tracked, strict=True)]
         for frame, tracks, trace in zip(batch, tracked, traces, strict=True):
             self._process_frame(frame, tracks, trace)
         if self.fusion is not None:
@@ -404,6 +414,14 @@ class Pipeline:
         self.latency["track"].add((t1 - t0) * 1000)
         self.telemetry.record_stage(trace, frame.camera_id, "track", t0, t1)
         return tracks
+
+    def _relink(self, frame: Frame, tracks: Detections) -> Detections:
+        """The camera's relink step (after ReID, whose embeddings it compares; before fusion): a new
+        track that continues one lost a moment ago nearby gets that track's id (track/relink.py)."""
+        camera = self._cameras[frame.camera_id]
+        if camera.relinker is None:
+            camera.relinker = build_relinker(self.module)
+        return camera.relinker.update(frame.index, tracks, (frame.height, frame.width))
 
     def _process_frame(self, frame: Frame, tracks: Detections, trace: Any) -> None:
         camera = self._cameras[frame.camera_id]

@@ -11,10 +11,11 @@ REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "module" / "module.yml"
 
 
-def test_repo_module_maps_onto_the_embedded_runtime():
+def test_repo_module_maps_onto_the_embedded_runtime(monkeypatch):
+    monkeypatch.delenv("DETECTOR", raising=False)
     module = load_module_config(MODULE)
     assert module.name == "people_tracking"
-    assert module.detector.converter == "SsdliteConverter"
+    assert module.detector.converter == "NanodetConverter"  # the default, chosen by benchmarks/accuracy
     assert (module.detector.model_dir / module.detector.model_file).is_file()
     assert module.tracker.kind == "bytetrack"
     assert 0 < module.tracker.params["track_high_threshold"] <= module.tracker.params["new_track_threshold"]
@@ -99,3 +100,29 @@ def test_unknown_backend_rejected_naming_field_and_value(monkeypatch):
     monkeypatch.setenv("BACKEND", "tpu")
     with pytest.raises(ConfigError, match=r"parameters\.pyuniproc\.backend.*auto, cpu, gpu.*'tpu'"):
         load_module_config(MODULE)
+
+
+RELINK = "\n  relink:\n    enabled: {enabled}\n    max_gap_frames: {gap}\n"
+
+
+def with_relink(tmp_path: Path, enabled: str = "true", gap: str = "20") -> Path:
+    text = MODULE.read_text()
+    if "\n  relink:" in text:  # the repo's own block goes; the test's stands in
+        start = text.index("\n  relink:")
+        end = text.index("\n\n", start)
+        text = text[:start] + text[end:]
+    text = text.replace("\n  tracker:\n", RELINK.format(enabled=enabled, gap=gap) + "\n  tracker:\n", 1)
+    return write(tmp_path, text)
+
+
+def test_relink_options_come_from_the_module(tmp_path):
+    assert load_module_config(with_relink(tmp_path)).relink == {"max_gap_frames": 20}
+
+
+def test_relink_can_be_switched_off(tmp_path):
+    assert load_module_config(with_relink(tmp_path, enabled="false")).relink is None
+
+
+def test_bad_relink_option_names_the_section(tmp_path):
+    with pytest.raises(ConfigError, match=r"parameters\.relink.*max_gap_frames"):
+        load_module_config(with_relink(tmp_path, gap="0"))
