@@ -41,12 +41,16 @@ SELECTOR_FIELD = "pipeline.elements[0].model.output.objects[0].selector.kwargs"
 
 @pytest.fixture
 def files(tmp_path):
-    """(module.yml, cameras.yml): copies of the repository's module and a one-camera site, linked."""
+    """(module.yml, cameras.yml): copies of the repository's module and a one-camera site, linked; the
+    copy runs the SSDLite profile, whose converter and real outputs these tests drive."""
     cameras = tmp_path / "cameras.yml"
     cameras.write_text(CAMERAS)
     module = tmp_path / "module.yml"
-    module.write_text(MODULE_YAML.read_text().replace("cameras_file: ${oc.env:CAMERAS_FILE, ''}",
-                                                      f"cameras_file: {cameras}"))
+    text = MODULE_YAML.read_text().replace("cameras_file: ${oc.env:CAMERAS_FILE, ''}",
+                                           f"cameras_file: {cameras}")
+    default = "detector: ${oc.env:DETECTOR, nanodet}"
+    assert text.count(default) == 1
+    module.write_text(text.replace(default, "detector: ${oc.env:DETECTOR, ssdlite}"))
     return module, cameras
 
 
@@ -200,13 +204,13 @@ def selector_rows(confidences: list[float]) -> np.ndarray:
 
 def test_the_selector_follows_a_lowered_threshold_that_savants_own_would_cut(files):
     module, _ = files
-    selector = LiveBBoxSelector(confidence_threshold=0.15, nms_iou_threshold=0.45, min_width=6, min_height=12,
+    selector = LiveBBoxSelector(confidence_threshold=0.15, nms_iou_threshold=0.45, min_width=6, min_height=28,
                                 watch_module=str(module), watch_interval_seconds=0)
     rows = selector_rows([0.12, 0.2, 0.5, 0.9])
     assert selector(rows)[:, 1].tolist() == pytest.approx([0.2, 0.5, 0.9])
     edit(module, THRESHOLD, "DETECTION_THRESHOLD, 0.1}}")
     assert selector(rows)[:, 1].tolist() == pytest.approx([0.12, 0.2, 0.5, 0.9])
-    edit(module, "min_height: 12", "min_height: 120")
+    edit(module, "min_height: 28", "min_height: 120")
     assert len(selector(rows)) == 0
 
 

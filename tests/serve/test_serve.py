@@ -178,6 +178,10 @@ def rss_mb() -> float:
     return int(re.search(r"^VmRSS:\s+(\d+)", Path("/proc/self/status").read_text(), re.MULTILINE)[1]) / 1024
 
 
+# SSDLite: this checks serve's per-source state. NanoDet's detector (the default) grows ONNX Runtime's
+# memory arena with the varying batch sizes (+53 MB over these 120 cycles after 150 warm-up ones,
+# flat with the arena off, which costs it 15-20 % CPU per frame): a detector matter, left open.
+@pytest.mark.parametrize("module_config", ["ssdlite"], indirect=True)
 def test_memory_stays_flat_over_many_source_starts_and_stops(serve):
     start, endpoint = serve
     service, sink, result = start(Site("churn", ()), source_timeout=0.3)
