@@ -28,6 +28,10 @@ MAX_LATENCY_MS = 250  # the skip_detection test's bound
 
 def overloaded_pipeline(out: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
     monkeypatch.setenv("TELEMETRY_PORT", str(free_port()))
+    # The bounds below were set for SSDLite fp32. NanoDet (the default detector) fp32 costs ~2.5x
+    # more per batch, so one batch alone outlasts the 250 ms bound (p50 1.2 s measured); NanoDet int8
+    # passes as well, but this test is about the policy, not the detector.
+    monkeypatch.setenv("DETECTOR", "ssdlite")
     module = load_module_config(MODULE)
     module = replace(
         # fp32, the slower detector: with int8 a quiet 2-core box nearly keeps up with 16 cameras
