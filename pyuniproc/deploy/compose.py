@@ -42,6 +42,7 @@ from pyuniproc.deploy.images import (
     PROMETHEUS_IMAGE,
     SavantImages,
 )
+from pyuniproc.deploy.sinks import file_sinks
 
 SOCKETS_VOLUME = "zmq_sockets"
 SOCKETS_DIR = "/tmp/zmq-sockets"
@@ -221,22 +222,7 @@ def fixed_services(site: Site, options: ComposeOptions) -> dict[str, dict[str, A
             },
             **gpu,
         },
-        "video-files": {
-            "image": images.adapters_gstreamer,
-            "restart": "unless-stopped",
-            "entrypoint": f"{ADAPTERS}/gst/sinks/video_files.sh",
-            "volumes": [sockets, f"{out}/video:/data/video"],
-            "environment": {"ZMQ_ENDPOINT": f"sub+connect:{MODULE_OUTPUT_SOCKET}",
-                            "DIR_LOCATION": "/data/video"},
-        },
-        "metadata-json": {
-            "image": images.adapters_py,
-            "restart": "unless-stopped",
-            "command": "python -m adapters.python.sinks.metadata_json",
-            "volumes": [sockets, f"{out}/metadata:/data/metadata"],
-            "environment": {"ZMQ_ENDPOINT": f"sub+connect:{FUSION_OUTPUT_SOCKET}",
-                            "FILENAME_PATTERN": "/data/metadata/%source_id.json"},
-        },
+        **file_sinks(images, sockets, out, MODULE_OUTPUT_SOCKET, FUSION_OUTPUT_SOCKET),
         "kafka-sink": {
             "image": images.adapters_py,
             "restart": "unless-stopped",

@@ -21,6 +21,7 @@ from typing import Any
 from pyuniproc import __version__
 from pyuniproc.config.cameras import Site
 from pyuniproc.deploy.images import JAEGER_IMAGE, PROMETHEUS_IMAGE, SavantImages
+from pyuniproc.deploy.sinks import file_sinks
 
 EMBEDDED_SAVANT_VERSION = "0.4.7"
 """Savant release of the adapter images: savant-rs 0.3.5, the message protocol of savant-rs 0.3.0."""
@@ -99,21 +100,7 @@ def embedded_services(site: Site, *, images: SavantImages, cameras_volume: str, 
                             **pyuniproc_env},
             "depends_on": {"module": {"condition": "service_started"}},
         },
-        "video-files": {
-            "image": images.adapters_gstreamer,
-            "restart": "unless-stopped",
-            "entrypoint": "/opt/savant/adapters/gst/sinks/video_files.sh",
-            "volumes": [sockets_volume, f"{out}/video:/data/video"],
-            "environment": {"ZMQ_ENDPOINT": f"sub+connect:{module_socket}", "DIR_LOCATION": "/data/video"},
-        },
-        "metadata-json": {
-            "image": images.adapters_py,
-            "restart": "unless-stopped",
-            "command": "python -m adapters.python.sinks.metadata_json",
-            "volumes": [sockets_volume, f"{out}/metadata:/data/metadata"],
-            "environment": {"ZMQ_ENDPOINT": f"sub+connect:{fusion_socket}",
-                            "FILENAME_PATTERN": "/data/metadata/%source_id.json"},
-        },
+        **file_sinks(images, sockets_volume, out, module_socket, fusion_socket),
         "jaeger": {
             "image": JAEGER_IMAGE,
             "restart": "unless-stopped",
