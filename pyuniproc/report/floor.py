@@ -100,7 +100,7 @@ def floor_section(data: RunData, colors: dict[str, str]) -> str:
                 "before position-based linking)."
                 "</p></section>")
     rows, plots = [], []
-    sizes = frame_sizes(data)
+    sizes = frame_sizes(data) if floor.get("overlaps") else {}
     for pair in floor.get("overlaps") or []:
         a, b = pair["cameras"]
         feet = matched_feet(data, a, b)
@@ -108,7 +108,7 @@ def floor_section(data: RunData, colors: dict[str, str]) -> str:
         rows.append(_pair_row(pair, feet, errors, colors))
         if len(feet):
             plots.append(feet_plot(feet, pair.get("homography"), sizes, colors))
-    table = (
+    table = '<p class="note">No overlapping cameras: positions are not compared.</p>' if not rows else (
         "<table><tr><th>cameras</th><th>state</th><th>used</th><th>matches</th><th>inliers</th>"
         "<th>track pairs</th><th>fit error</th><th>used since</th><th>same id in both</th>"
         f"<th>within tolerance</th></tr>{''.join(rows)}</table>"
