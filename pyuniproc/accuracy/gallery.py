@@ -2,7 +2,10 @@
 
 The fusion replay (`pyuniproc.ablation.replay`) gives every reported row a global id and its local
 track; the scorer gives each local track the GT person it covers most (`Scorer.track_owners`). A global
-id whose tracks cover more than one person is a wrong merge. For the `top` ids with most rows, one crop
+id holding rows of tracks of more than one person is a wrong merge (counted by rows, as the output shows
+them: a track shown for a moment under a tentative id that a correction later moved counts for both
+ids; `Scorer.linking`'s "wrong merges" count tracks by the id each mostly showed instead, so it is
+lower). For the `top` ids with most rows, one crop
 per camera (the largest box mid-way through the id's rows there, as `pyuniproc report` picks; one per
 GT person there when several people's tracks were merged into the id) is cut from the scene's video and
 kept as a small base64 JPEG for the self-contained HTML page; the JSON keeps only where each crop was
@@ -154,6 +157,6 @@ def render_gallery(seed: int | str, gallery: dict[str, Any] | None, thumbs: Thum
         )
     return (
         f"<h3>Seed {escape(str(seed))}: the {len(gallery['ids'])} largest of {gallery['identities']} global "
-        f"ids ({gallery['wrong_merges']} of all ids cover more than one GT person)</h3>"
+        f"ids ({gallery['wrong_merges']} of all ids hold rows of more than one GT person's tracks)</h3>"
         f'<div class="gallery">{"".join(cards)}</div>'
     )

@@ -82,7 +82,7 @@ def _galleries(doc: dict[str, Any], thumbnails: dict[str, Thumbs]) -> str:
         return ""
     return (
         "<h2>Largest global ids per scene <small>(one crop from every camera each was seen in; red: its "
-        "tracks cover more than one GT person, a wrong merge)</small></h2>" + "".join(parts)
+        "rows belong to tracks of more than one GT person, a wrong merge)</small></h2>" + "".join(parts)
     )
 
 

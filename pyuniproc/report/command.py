@@ -106,7 +106,7 @@ def write_report(
         cameras = Path(gt_dir) / "cameras.yml"
     data = load_run(run_dir, cameras)
     owners = track_people(run_dir, gt_dir) if gt_dir is not None else None
-    thumbs = make_thumbnails(data, per_identity=thumbnails) if thumbnails > 0 else {}
+    thumbs = make_thumbnails(data, per_identity=thumbnails, owners=owners) if thumbnails > 0 else {}
     page = render_page(data, thumbs, metrics, title=title, owners=owners)
     return write(out or run_dir / "report.html", page)
 

@@ -3,8 +3,9 @@
 Per identity, one visit per camera it was seen in (every camera is shown, so a wrong merge across
 cameras is seen at a glance), then its other visits by length up to `per_identity` in all, get one
 thumbnail each: the frame where the box is largest within the middle 80% of the visit (away from the
-entry and exit, where the person is cut by the frame edge). Each camera's video is decoded once per run
-that appended to the folder, front to back, stopping after the last frame needed.
+entry and exit, where the person is cut by the frame edge). In a scored run, each GT person whose
+tracks the identity holds gets a thumbnail as well (both sides of a wrong merge). Each camera's video is
+decoded once per run that appended to the folder, front to back, stopping after the last frame needed.
 """
 
 from __future__ import annotations
@@ -45,6 +46,31 @@ def pick_visits(identity: Identity, per_identity: int) -> list[Visit]:
     return sorted(chosen, key=lambda v: v.start)
 
 
+def pick_rows(
+    identity: Identity, per_identity: int, owners: dict[tuple[str, int], int] | None = None
+) -> list[tuple[Visit, Row]]:
+    """The row to show of each visit `pick_visits` chooses; with owners, then one more for each GT
+    person whose tracks the identity holds and none of those rows shows (the person's largest box in
+    the visit holding most of their rows)."""
+    shots = [(visit, best_row(visit.rows)) for visit in pick_visits(identity, per_identity)]
+    if not owners:
+        return shots
+    shown = {owners.get((visit.camera_id, row.track_id)) for visit, row in shots}
+    by_person: dict[int, list[tuple[Visit, list[Row]]]] = defaultdict(list)
+    for visit in identity.visits:
+        groups: dict[int, list[Row]] = defaultdict(list)
+        for row in visit.rows:
+            person = owners.get((visit.camera_id, row.track_id))
+            if person is not None:
+                groups[person].append(row)
+        for person, rows in groups.items():
+            by_person[person].append((visit, rows))
+    for person in sorted(set(by_person) - shown):
+        visit, rows = max(by_person[person], key=lambda item: len(item[1]))
+        shots.append((visit, best_row(rows)))
+    return sorted(shots, key=lambda shot: shot[1].pts)
+
+
 def best_row(rows: list[Row]) -> Row:
     """The row with the largest box within the middle 80% of `rows` (time order)."""
     lo, hi = int(len(rows) * 0.1), max(int(len(rows) * 0.9), int(len(rows) * 0.1) + 1)
@@ -59,8 +85,12 @@ def make_thumbnails(
     height: int = 96,
     quality: int = 80,
     max_identities: int | None = None,
+    owners: dict[tuple[str, int], int] | None = None,
 ) -> dict[int, list[Thumbnail]]:
     """global id -> its thumbnails in time order ({} for identities whose camera video is not found).
+
+    owners ((camera, local track) -> GT person, for a scored run): every person whose tracks the id
+    holds gets a thumbnail too, so each side of a wrong merge is shown.
 
     A folder that several runs appended to numbers each run's frames on from the last
     (`pyuniproc.runtime.resume`); summary.json's `numbering` says where each camera's source began
@@ -71,10 +101,9 @@ def make_thumbnails(
     wanted: dict[tuple[str, int], dict[int, list[tuple[Hashable, Box]]]] = defaultdict(dict)
     chosen: dict[tuple[int, str, int], Row] = {}
     for identity in data.identities[:max_identities]:
-        for visit in pick_visits(identity, per_identity):
+        for visit, row in pick_rows(identity, per_identity, owners):
             if visit.camera_id not in sources:
                 continue
-            row = best_row(visit.rows)
             run, index = frame_in_source(row.frame, starts.get(visit.camera_id, ()))
             key = (identity.global_id, visit.camera_id, row.frame)
             chosen[key] = row

@@ -68,5 +68,5 @@ def test_the_html_marks_the_merge_and_inlines_each_crop():
     assert '<div class="gid bad">' in html and "wrong merge: GT 100 + GT 200" in html
     assert html.count('src="data:image/jpeg;base64,AAAA"') == 2
     assert "cam1 · 0.2 s · GT 100" in html and "cam2 · 0.2 s · GT 200" in html
-    assert "1 of all ids cover more than one GT person" in html
+    assert "1 of all ids hold rows of more than one GT person's tracks" in html
     assert render_gallery(301, None, {}) == ""

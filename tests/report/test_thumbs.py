@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pyuniproc.report.data import Identity, Row, Visit
-from pyuniproc.report.thumbs import best_row, pick_visits
+from pyuniproc.report.thumbs import best_row, pick_rows, pick_visits
 
 
 def visit(camera: str, start: float, end: float) -> Visit:
@@ -25,3 +25,14 @@ def test_best_row_is_the_largest_box_away_from_the_ends():
     rows[0] = Row(1, 0.0, 1, 0, 0, 50, 90)  # largest, but at the entry: cut by the frame edge
     rows[5] = Row(6, 0.5, 1, 0, 0, 12, 30)
     assert best_row(rows).frame == 6
+
+
+def test_a_scored_run_shows_every_person_an_identity_holds():
+    """One visit in camera a: track 1 (GT person 10, large boxes) then track 2 (person 20, small)."""
+    rows = [Row(i, i / 10, 1, 0, 0, 20, 60) for i in range(1, 9)]
+    rows += [Row(i, i / 10, 2, 100, 0, 110, 30) for i in range(9, 13)]
+    identity = Identity(7, [Visit(7, "a", 0.1, 1.2, 1, 12, {1, 2}, rows)])
+    assert [(r.track_id, r.frame) for _, r in pick_rows(identity, 6)] == [(1, 2)]
+    shots = pick_rows(identity, 6, {("a", 1): 10, ("a", 2): 20})
+    assert [(r.track_id, r.frame) for _, r in shots] == [(1, 2), (2, 9)]
+    assert len(pick_rows(identity, 6, {("a", 1): 10})) == 1  # one person: nothing to add
