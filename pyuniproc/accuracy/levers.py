@@ -110,8 +110,10 @@ def summarise_levers(per_seed: dict[str, dict[str, dict[str, Any]]], base: Fusio
 
 
 def compare_files(paths: list[Path], doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Other `pyuniproc accuracy` results on the same scenes (same split, seeds and length): per file,
-    the settings that differ from this run's and their scores. Files on other scenes are left out."""
+    """Other `pyuniproc accuracy` results on the same scenes (same split, seeds and length, rendered by
+    the same scenario generator): per file, the settings that differ from this run's and their scores.
+    Files on other scenes are left out; a file that does not record its generator version (written
+    before it was recorded) is listed with "scenes" saying so."""
     out = []
     mine = doc.get("summary", {}).get("MC-IDF1", {}).get("mean")
     for path in sorted(paths):
@@ -124,7 +126,8 @@ def compare_files(paths: list[Path], doc: dict[str, Any]) -> list[dict[str, Any]
         same_scenes = (other.get("split") == doc.get("split") and other.get("seeds") == doc.get("seeds")
                        and (other.get("scene_arguments") or {}).get("seconds")
                        == (doc.get("scene_arguments") or {}).get("seconds"))
-        if not same_scenes:
+        version, mine_version = other.get("generator_version"), doc.get("generator_version")
+        if not same_scenes or (version is not None and version != mine_version):
             continue
         summary = other.get("summary") or {}
         mc = summary.get("MC-IDF1") or {}
@@ -132,6 +135,7 @@ def compare_files(paths: list[Path], doc: dict[str, Any]) -> list[dict[str, Any]
                    if k != "module" and v != doc.get("settings", {}).get(k)}
         out.append({
             "file": Path(path).name,
+            "scenes": "same" if version is not None else "generator version not recorded (older file)",
             "command": other.get("command"),
             "differs": differs,
             "cam IDF1": (summary.get("cam IDF1") or {}).get("mean"),
@@ -165,11 +169,12 @@ def lever_table(ablation: dict[str, Any], seeds: list[int]) -> list[list[str]]:
 def compare_table(ablation: dict[str, Any]) -> list[list[str]]:
     header = ["results file", "settings that differ from this run", "mean per-camera IDF1", "mean MC-IDF1",
               "worst MC-IDF1", "vs this run (points)"]
-    body = [
-        [row["file"], "; ".join(f"{k}: {_short(v)}" for k, v in row["differs"].items()) or "none",
-         _f(row["cam IDF1"]), _f(row["MC-IDF1 mean"]), _f(row["MC-IDF1 worst"]), _f(row["vs this run"], True)]
-        for row in ablation.get("compare", [])
-    ]
+    body = []
+    for row in ablation.get("compare", []):
+        name = row["file"] if row.get("scenes", "same") == "same" else f"{row['file']} ({row['scenes']})"
+        differs = "; ".join(f"{k}: {_short(v)}" for k, v in row["differs"].items()) or "none"
+        body.append([name, differs, _f(row["cam IDF1"]), _f(row["MC-IDF1 mean"]), _f(row["MC-IDF1 worst"]),
+                     _f(row["vs this run"], True)])
     return [header, *body]
 
 

@@ -67,8 +67,9 @@ def test_added_is_the_gain_over_the_row_above_or_what_the_module_loses_without_t
 
 
 def test_other_result_files_on_the_same_scenes_are_listed_with_what_differs(tmp_path):
-    def doc(seeds, detector, mean, seconds=60.0):
+    def doc(seeds, detector, mean, seconds=60.0, version=3):
         return {"split": "test", "seeds": seeds, "scene_arguments": {"seconds": seconds}, "rows": [],
+                "generator_version": version,
                 "settings": {"module": "m.yml", "detector": detector, "reid": "mobilenet.onnx"},
                 "summary": {"MC-IDF1": {"mean": mean, "worst": mean - 0.1}, "cam IDF1": {"mean": 0.5}},
                 "command": f"DETECTOR={detector} pyuniproc accuracy"}
@@ -78,8 +79,14 @@ def test_other_result_files_on_the_same_scenes_are_listed_with_what_differs(tmp_
     (tmp_path / "other-seeds.json").write_text(json.dumps(doc([301], "ssdlite.onnx", 0.40)))
     (tmp_path / "short.json").write_text(json.dumps(doc([301, 302], "ssdlite.onnx", 0.40, seconds=4.0)))
     (tmp_path / "not-results.json").write_text("[1, 2]")
-    [row] = compare_files(sorted(tmp_path.glob("*.json")), this)
+    (tmp_path / "v2-scenes.json").write_text(json.dumps(doc([301, 302], "ssdlite.onnx", 0.40, version=2)))
+    older = doc([301, 302], "nanodet.onnx", 0.55, version=None)
+    del older["generator_version"]
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    old, row = compare_files(sorted(tmp_path.glob("*.json")), this)
     assert row["file"] == "ssdlite.json" and row["differs"] == {"detector": "ssdlite.onnx"}
-    assert row["vs this run"] == pytest.approx(-0.20)
-    assert compare_table({"compare": [row]})[1] == [
-        "ssdlite.json", "detector: ssdlite.onnx", "0.500", "0.400", "0.300", "-20.0"]
+    assert row["vs this run"] == pytest.approx(-0.20) and row["scenes"] == "same"
+    assert old["file"] == "older.json" and old["differs"] == {} and "not recorded" in old["scenes"]
+    table = compare_table({"compare": [old, row]})
+    assert table[2] == ["ssdlite.json", "detector: ssdlite.onnx", "0.500", "0.400", "0.300", "-20.0"]
+    assert table[1][0] == "older.json (generator version not recorded (older file))" and table[1][1] == "none"
