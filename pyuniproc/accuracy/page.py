@@ -28,7 +28,8 @@ CSS = (
     "text-align:right}td:first-child,th:first-child{text-align:left}tr.stat td{font-weight:600;"
     "background:#f3f5f8}tr.pool td{border-bottom:2px solid #999}.met{color:#2e7d32;font-weight:600}"
     ".unmet{color:#c0392b;font-weight:600}.note{color:#555;font-size:12px;max-width:70em}"
-    "td.label{text-align:left}h2 small{font-size:13px;font-weight:400;color:#555}" + GALLERY_CSS
+    "td.label{text-align:left}pre{white-space:pre-wrap}"
+    "h2 small{font-size:13px;font-weight:400;color:#555}" + GALLERY_CSS
 )
 
 
