@@ -4,7 +4,9 @@
 is what TrackEval and py-motmetrics read. The same writer makes per-camera tracking results
 (`id_key="tracker_id"`, e.g. into out/mot/) and multi-camera results keyed by cross-camera
 identity (`id_key="global_id"`, read from `tracks.data`, e.g. into out/mtmc/). Rows whose id is
-negative or missing are skipped. Every frame is flushed; a restarted run appends.
+negative or missing are skipped. Rows are buffered and reach the files at least every
+`flush_seconds`, when the run writes summary.json, and at close (`_files.py`); a restarted run
+appends.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TextIO
 
 import numpy as np
 
-from pyuniproc.outputs._files import check_camera_id, open_for_append
+from pyuniproc.outputs._files import FLUSH_SECONDS, FlushTimer, check_camera_id, open_for_append
 from pyuniproc.types import Detections
 
 
@@ -25,14 +27,23 @@ class MotWriter:
 
     id_key: "tracker_id" for the tracker's per-camera ids, or the name of an integer column of
         `Detections.data` (e.g. "global_id") to write that identity instead.
+    flush_seconds: longest time rows wait in memory (0: every write goes to the OS at once).
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, id_key: str = "tracker_id") -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        id_key: str = "tracker_id",
+        flush_seconds: float = FLUSH_SECONDS,
+    ) -> None:
         if not isinstance(id_key, str) or not id_key:
             raise ValueError(f"id_key must be 'tracker_id' or a Detections.data column name, got {id_key!r}")
         self.directory = Path(directory)
         self.id_key = id_key
+        self._timer = FlushTimer(flush_seconds)
         self._files: dict[str, TextIO] = {}
+        self._unflushed: set[str] = set()  # cameras with rows still in their file's buffer
 
     def path_for(self, camera_id: str) -> Path:
         return self.directory / f"{check_camera_id(camera_id)}.txt"
@@ -43,24 +54,41 @@ class MotWriter:
         if file is None:
             file = self._files[camera_id] = open_for_append(self.path_for(camera_id))
         ids = self._ids(tracks)
-        if ids is None:
-            return 0
-        keep = np.flatnonzero(ids >= 0)
-        frame = int(frame_index) + 1
-        lines = []
-        for i in keep.tolist():
-            x1, y1, x2, y2 = tracks.xyxy[i].tolist()
-            lines.append(
-                f"{frame},{int(ids[i])},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},"
-                f"{float(tracks.confidence[i]):.4f},-1,-1,-1\n"
+        count = 0
+        if ids is not None:
+            keep = ids >= 0
+            count = int(np.count_nonzero(keep))
+        if count:
+            every = count == len(keep)
+            boxes = (tracks.xyxy if every else tracks.xyxy[keep]).tolist()
+            scores = (tracks.confidence if every else tracks.confidence[keep]).tolist()
+            frame = int(frame_index) + 1
+            kept = (ids if every else ids[keep]).tolist()
+            file.write(
+                "".join(
+                    [
+                        f"{frame},{i},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{c:.4f},-1,-1,-1\n"
+                        for i, (x1, y1, x2, y2), c in zip(kept, boxes, scores, strict=True)
+                    ]
+                )
             )
-        file.writelines(lines)
-        file.flush()
-        return len(lines)
+            self._unflushed.add(camera_id)
+        if self._timer.due():
+            self.flush()
+        return count
+
+    def flush(self) -> None:
+        """Hand every row written so far to the OS."""
+        for camera_id in self._unflushed:
+            file = self._files.get(camera_id)
+            if file is not None:
+                file.flush()
+        self._unflushed.clear()
 
     def close_camera(self, camera_id: str) -> None:
         """Close one camera's file (its end of stream); a later write reopens it for appending."""
         file = self._files.pop(camera_id, None)
+        self._unflushed.discard(camera_id)
         if file is not None:
             file.close()
 
