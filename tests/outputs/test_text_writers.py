@@ -47,7 +47,11 @@ WRITERS = {  # writer factory, one write, the file it writes
         lambda w: w.write("cam1", 0, 0.0, tracks()),
         "tracks.csv",
     ),
-    "mot": (lambda d, **kw: MotWriter(d / "mot", **kw), lambda w: w.write("cam1", 0, tracks()), "mot/cam1.txt"),
+    "mot": (
+        lambda d, **kw: MotWriter(d / "mot", **kw),
+        lambda w: w.write("cam1", 0, tracks()),
+        "mot/cam1.txt",
+    ),
     "events": (
         lambda d, **kw: EventsWriter(d / "events.jsonl", **kw),
         lambda w: w.write({"kind": "note"}),
