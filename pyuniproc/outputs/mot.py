@@ -19,6 +19,7 @@ from typing import TextIO
 import numpy as np
 
 from pyuniproc.outputs._files import FLUSH_SECONDS, FlushTimer, check_camera_id, open_for_append
+from pyuniproc.outputs.box_text import BoxText
 from pyuniproc.types import Detections
 
 
@@ -48,34 +49,27 @@ class MotWriter:
     def path_for(self, camera_id: str) -> Path:
         return self.directory / f"{check_camera_id(camera_id)}.txt"
 
-    def write(self, camera_id: str, frame_index: int, tracks: Detections) -> int:
-        """Append one frame of one camera (`frame_index` is the 0-based `Frame.index`); returns rows."""
+    def write(
+        self, camera_id: str, frame_index: int, tracks: Detections, text: BoxText | None = None
+    ) -> int:
+        """Append one frame of one camera (`frame_index` is the 0-based `Frame.index`); returns rows.
+        `text`: `BoxText(tracks)` when the caller already has it (shared between writers)."""
         file = self._files.get(camera_id)
         if file is None:
             file = self._files[camera_id] = open_for_append(self.path_for(camera_id))
         ids = self._ids(tracks)
-        count = 0
-        if ids is not None:
-            keep = ids >= 0
-            count = int(np.count_nonzero(keep))
-        if count:
-            every = count == len(keep)
-            boxes = (tracks.xyxy if every else tracks.xyxy[keep]).tolist()
-            scores = (tracks.confidence if every else tracks.confidence[keep]).tolist()
+        keep = [] if ids is None else np.flatnonzero(ids >= 0).tolist()
+        if keep:
+            text = text if text is not None else BoxText(tracks)
+            values, corner, size, score = ids.tolist(), text.corner, text.size, text.score
             frame = int(frame_index) + 1
-            kept = (ids if every else ids[keep]).tolist()
             file.write(
-                "".join(
-                    [
-                        f"{frame},{i},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{c:.4f},-1,-1,-1\n"
-                        for i, (x1, y1, x2, y2), c in zip(kept, boxes, scores, strict=True)
-                    ]
-                )
+                "".join([f"{frame},{values[i]},{corner[i]},{size[i]},{score[i]},-1,-1,-1\n" for i in keep])
             )
             self._unflushed.add(camera_id)
         if self._timer.due():
             self.flush()
-        return count
+        return len(keep)
 
     def flush(self) -> None:
         """Hand every row written so far to the OS."""

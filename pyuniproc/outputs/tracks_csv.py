@@ -16,6 +16,7 @@ from types import TracebackType
 import numpy as np
 
 from pyuniproc.outputs._files import FLUSH_SECONDS, FlushTimer, open_for_append
+from pyuniproc.outputs.box_text import BoxText
 from pyuniproc.types import Detections
 
 TRACKS_CSV_HEADER = "camera_id,frame,pts_seconds,track_id,global_id,x1,y1,x2,y2,confidence"
@@ -37,33 +38,33 @@ class TracksCsvWriter:
         self._timer = FlushTimer(flush_seconds)
         self._file = open_for_append(path, TRACKS_CSV_HEADER, buffering=_BUFFER_BYTES)
 
-    def write(self, camera_id: str, frame_index: int, pts_seconds: float, tracks: Detections) -> int:
-        """Append one frame's tracked rows (`frame_index` is the 0-based `Frame.index`); returns rows."""
-        keep = tracks.tracker_id >= 0
-        count = int(np.count_nonzero(keep))
-        if count:
-            every = count == len(keep)
-            boxes = (tracks.xyxy if every else tracks.xyxy[keep]).tolist()
-            ids = (tracks.tracker_id if every else tracks.tracker_id[keep]).tolist()
-            scores = (tracks.confidence if every else tracks.confidence[keep]).tolist()
+    def write(
+        self,
+        camera_id: str,
+        frame_index: int,
+        pts_seconds: float,
+        tracks: Detections,
+        text: BoxText | None = None,
+    ) -> int:
+        """Append one frame's tracked rows (`frame_index` is the 0-based `Frame.index`); returns rows.
+        `text`: `BoxText(tracks)` when the caller already has it (shared with the MOT writers)."""
+        keep = np.flatnonzero(tracks.tracker_id >= 0).tolist()
+        if keep:
+            text = text if text is not None else BoxText(tracks)
+            ids = tracks.tracker_id.tolist()
             global_ids = tracks.data.get("global_id")
             if global_ids is None:
-                cells = [""] * count
+                cells = [""] * len(ids)
             else:
-                values = np.asarray(global_ids if every else global_ids[keep]).astype(np.int64).tolist()
-                cells = ["" if value < 0 else str(value) for value in values]
+                cells = ["" if g < 0 else str(g) for g in np.asarray(global_ids).astype(np.int64).tolist()]
             prefix = f"{camera_id},{int(frame_index) + 1},{float(pts_seconds):.3f},"
+            corner, far, score = text.corner, text.far, text.score
             self._file.write(
-                "".join(
-                    [
-                        f"{prefix}{i},{g},{x1:.2f},{y1:.2f},{x2:.2f},{y2:.2f},{c:.4f}\n"
-                        for i, g, (x1, y1, x2, y2), c in zip(ids, cells, boxes, scores, strict=True)
-                    ]
-                )
+                "".join([f"{prefix}{ids[i]},{cells[i]},{corner[i]},{far[i]},{score[i]}\n" for i in keep])
             )
         if self._timer.due():
             self._file.flush()
-        return count
+        return len(keep)
 
     def flush(self) -> None:
         """Hand every row written so far to the OS."""

@@ -48,6 +48,7 @@ from pyuniproc.outputs import (
     TracksCsvWriter,
 )
 from pyuniproc.outputs._files import FLUSH_SECONDS, FlushTimer
+from pyuniproc.outputs.box_text import BoxText
 from pyuniproc.outputs.record_choice import record_by_default, resolve_when_behind
 from pyuniproc.types import Detections, Frame
 
@@ -141,10 +142,11 @@ class RunOutputs:
     ) -> None:
         """live: the camera drops frames when the pipeline is behind (`CameraWorker.drop_when_full`);
         with `recording.when_behind: auto` its recorder then drops too instead of waiting."""
-        self.tracks.write(frame.camera_id, frame.index, frame.pts_seconds, tracks)
-        self.mot.write(frame.camera_id, frame.index, tracks)
+        text = BoxText(tracks)  # formatted once for all three files
+        self.tracks.write(frame.camera_id, frame.index, frame.pts_seconds, tracks, text)
+        self.mot.write(frame.camera_id, frame.index, tracks, text)
         if self.mtmc is not None:
-            self.mtmc.write(frame.camera_id, frame.index, tracks)
+            self.mtmc.write(frame.camera_id, frame.index, tracks, text)
         self._last_frames[frame.camera_id] = (frame.index + 1, frame.pts_seconds)
         self._global_ids.observe(frame.camera_id, tracks)  # fusion reports its decisions as events itself
         self.write_events(events)
