@@ -50,6 +50,7 @@ from pyuniproc.outputs import (
 from pyuniproc.outputs._files import FLUSH_SECONDS, FlushTimer
 from pyuniproc.outputs.box_text import BoxText
 from pyuniproc.outputs.record_choice import record_by_default, resolve_when_behind
+from pyuniproc.outputs.recording import EncoderFactory
 from pyuniproc.types import Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class RunOutputs:
     flush_seconds: longest time rows and events wait in memory before the files get them; the
         text writers are flushed together (so after a kill tracks.csv and mot/ end at the same
         frame), and always before summary.json is written and at close (outputs/_files.py).
+    encoder_factory: opens one video file (default: x264 with the `recording` settings; tests and
+        benchmarks pass a slow one).
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class RunOutputs:
         sink: EventSink | None = None,
         camera_ids: Sequence[str] = (),
         flush_seconds: float = FLUSH_SECONDS,
+        encoder_factory: EncoderFactory | None = None,
     ):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +114,7 @@ class RunOutputs:
         self._videos: dict[str, SegmentedVideoWriter] = {}
         self._finished_videos: dict[str, SegmentedVideoWriter] = {}
         self._closing_videos: list[SegmentedVideoWriter] = []  # of removed cameras, until their encoder ends
-        self._encoder_factory = keep_existing_files(self.recording.encoder_factory())
+        self._encoder_factory = keep_existing_files(encoder_factory or self.recording.encoder_factory())
         self._cameras = CameraStateWatcher(site=site)
         self._global_ids = GlobalIdWatcher(site=site)
         self._last_frames: dict[str, tuple[int, float]] = {}
