@@ -4,8 +4,9 @@ One decode thread per camera fills a small buffer (see `CameraWorker`); the main
 up to `batch_size` frames across cameras (oldest first, round robin) and hands them to the
 detector thread (`DetectStage`: one batched inference), then, while the next batch is being
 detected, tracks the previous one, runs the module's pyfuncs and writes outputs frame by frame.
-Every output is appended and flushed as it is produced, so an interrupted run keeps all it did
-(a batch still being detected is finished first).
+Every output is appended as it is produced and flushed within a second, before each summary.json
+and at the end (runtime/outputs.py), so an interrupted run keeps all it did (a batch still being
+detected is finished first).
 
 When the cameras deliver more than the machine processes, the overload policy
 (`parameters.pyuniproc.overload`, see `overload.py`) decides per frame, as it is taken from its
