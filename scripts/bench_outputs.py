@@ -14,7 +14,9 @@ process, interleaved `--repeats` times (median reported):
             flushed every second, before summary.json and at close
 
 Prints frames/s (wall) and CPU ms per 1,000 frames (this process's CPU time: on a shared machine
-the figure other programs move least), and checks the two write the same bytes.
+the figure other programs move least), and checks the two write the same bytes. Also: ms per
+summary.json write (main's indent=2 vs one line per key), and the CPU cost of recording one 1080p
+frame (draw + x264), the reason annotated video is opt-in on the GPU backend.
 
     nice -n 5 .venv/bin/python scripts/bench_outputs.py [--cameras 150 --fps 30 --seconds 2 --people 10]
         [--repeats 3] [--json benchmarks/outputs/results.json]
@@ -276,6 +278,32 @@ def summary_write_ms(cameras: list[str], writer: type[SummaryWriter], repeats: i
         return (time.perf_counter() - start) / repeats * 1000
 
 
+def encode_cpu_ms(frames: int = 60) -> float:
+    """CPU ms (all threads) to draw and x264-encode one 1080p frame with the recording's defaults:
+    vtest.avi's first frames upscaled to 1920 x 1080, 10 boxes drawn: what recording a camera costs."""
+    import av
+    import cv2
+
+    from pyuniproc.outputs import AnnotatedVideoWriter
+
+    images = []
+    with av.open(str(Path(__file__).resolve().parents[1] / "samples" / "vtest" / "vtest.avi")) as container:
+        for image in container.decode(video=0):
+            images.append(cv2.resize(image.to_ndarray(format="bgr24"), (1920, 1080)))
+            if len(images) > frames:
+                break
+    boxes = [[100 + 150 * k, 300, 220 + 150 * k, 700] for k in range(10)]
+    tracks = Detections(xyxy=boxes, confidence=[0.9] * 10, class_id=[0] * 10, tracker_id=list(range(1, 11)))
+    with tempfile.TemporaryDirectory(prefix="bench-encode-") as folder:
+        writer = AnnotatedVideoWriter(Path(folder) / "cam.mp4", fps=30, width=1920, height=1080)
+        writer.write(Frame("cam", 0, 0.0, images[0]), tracks)  # the encoder's start-up is not per frame
+        cpu = time.process_time()
+        for i, image in enumerate(images[1:], 1):
+            writer.write(Frame("cam", i, i / 30, image), tracks, current_fps=30.0)
+        writer.close()
+        return (time.process_time() - cpu) / (len(images) - 1) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cameras", type=int, default=150)
@@ -329,6 +357,10 @@ def main() -> None:
     }
     print(f"\nsummary.json with {args.cameras} cameras, ms per write (one every 2 s, fsync included): "
           f"baseline {summary_ms['baseline']:.1f}, current {summary_ms['current']:.1f}")
+    encode_ms = encode_cpu_ms()
+    cores = encode_ms * args.cameras * args.fps / 1000
+    print(f"annotated video, one 1080p frame drawn + x264-encoded (crf 28, veryfast): {encode_ms:.1f} CPU ms "
+          f"(x {args.cameras} cameras x {args.fps:g} fps = {cores:.0f} cores)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
@@ -338,6 +370,7 @@ def main() -> None:
                        f"Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}",
             "frames": frames, "rows": work.rows, "events": len(event_list), "results": results,
             "summary_write_ms": {label: round(ms, 2) for label, ms in summary_ms.items()},
+            "encode_1080p_cpu_ms": round(encode_ms, 1),
         }, indent=2) + "\n")
 
 
