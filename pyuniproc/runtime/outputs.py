@@ -100,6 +100,10 @@ class RunOutputs:
         # some video may be written (the folder is listed in paths()); the mosaic is off only when
         # annotated_video is false: `recording.mosaic` asks for it on either backend
         self.annotate = self.record_default or any(self._record.values())
+        if annotate == "auto" and not self.record_default:
+            asked = sorted(camera_id for camera_id, on in self._record.items() if on)
+            log.info("annotated video off by default on the %s backend (no video encoder on the device); "
+                     "recorded: %s (record: true in the cameras file)", backend, ", ".join(asked) or "none")
         self.site = site
         self.events_config = events or EventsConfig()
         self.recording = recording or RecordingConfig()

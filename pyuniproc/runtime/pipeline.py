@@ -441,7 +441,7 @@ class Pipeline:
             events.extend(events_from_tags(tags))
         t2 = time.monotonic()
         self.outputs.write_frame(frame, tracks, events, fps=camera.worker.stats.snapshot().get("fps", 0.0),
-                                 live=camera.worker.drop_when_full)
+                                 live=getattr(camera.worker, "drop_when_full", None))
         if self.egress is not None:
             self.egress.on_frame(frame, tracks, frame_tags, trace)
         for observer in self.observers:
