@@ -4,8 +4,9 @@ One decode thread per camera fills a small buffer (see `CameraWorker`); the main
 up to `batch_size` frames across cameras (oldest first, round robin) and hands them to the
 detector thread (`DetectStage`: one batched inference), then, while the next batch is being
 detected, tracks the previous one, runs the module's pyfuncs and writes outputs frame by frame.
-Every output is appended and flushed as it is produced, so an interrupted run keeps all it did
-(a batch still being detected is finished first).
+Every output is appended as it is produced and flushed within a second, before each summary.json
+and at the end (runtime/outputs.py), so an interrupted run keeps all it did (a batch still being
+detected is finished first).
 
 When the cameras deliver more than the machine processes, the overload policy
 (`parameters.pyuniproc.overload`, see `overload.py`) decides per frame, as it is taken from its
@@ -138,6 +139,7 @@ class Pipeline:
         if self.fusion is not None:
             self.fusion.continue_global_ids_after(self._resume.largest_global_id)
         self.outputs = RunOutputs(options.out_dir, annotate=self.settings.annotated_video,
+                                  backend=self.backend, record={c.id: c.record for c in site.cameras},
                                   global_ids=self.fusion is not None, site=site.name,
                                   events=self.settings.events, recording=self.settings.recording,
                                   camera_ids=[camera.id for camera in site.cameras])
@@ -151,6 +153,7 @@ class Pipeline:
         self._removed = RemovedCameras()
         self.watcher = ModuleWatcher(module.path) if options.watch_module else None
         self.telemetry = Telemetry(self.settings.telemetry, cameras=self._camera_snapshots)
+        self.telemetry.metrics.watch_recordings(self.outputs.recording_stats)
         if self.fusion is not None:
             self.fusion.attach_metrics(self.telemetry.metrics)
         self.observers: list[FrameObserver] = []
@@ -212,7 +215,7 @@ class Pipeline:
         if existing is not None:
             raise ValueError(f"camera {spec.id!r} is already running")
         camera = self._open_camera(spec)
-        self.outputs.open_camera(spec.id)
+        self.outputs.open_camera(spec.id, record=spec.record)
         with self._wakeup:
             self._cameras[spec.id] = camera
         camera.worker.start()
@@ -437,7 +440,8 @@ class Pipeline:
             frame_tags.update(tags)
             events.extend(events_from_tags(tags))
         t2 = time.monotonic()
-        self.outputs.write_frame(frame, tracks, events, fps=camera.worker.stats.snapshot().get("fps", 0.0))
+        self.outputs.write_frame(frame, tracks, events, fps=camera.worker.stats.snapshot().get("fps", 0.0),
+                                 live=getattr(camera.worker, "drop_when_full", None))
         if self.egress is not None:
             self.egress.on_frame(frame, tracks, frame_tags, trace)
         for observer in self.observers:
