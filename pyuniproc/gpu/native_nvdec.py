@@ -457,7 +457,7 @@ class NativeNvdecStream:
                 return frame
             _, errors, ended = self._group.status()
             if errors:
-                raise NativeDecodeError(errors[0])
+                raise NativeDecodeError(next(iter(errors.values())))
             if not ended[0]:
                 continue
             now = time.monotonic()
