@@ -33,6 +33,7 @@ import numpy as np
 
 from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import ModuleConfig
+from pyuniproc.gpu.decoders import resolve_decoder
 from pyuniproc.outputs import LatencyStats
 from pyuniproc.runtime.batching import IDLE_WAIT_SECONDS, Planned, RoundRobin
 from pyuniproc.runtime.build import (
@@ -98,6 +99,7 @@ class RunOptions:
     progress: bool = True
     watch_module: bool = True  # apply edits of the module YAML while running
     backend: str | None = None  # auto / cpu / gpu (`--backend`); None: `parameters.pyuniproc.backend`
+    decoder: str = "auto"  # auto / cpu / nvdec / nv12-cpu (`--decoder`, pyuniproc/gpu/decoders.py)
 
 
 @dataclass
@@ -125,11 +127,12 @@ class Pipeline:
         self.options = options
         self.settings = module.runtime
         self.backend = resolve_backend(module, options.backend)  # "cpu" or "gpu", for the whole run
+        self.decoder = resolve_decoder(options.decoder, self.backend)  # how video files are decoded
         self.detector = build_detector(module, self.backend)
         self.pyfuncs = build_pyfuncs(module, site)
         self.reid = build_reid(module, self.backend)
-        log.info("backend %s (asked: %s): detector %r, ReID %r", self.backend,
-                 options.backend or module.runtime.backend, self.detector,
+        log.info("backend %s (asked: %s), decoder %s: detector %r, ReID %r", self.backend,
+                 options.backend or module.runtime.backend, self.decoder, self.detector,
                  None if self.reid is None else self.reid.embedder.name)
         # Global ids need appearance: fusion runs when the module has a ReID model.
         self.fusion = FusionStage(site, module.fusion) if self.reid is not None and module.fusion else None
@@ -335,8 +338,9 @@ class Pipeline:
                                         parent=feed.trace_parent(f) if feed is not None else None)
                   for f in batch]
         detected = [i for i, (_, action) in enumerate(planned) if action is Action.DETECT]
-        images = [batch[i].image for i in detected]
-        future = self._detect_stage.submit(self.detector, images) if detected else None
+        # Frames, not images: the GPU detector reads an NV12 frame's pixels where they are (detect_stage.py).
+        frames = [batch[i] for i in detected]
+        future = self._detect_stage.submit(self.detector, frames) if detected else None
         return InFlight(planned, traces, detected, started, future, frozenset(f.camera_id for f in batch))
 
     def _detected_batch_waits(self) -> bool:
@@ -571,7 +575,7 @@ class Pipeline:
         start = self._resume.point(spec.id).started()
         source = self.feed.open_source(spec, start.first_frame_index) if self.feed is not None else None
         camera = open_camera(spec, options=self.options, queue_size=self.settings.queue_size,
-                             wakeup=self._wakeup, resume=start, source=source)
+                             wakeup=self._wakeup, resume=start, source=source, decoder=self.decoder)
         self._resume.cameras[spec.id] = start
         return camera
 
@@ -612,6 +616,7 @@ class Pipeline:
             "site": self.site.name,
             "detector": self.module.detector.model_file,
             "backend": self.backend,
+            "decoder": self.decoder,
             "elapsed_seconds": round(elapsed, 3),
             "frames_processed": processed,
             "throughput_fps": round(processed / elapsed, 2) if elapsed > 0 else 0.0,
