@@ -89,7 +89,7 @@ def test_a_bad_gate_value_is_rejected_at_its_line_and_the_gate_stays(service):
 def test_a_fusion_threshold_edit_applies_to_the_running_fusion(service):
     service, module_file = service
     identities_before = service.fusion.stats()
-    edit(module_file, "match_threshold: 0.94", "match_threshold: 0.9")
+    edit(module_file, "match_threshold: 0.75", "match_threshold: 0.9")
     service.follow_edits()
     service.handle(small_person(0))
     [notice] = notices(service.writer.sent[-1])
@@ -100,7 +100,7 @@ def test_a_fusion_threshold_edit_applies_to_the_running_fusion(service):
 
 def test_a_floor_setting_edit_needs_a_restart_while_the_rest_of_the_edit_applies(service):
     service, module_file = service
-    edit(module_file, "match_threshold: 0.94", "match_threshold: 0.9\n    floor_bonus: 0.2")
+    edit(module_file, "match_threshold: 0.75", "match_threshold: 0.9\n    floor_bonus: 0.2")
     service.follow_edits()
     service.follow_edits()  # reported once
     service.handle(small_person(0))

@@ -50,7 +50,7 @@ GRID: dict[str, list[Any]] = {
     "max_distance": [0.25, 0.5, 1.0, 1.5, 2.0],
     "distance_per_frame": [0.0, 0.02, 0.05, 0.1],
     "max_height_ratio": [1.2, 1.35, 1.5, 2.0],
-    "min_cosine": [None, 0.6, 0.7, 0.8, 0.85, 0.9],
+    "min_cosine": [None, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9],  # both embedders' cosine scales
     "min_frames": [1, 3, 5, 10],
     "max_extrapolation_frames": [0, 5, 10, 20],
     "edge_margin": [None, 0.1, 0.25, 0.5],

@@ -296,7 +296,7 @@ def test_edits_elsewhere_in_the_file_change_nothing_here(files, layers):
     converter = SsdliteConverter(watch_module=str(module), watch_interval_seconds=0)
     pyfunc = PeopleAnalytics(watch_module=str(module), watch_interval_seconds=0)
     before = convert(converter, layers)
-    edit(module, "match_threshold: 0.94", "match_threshold: 0.9")
+    edit(module, "match_threshold: 0.75", "match_threshold: 0.7")
     edit(module, "queue_size: 8 ", "queue_size: 4 ")
     assert np.array_equal(convert(converter, layers), before)
     meta = walker(0, 300)

@@ -142,7 +142,7 @@ def test_two_sources_interleaved_with_garbage_eos_and_a_restart(serve):
     assert {("person_reid", "embedding"), ("mtmc", "global_id"), ("analytics", "dwell_seconds")} <= attributes
     vector = next(o.get_attribute("person_reid", "embedding") for o in objects
                   if ("person_reid", "embedding") in o.attributes).values[0].as_floats()
-    assert len(vector) == 1280 and abs(np.linalg.norm(vector) - 1) < 1e-3
+    assert len(vector) == 128 and abs(np.linalg.norm(vector) - 1) < 1e-3  # the person-adapted embedder
     for frame in frames:
         assert frame.get_attribute("default", "people_count").values[0].as_integer() == len(people(frame))
         assert frame.get_attribute("default", "location") is not None  # the adapter's own attribute kept
