@@ -42,7 +42,7 @@ GROUP_SHARE = 0.6
 correspondences land within tolerance: one instant's coincidence is not a person walking where the map
 says (a wrong pair crosses the right place once; the right pair stays there)."""
 MIN_INLIERS = 10
-MIN_TRACK_PAIRS = 4
+MIN_TRACK_PAIRS = 3
 """A fit counts only with this many agreeing correspondences, from this many pairs of tracks counted
 one-to-one (three walks along near-straight paths fit a wrong map as well as the right one)."""
 MIN_SPREAD = 0.1
