@@ -57,6 +57,9 @@ PREDICT_TRACK_PAIRS = 2
 """A fitted map is confirmed when this many pairs of tracks (counted one-to-one) support it with
 correspondences that arrived after it: a wrong map explains few walks it was not fitted to."""
 RANSAC_ITERATIONS = 600
+SHORTLIST = 64
+"""Maps judged on every correspondence per fit: the ones most confident correspondences agree with (the
+cost of a fit grows with maps x correspondences; fusion runs it inside a decision round)."""
 BOX_MARGIN = 0.5
 """A learned map is used within its inliers' bounding box widened by this share of its size on each side:
 a homography fitted to one patch of floor extrapolates badly far from it."""
@@ -130,6 +133,12 @@ def fit_track_pairs(
     if not len(matrices):
         return None
     general = np.r_[np.zeros(len(affines), bool), np.ones(len(homographies), bool)]
+    if confident is not None and len(matrices) > SHORTLIST:
+        # Preemptive: rank every map on the confident correspondences (few), judge the best on all.
+        sure = np.flatnonzero(confident)
+        agree = (transfer_many(matrices, src[sure], dst[sure]) <= tolerance[sure]).sum(axis=1)
+        keep = np.sort(np.argsort(-agree, kind="stable")[:SHORTLIST])
+        matrices, general = matrices[keep], general[keep]
     side_a = np.unique(keys[:, 0], return_inverse=True)[1].reshape(-1)
     side_b = np.unique(keys[:, 1], return_inverse=True)[1].reshape(-1)
 
