@@ -70,10 +70,10 @@ def ransac_homography(
     scale = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (n,)).copy()
     rng = np.random.default_rng(seed)
     samples = np.argsort(rng.random((iterations, n)), axis=1)[:, :MIN_POINTS]  # 4 distinct pairs each
-    matrices = exact_maps(src, dst, samples)
+    matrices = _sample_maps(src, dst, samples)
     if not len(matrices):
         return None
-    relative = transfer_many(matrices, src, dst) / scale  # (iterations', n)
+    relative = _transfer(matrices, src, dst) / scale  # (iterations', n)
     counts = (relative <= 1.0).sum(axis=1)
     cost = np.minimum(relative, 1.0).sum(axis=1)  # MSAC: among equal counts, the tighter fit
     best = int(np.lexsort((cost, -counts))[0])
@@ -93,7 +93,7 @@ def ransac_homography(
     return RobustFit(matrix=matrix, inliers=errors <= scale, errors=errors, scale=scale)
 
 
-def exact_maps(src: np.ndarray, dst: np.ndarray, samples: np.ndarray) -> np.ndarray:
+def _sample_maps(src: np.ndarray, dst: np.ndarray, samples: np.ndarray) -> np.ndarray:
     """(s, 3, 3) exact maps through each 4-pair sample (rows of `samples`), solved together in
     normalised coordinates with H[2, 2] = 1; samples that fix no map (3 points on a line) are left out."""
     t_src, t_dst = normaliser(src), normaliser(dst)
@@ -113,26 +113,7 @@ def exact_maps(src: np.ndarray, dst: np.ndarray, samples: np.ndarray) -> np.ndar
     return maps / maps[:, 2:3, 2:3]
 
 
-def affine_maps(src: np.ndarray, dst: np.ndarray, samples: np.ndarray) -> np.ndarray:
-    """(s, 3, 3) least-squares affine maps (last row 0, 0, 1) through each sample of 3 or more pairs (rows
-    of `samples`), solved together in normalised coordinates; samples that fix no map (points on a
-    line) are left out. Six degrees of freedom instead of eight: a map fitted to a narrow patch of floor
-    stays sane around it, where a homography may fold or blow up."""
-    t_src, t_dst = normaliser(src), normaliser(dst)
-    s, d = apply_affine(t_src, src)[samples], apply_affine(t_dst, dst)[samples]  # (k, m, 2)
-    x = np.concatenate([s, np.ones(s.shape[:2] + (1,))], axis=2)  # (k, m, 3)
-    normal = np.einsum("kmi,kmj->kij", x, x)
-    solvable = np.abs(np.linalg.det(normal)) > 1e-9
-    if not solvable.any():
-        return np.zeros((0, 3, 3))
-    a = np.linalg.solve(normal[solvable], np.einsum("kmi,kmj->kij", x[solvable], d[solvable]))  # (k', 3, 2)
-    maps = np.zeros((len(a), 3, 3))
-    maps[:, :2, :] = np.swapaxes(a, 1, 2)
-    maps[:, 2, 2] = 1.0
-    return np.linalg.inv(t_dst) @ maps @ t_src
-
-
-def transfer_many(matrices: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+def _transfer(matrices: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """(s, n) distance between each map's image of every src point and its dst (inf at infinity)."""
     homogeneous = np.column_stack([src, np.ones(len(src))])
     mapped = np.einsum("sij,nj->sni", matrices, homogeneous)

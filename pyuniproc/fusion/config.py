@@ -96,8 +96,8 @@ class FusionConfig:
             file's ground calibration, or a foot map learned from the run - and link, refuse and correct
             by position. Off (or use_topology off): appearance and timing only, as without calibration.
         learn_overlap_maps: learn the foot map of overlapping cameras that are not both calibrated from
-            the pairs of tracks seen at the same instants (robust fit, used once stable). Off: uncalibrated
-            overlaps are linked by appearance and timing only.
+            confident simultaneous matches (robust fit, used once stable). Off: uncalibrated overlaps are
+            linked by appearance and timing only.
         floor_near_metres: two views put one person within this distance (full bonus; fading to none at
             twice it). Raising it tolerates sloppier feet (occluded, cut boxes) but gives the bonus to a
             neighbour walking alongside.

@@ -12,8 +12,7 @@ Three uses, all between tracks seen at the same instants (at least `min_samples`
     same person (infeasible);
   - verdicts each decision round: one identity at two places at once (a conflict to undo), or two
     identities at one place (a merge);
-  - learning: the correspondences the uncalibrated maps are fitted from (every pair of tracks in view
-    in both cameras at once).
+  - learning: the correspondences the uncalibrated maps are fitted from.
 """
 
 from __future__ import annotations
@@ -38,8 +37,7 @@ MAX_TIME_GAP = 0.3
 ACTIVE_SECONDS = 0.5
 """Tracks seen within this long of the site clock are "in view now" for verdicts and learning."""
 MARGIN = 0.02
-"""A mutual best appearance match is confident (seeds the learned map) when it beats the runner-up by this
-much."""
+"""A mutual best appearance match counts for learning only when it beats the runner-up by this much."""
 GROUP_MARGIN = 0.5
 """People walking together: two tracks within `near` of each other are one person when they are paired in
 the one-to-one assignment and every rival in either view stands at least this share of `near` further
@@ -319,35 +317,26 @@ class Floor:
         return verdicts
 
     def _learn(self, learner: OverlapMap, first: list[LocalTrack], second: list[LocalTrack], now: float):
-        """Correspondences: every pair of tracks in view in both cameras now; the confident ones (given
-        one global id, or each the other's clear best appearance match) seed the map's fit, and every pair
-        can support it (`overlap_map`)."""
-        confident = {
-            (u.uid, v.uid)
-            for u in first
-            for v in second
-            if u.global_id != UNASSIGNED and u.global_id == v.global_id
+        """Correspondences: pairs given one global id, and mutual best appearance matches."""
+        with_descriptor = [t for t in first if t.descriptor_sum is not None], [
+            t for t in second if t.descriptor_sum is not None
+        ]
+        pairs = {
+            (u, v) for u in first for v in second if u.global_id != UNASSIGNED and u.global_id == v.global_id
         }
-        left = [t for t in first if t.descriptor_sum is not None]
-        right = [t for t in second if t.descriptor_sum is not None]
-        if left and right:
+        if all(with_descriptor):
+            left, right = with_descriptor
             similarity = np.stack([t.descriptor for t in left]) @ np.stack([t.descriptor for t in right]).T
             for i in range(len(left)):
                 j = int(np.argmax(similarity[i]))
                 if int(np.argmax(similarity[:, j])) == i and _clear(similarity, i, j):
-                    confident.add((left[i].uid, right[j].uid))
-        for u in sorted(first, key=lambda t: t.uid):  # same input, same map
-            for v in sorted(second, key=lambda t: t.uid):
+                    pairs.add((left[i], right[j]))
+        for u, v in sorted(pairs, key=lambda pair: (pair[0].uid, pair[1].uid)):  # same input, same map
+            common = _common(u, v, latest_only=True)
+            if common is not None:
+                feet_a, feet_b, height_b = common
                 pts = min(u.last_seen, v.last_seen)
-                if not learner.due((u.uid, v.uid), pts):
-                    continue
-                common = _common(u, v, latest_only=True)
-                if common is not None:
-                    feet_a, feet_b, height_b = common
-                    learner.add(
-                        (u.uid, v.uid), pts, feet_a[-1], feet_b[-1], float(height_b[-1]),
-                        confident=(u.uid, v.uid) in confident,
-                    )
+                learner.add((u.uid, v.uid), pts, feet_a[-1], feet_b[-1], float(height_b[-1]))
         if learner.maybe_fit(now):
             self._refresh()
 

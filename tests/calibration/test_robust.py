@@ -39,16 +39,3 @@ def test_per_pair_tolerance_and_too_little_input():
     assert ransac_homography(src[:3], dst[:3], 6.0) is None
     line = np.column_stack([np.arange(10.0), np.zeros(10)])
     assert ransac_homography(line, line, 1.0) is None  # points on one line fix no map
-
-
-def test_affine_maps_fit_each_sample_and_drop_points_on_a_line():
-    from pyuniproc.calibration.robust import affine_maps
-
-    affine = np.array([[0.9, -0.1, -210.0], [0.05, 1.1, 12.0], [0.0, 0.0, 1.0]])
-    src = np.array([[300.0, 100.0], [480.0, 120.0], [350.0, 500.0], [420.0, 300.0], [0.0, 0.0], [1.0, 0.0],
-                    [2.0, 0.0]])
-    dst = apply_homography(affine, src)
-    maps = affine_maps(src, dst, np.array([[0, 1, 2, 3], [3, 2, 1, 0], [4, 5, 6, 4]]))
-    assert maps.shape == (2, 3, 3)  # the third sample lies on one line: dropped
-    for matrix in maps:
-        assert np.allclose(matrix, affine, atol=1e-6)
