@@ -27,6 +27,8 @@ class Replay:
     online: per camera (n, 6) rows frame (1-based), global id, x, y, w, h as the run writes them.
     final: the same rows, each relabelled to the id its local track ended with.
     row_track: per camera (n,) the local tracker id of each row of `online`/`final`.
+    every: per camera every tracked row as `tracks.csv` has it (global id -1 where none yet).
+    floor: `Fusion.floor_report()` at the end (None when the floor is off).
     """
 
     online: dict[str, np.ndarray]
@@ -36,6 +38,8 @@ class Replay:
     transitions: list[Transition] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    every: dict[str, np.ndarray] = field(default_factory=dict)
+    floor: dict[str, Any] | None = None
 
 
 def replay(stream: TrackStream, site: Site, config: FusionConfig) -> Replay:
@@ -64,10 +68,10 @@ def replay(stream: TrackStream, site: Site, config: FusionConfig) -> Replay:
     seconds = time.monotonic() - started
 
     relabel = _final_labels(events)
-    online, final, row_track = {}, {}, {}
+    online, final, row_track, every = {}, {}, {}, {}
     for camera_id in stream.camera_ids:
         if not frames[camera_id]:
-            online[camera_id] = final[camera_id] = np.zeros((0, 6))
+            online[camera_id] = final[camera_id] = every[camera_id] = np.zeros((0, 6))
             row_track[camera_id] = np.zeros(0, np.int64)
             continue
         frame = np.concatenate(frames[camera_id]).astype(np.float64)
@@ -78,6 +82,7 @@ def replay(stream: TrackStream, site: Site, config: FusionConfig) -> Replay:
             [frame, gid, xyxy[:, 0], xyxy[:, 1], xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]]
         )
         keep = gid >= 0
+        every[camera_id] = rows
         online[camera_id] = rows[keep]
         row_track[camera_id] = track[keep]
         labels = np.array(
@@ -87,7 +92,10 @@ def replay(stream: TrackStream, site: Site, config: FusionConfig) -> Replay:
         relabelled = rows.copy()
         relabelled[:, 1] = labels
         final[camera_id] = relabelled[labels >= 0]
-    return Replay(online, final, row_track, events, fusion.transitions, fusion.stats(), seconds)
+    return Replay(
+        online, final, row_track, events, fusion.transitions, fusion.stats(), seconds, every,
+        fusion.floor_report(),
+    )
 
 
 def unlinked(stream: TrackStream) -> Replay:

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from pyuniproc.calibration import GroundCalibration, apply_homography
 from pyuniproc.fusion.overlap_map import OverlapMap, inside
@@ -37,6 +38,10 @@ ACTIVE_SECONDS = 0.5
 """Tracks seen within this long of the site clock are "in view now" for verdicts and learning."""
 MARGIN = 0.02
 """A mutual best appearance match counts for learning only when it beats the runner-up by this much."""
+GROUP_MARGIN = 0.5
+"""People walking together: two tracks within `near` of each other are one person when they are paired in
+the one-to-one assignment and every rival in either view stands at least this share of `near` further
+away (without a rival within `near`, no margin is needed)."""
 YOUNG_SECONDS = 2.0
 """Tracks this young are judged on every frame of their camera (older ones once per decision round)."""
 
@@ -300,10 +305,14 @@ class Floor:
                 if u.global_id != UNASSIGNED and u.global_id == v.global_id:
                     verdicts.append(Verdict("conflict", u, v, float(metres[i, j])))
             near = metres <= self.near
-            for i, j in zip(*np.nonzero(near), strict=True):
+            for i, j in _one_to_one(metres):
+                if not near[i, j]:
+                    continue
                 u, v = first[i], second[j]
                 alone = near[i].sum() == 1 and near[:, j].sum() == 1  # nobody else stands there
-                if alone and UNASSIGNED not in (u.global_id, v.global_id) and u.global_id != v.global_id:
+                if not (alone or _clearly_closest(metres, i, j, GROUP_MARGIN * self.near)):
+                    continue
+                if UNASSIGNED not in (u.global_id, v.global_id) and u.global_id != v.global_id:
                     verdicts.append(Verdict("merge", u, v, float(metres[i, j])))
         return verdicts
 
@@ -350,6 +359,23 @@ class Floor:
                 pairs.append({"cameras": list(ids), "state": "not compared"})
         return {"calibrated_cameras": sorted(self.ground), "overlaps": pairs, "zones": self.zones.describe(),
                 **self.counts}
+
+
+def _one_to_one(metres: np.ndarray) -> list[tuple[int, int]]:
+    """The pairs (row, column) of the one-to-one assignment with the least total distance (nan: not
+    comparable, never assigned): each track stands where at most one track of the other view stands."""
+    finite = np.isfinite(metres)
+    if not finite.any():
+        return []
+    rows, columns = linear_sum_assignment(np.where(finite, metres, 1e9))
+    return [(int(i), int(j)) for i, j in zip(rows, columns, strict=True) if finite[i, j]]
+
+
+def _clearly_closest(metres: np.ndarray, i: int, j: int, margin: float) -> bool:
+    """Every other track of row i and of column j stands at least `margin` further away than j from i."""
+    rivals = np.r_[np.delete(metres[i], j), np.delete(metres[:, j], i)]
+    rivals = rivals[np.isfinite(rivals)]
+    return bool(rivals.min(initial=np.inf) >= metres[i, j] + margin)
 
 
 def _clear(similarity: np.ndarray, i: int, j: int) -> bool:

@@ -26,6 +26,10 @@ def print_run_report(summary: dict[str, Any]) -> None:
     for pair in (fusion.get("floor") or {}).get("overlaps", []):
         support = (f" from {pair['inliers']} matches of {pair['track_pairs']} track pairs"
                    if pair.get("inliers") else "")
+        if pair.get("stable_since_seconds") is not None:
+            model = pair.get("model") or "homography"
+            support += (f", usable from {pair['stable_since_seconds']:.1f} s, {model} map, "
+                        f"rms {pair.get('rms_heights')} person heights")
         console.print(f"floor {' / '.join(pair['cameras'])}: {pair['state']}{support}")
     for camera_id, camera in summary["cameras"].items():
         if camera.get("last_error"):

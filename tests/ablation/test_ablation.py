@@ -150,6 +150,10 @@ def test_replay_makes_the_runtime_calls_and_relabels_offline():
     assert set(done.online["a"][:, 1]) == {1}
     assert set(done.online["b"][:, 1]) == {1}  # the rows after its decision round
     assert len(done.final["b"]) == 20 and set(done.final["b"][:, 1]) == {1}  # offline: every row
+    # As tracks.csv has them: every row, -1 where the id was not decided yet (b's first rows).
+    assert len(done.every["b"]) == 20 and set(done.every["b"][:, 1]) == {-1, 1}
+    assert len(done.online["b"]) == int((done.every["b"][:, 1] >= 0).sum())
+    assert done.floor["overlaps"] == [] and done.floor["zones"]["a->b"]["handovers"] == 1  # the floor report
     assert len(done.transitions) == 1 and done.transitions[0].to_camera == "b"
     assert [(e["camera_id"], e["global_id"]) for e in done.events if e["event"] == "assigned"] == [
         ("a", 1),

@@ -32,3 +32,22 @@ def test_rows_without_an_id_count_as_misses_and_far_boxes_are_not_moments():
     }
     result = vtest_overlap.shared_strip_score(rows, VIEWS)
     assert (result["moments"], result["same_global_id"], result["moments_without_id"]) == (1, 0, 1)
+
+
+def test_views_cover_five_eighths_each_and_share_a_quarter_of_any_width():
+    assert {c: (v["x0"], v["x1"]) for c, v in vtest_overlap.views_for(768).items()} == {
+        "left": (0, 480),
+        "right": (288, 768),
+    }
+    assert {c: (v["x0"], v["x1"]) for c, v in vtest_overlap.views_for(640).items()} == {
+        "left": (0, 400),
+        "right": (240, 640),
+    }
+
+
+def test_moments_split_at_a_time_into_learning_and_after():
+    moments = np.array([[1, 5, 5], [11, 5, 6], [21, 7, 7], [31, -1, 7]], float)  # frame, left id, right id
+    phases = vtest_overlap.by_phase(moments, fps=10.0, split_seconds=2.0)
+    assert (phases["before_2s"]["moments"], phases["before_2s"]["same_global_id"]) == (2, 1)
+    assert (phases["after_2s"]["moments"], phases["after_2s"]["same_global_id"]) == (2, 1)
+    assert phases["after_2s"]["moments_without_id"] == 1

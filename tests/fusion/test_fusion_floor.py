@@ -159,3 +159,18 @@ def test_a_track_with_no_embedding_yet_joins_whoever_stands_there():
             )
             out.setdefault(camera, []).append(int(fusion.update(camera, t, rows).data["global_id"][0]))
     assert out["cam2"][-1] == out["cam1"][-1] != -1
+
+
+def test_people_walking_together_are_paired_one_to_one_by_distance():
+    from pyuniproc.fusion.floor import _clearly_closest, _one_to_one
+
+    # Two people 0.4 m apart seen by both views: each stands within `near` (0.5 m) of both tracks of the
+    # other view, so "nobody else there" never holds; the one-to-one pairing with the least total
+    # distance does, and each pair is clearly closer (0.1 m) than its rival (0.4 m).
+    metres = np.array([[0.1, 0.4], [0.45, 0.05]])
+    assert _one_to_one(metres) == [(0, 0), (1, 1)]
+    assert _clearly_closest(metres, 0, 0, 0.25) and _clearly_closest(metres, 1, 1, 0.25)
+    # A rival only 0.15 m further away is not clear: the floor's feet are not that precise.
+    assert not _clearly_closest(np.array([[0.1, 0.25], [0.45, 0.05]]), 0, 0, 0.25)
+    # Tracks never compared (nan) are never paired.
+    assert _one_to_one(np.array([[np.nan, 0.2], [np.nan, np.nan]])) == [(0, 1)]
