@@ -80,8 +80,9 @@ def _register_run(commands: argparse._SubParsersAction) -> None:
                           "parameters.pyuniproc.backend; auto = the GPU when torch sees CUDA, else the CPU)")
     run.add_argument("--workers", default=None, metavar="N|auto",
                      help="split the cameras into N groups, each run by a worker process (decode, "
-                          "detection, tracking, ReID); fusion, pyfuncs and outputs stay in this one (default: the module's "
-                          "parameters.pyuniproc.workers, 1; auto = one per GPU when there are several)")
+                          "detection, tracking, ReID); fusion, pyfuncs and outputs stay in this one "
+                          "(default: the module's parameters.pyuniproc.workers, 1; auto = one per GPU "
+                          "when there are several)")
     view = run.add_argument_group("live view", "a web page of every camera, served with /metrics, /healthz "
                                   "and /readyz on one port")
     view.add_argument("--view", action="store_true", help="serve the live view while running")
