@@ -135,6 +135,8 @@ class Pipeline:
         # read before the outputs open (summary.json is rewritten): frames and ids continue after them
         self._resume = resume if resume is not None else read_resume(options.out_dir)
         self.upstream = self._worker_groups() if feed is None else None
+        if feed is not None and (options.workers or self.settings.workers) not in (1, None):
+            log.warning("workers: a fed pipeline (serve) runs its cameras in one process")
         local = self.upstream is None  # else the worker processes detect, track and embed
         self.detector = build_detector(module, self.backend) if local else None
         self.pyfuncs = build_pyfuncs(module, site)

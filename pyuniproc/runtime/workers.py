@@ -234,7 +234,8 @@ class _Running:
     receiver: threading.Thread | None = None
     state: str = "created"  # running / finished / died
     exit_code: int | None = None
-    error: str | None = None
+    error: str | None = None  # one line: which worker, how it ended, the last line of its traceback
+    traceback: str | None = None  # what the child sent before it exited, if it could
 
 
 class WorkerGroups:
@@ -315,7 +316,7 @@ class WorkerGroups:
                         source.stats.update(message[2])
                     source.end()
                 elif kind == "error":
-                    running.error = message[1].strip()
+                    running.traceback = message[1].strip()
         except (EOFError, OSError):
             pass  # the child is gone; everything it sent was read first
         except Exception:  # a bug here must not hang the run: the group is reported like a dead child
@@ -332,11 +333,12 @@ class WorkerGroups:
             return
         running.state = "died"
         cause = _exit_cause(running.exit_code)
-        detail = f": {running.error.splitlines()[-1]}" if running.error else ""
+        detail = f": {running.traceback.splitlines()[-1]}" if running.traceback else ""
         message = (f"worker {running.group.index} (pid {running.process.pid}, cameras "
                    f"{', '.join(running.group.camera_ids)}) {cause}{detail}")
-        running.error = running.error or message
-        log.error("%s; its cameras are marked dead, the other workers go on", message)
+        running.error = message
+        log.error("%s; its cameras are marked dead, the other workers go on%s", message,
+                  f"\n{running.traceback}" if running.traceback else "")
         for camera_id in left:
             source = self.sources[camera_id]
             source.stats.mark_dead(message)
@@ -384,7 +386,7 @@ class WorkerGroups:
         """summary.json's `workers`: one entry per group."""
         return [{"group": r.group.index, "cameras": list(r.group.camera_ids), "device": r.group.device,
                  "pid": r.process.pid if r.process is not None else None, "state": r.state,
-                 "exit_code": r.exit_code, "error": r.error} for r in self.groups]
+                 "exit_code": r.exit_code, "error": r.error, "traceback": r.traceback} for r in self.groups]
 
 
 def replay(latency: Mapping[str, Any], telemetry: Any, trace: Any, camera_id: str, spans: list[Any],

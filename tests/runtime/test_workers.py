@@ -206,3 +206,25 @@ def test_a_killed_worker_leaves_the_other_group_running(tmp_path, ssdlite):
     groups = {g["group"]: g for g in result["workers"]}
     assert groups[0]["state"] == "finished"
     assert groups[1]["state"] == "died" and groups[1]["exit_code"] == -signal.SIGKILL
+
+
+def test_workers_that_cannot_start_are_reported_with_their_error(tmp_path, ssdlite):
+    """The parent builds no detector: a child that cannot load its model says why, and its cameras
+    end dead with that error (here every child fails, so nothing is processed)."""
+    module = quiet(replace(ssdlite, detector=replace(ssdlite.detector, model_file="not_the_model.onnx")),
+                   annotated_video=False)
+    cameras = [CameraSpec(id="a", uri=str(VTEST)), CameraSpec(id="b", uri=str(VTEST))]
+    summary = run(module, cameras, tmp_path, max_frames=5, workers=2)
+    assert summary["frames_processed"] == 0
+    for group in summary["workers"]:
+        assert group["state"] == "died" and group["exit_code"] == 1
+        assert "not_the_model.onnx" in group["error"] and "Traceback" in group["traceback"]
+    assert all(c["state"] == "dead" and "not_the_model.onnx" in c["last_error"]
+               for c in summary["cameras"].values())
+
+
+def test_the_cli_refuses_a_bad_workers_count(tmp_path):
+    from pyuniproc.cli import main
+
+    with pytest.raises(SystemExit, match="--workers: workers must be a count >= 1 or 'auto', got 0"):
+        main(["run", "--source", f"a={VTEST}", "--out", str(tmp_path), "--workers", "0"])
