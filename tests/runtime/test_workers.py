@@ -65,13 +65,14 @@ def test_a_bad_workers_setting_is_refused(bad):
 
 def test_the_module_setting_is_checked(tmp_path):
     text = (ROOT / "module" / "module.yml").read_text()
-    assert "  pyuniproc:\n" in text
+    line = "    workers: ${oc.decode:${oc.env:CAMERA_WORKERS, 1}}\n"
+    assert line in text
     module = tmp_path / "module" / "module.yml"
     module.parent.mkdir()
     for value, expected in (("2", 2), ("auto", "auto")):
-        module.write_text(text.replace("  pyuniproc:\n", f"  pyuniproc:\n    workers: {value}\n", 1))
+        module.write_text(text.replace(line, f"    workers: {value}\n"))
         assert load_module_config(module).runtime.workers == expected
-    module.write_text(text.replace("  pyuniproc:\n", "  pyuniproc:\n    workers: 0\n", 1))
+    module.write_text(text.replace(line, "    workers: 0\n"))
     with pytest.raises(ConfigError, match="parameters.pyuniproc.workers"):
         load_module_config(module)
 
