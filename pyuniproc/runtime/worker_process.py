@@ -21,6 +21,7 @@ are finished and sent; frames still buffered are counted as dropped, reason "shu
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -36,7 +37,8 @@ from pyuniproc.types import Detections, Frame
 log = logging.getLogger(__name__)
 
 STATS_PERIOD_SECONDS = 0.25  # how often camera health (received, dropped, state) goes up
-Span = tuple[str, float, float, int]  # stage, start, end (time.monotonic()), frames sharing it
+# stage, start, end (time.monotonic()), frames sharing it, batch id and this frame's place (batch stages)
+Span = tuple[str, float, float, int, int | None, int]
 
 
 @dataclass
@@ -47,7 +49,7 @@ class FrameSpans:
     batch_size: int = 0  # set on one frame per detector batch: the parent observes the batch once
 
     def stage(self, name: str, start: float, end: float) -> None:
-        self.spans.append((name, start, end, 1))
+        self.spans.append((name, start, end, 1, None, 0))
 
 
 class _NoMetrics:
@@ -67,9 +69,10 @@ class SpanRecorder:
 
     url = None
 
-    def __init__(self) -> None:
+    def __init__(self, group: int = 0) -> None:
         self.metrics = _NoMetrics(self)
         self.pending_batch = 0
+        self._batch_ids = itertools.count(group << 40)  # unique across the groups of a run
 
     def start(self, **_: Any) -> SpanRecorder:
         return self
@@ -85,12 +88,13 @@ class SpanRecorder:
         return FrameSpans()
 
     def record_stage(self, frame: FrameSpans, camera_id: str, stage: str, start: float, end: float) -> None:
-        frame.spans.append((stage, start, end, 1))
+        frame.spans.append((stage, start, end, 1, None, 0))
 
     def record_batch_stage(self, frames: list[FrameSpans], camera_ids: Any, stage: str, start: float,
                            end: float) -> None:
-        for frame in frames:
-            frame.spans.append((stage, start, end, len(frames)))
+        batch_id = next(self._batch_ids)
+        for position, frame in enumerate(frames):
+            frame.spans.append((stage, start, end, len(frames), batch_id, position))
         if self.pending_batch and frames:
             frames[0].batch_size, self.pending_batch = self.pending_batch, 0
 
@@ -171,8 +175,8 @@ def worker_main(index: int, connection: Any, environment: dict[str, str], job: d
     try:
         from pyuniproc.runtime.pipeline import Pipeline
 
-        pipeline = Pipeline(job["module"], job["site"], job["options"], egress=link, telemetry=SpanRecorder(),
-                            outputs=link, resume=job["resume"])
+        pipeline = Pipeline(job["module"], job["site"], job["options"], egress=link,
+                            telemetry=SpanRecorder(index), outputs=link, resume=job["resume"])
         link.summary = pipeline.summary
         threading.Thread(target=_listen, args=(connection, pipeline), name="parent-link", daemon=True).start()
         pipeline.run()

@@ -392,17 +392,21 @@ class WorkerGroups:
 def replay(latency: Mapping[str, Any], telemetry: Any, trace: Any, camera_id: str, spans: list[Any],
            batch_size: int) -> None:
     """Record a child's stage timings for one frame as the one-process loop records its own: per-frame
-    latency (a batch stage's time shared among its frames), /metrics and the frame's trace."""
+    latency (a batch stage's time shared among its frames), /metrics, and the frame's trace, where a
+    batch stage carries its batch's size, id and the frame's position (the links between the frames of
+    one batch are not rebuilt: they reach the parent one by one)."""
     if batch_size:
         telemetry.metrics.observe_batch(batch_size)
-    for stage, start, end, frames in spans:
+    for stage, start, end, frames, batch_id, position in spans:
         if stage not in WORKER_STAGES:
             continue
         latency[stage].add((end - start) * 1000 / frames)
-        if frames == 1:
+        if batch_id is None:
             telemetry.record_stage(trace, camera_id, stage, start, end)
         else:
-            telemetry.record_batch_stage([trace], [camera_id], stage, start, end)
+            telemetry.metrics.observe_stage(stage, end - start, camera_id)
+            attributes = {"batch.size": frames, "batch.id": batch_id, "batch.position": position}
+            trace.stage(stage, start, end, attributes)
 
 
 def _exit_cause(code: int | None) -> str:

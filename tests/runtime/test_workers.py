@@ -229,3 +229,58 @@ def test_the_cli_refuses_a_bad_workers_count(tmp_path):
 
     with pytest.raises(SystemExit, match="--workers: workers must be a count >= 1 or 'auto', got 0"):
         main(["run", "--source", f"a={VTEST}", "--out", str(tmp_path), "--workers", "0"])
+
+
+def test_metrics_and_one_trace_per_frame_come_from_the_parent(tmp_path, monkeypatch):
+    """As tests/runtime/test_pipeline_telemetry.py for one process: the workers' stage timings
+    (queue, preprocess, detect, track) join each frame's trace in the parent, next to its own stages."""
+    import socket
+    import sys
+    import urllib.request
+    from collections import defaultdict
+
+    sys.path.insert(0, str(ROOT / "tests" / "telemetry"))
+    from otlpkit import OtlpHttpReceiver
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    receiver = OtlpHttpReceiver()
+    try:
+        monkeypatch.setenv("TRACING", "true")
+        monkeypatch.setenv("TRACING_SAMPLING_RATIO", "1.0")
+        monkeypatch.setenv("OTLP_ENDPOINT", receiver.url)
+        monkeypatch.setenv("TELEMETRY_PORT", str(port))
+        monkeypatch.setenv("DETECTOR", "ssdlite")
+        module = load_module_config(ROOT / "module" / "module.yml")
+        module = replace(module, runtime=replace(module.runtime, annotated_video=False))
+        site = Site(name="t", cameras=(CameraSpec(id="cam1", uri=str(VTEST)),
+                                       CameraSpec(id="cam2", uri=str(VTEST), start_seconds=30)))
+        pipeline = Pipeline(module, site, RunOptions(out_dir=tmp_path, max_frames=30, progress=False,
+                                                     watch_module=False, workers=2))
+        runner = threading.Thread(target=pipeline.run)
+        runner.start()
+        metrics = ""
+        deadline = time.monotonic() + 120
+        while runner.is_alive() and time.monotonic() < deadline:
+            if pipeline.telemetry.url and pipeline.summary()["frames_processed"] >= 10:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                    metrics = response.read().decode()
+                break
+            time.sleep(0.1)
+        runner.join(120)
+        assert 'camera="cam1"' in metrics and 'camera="cam2"' in metrics
+        assert 'stage="infer"' in metrics and 'stage="track"' in metrics
+        spans = receiver.wait_for(60 * 8, timeout=30)
+    finally:
+        receiver.close()
+    traces = defaultdict(list)
+    for span in spans:
+        traces[span.trace_id].append(span)
+    frames = [t for t in traces.values() if any(s.name == "frame" for s in t)]
+    assert len(frames) == 60
+    for trace in frames:
+        root = next(s for s in trace if s.name == "frame")
+        children = {s.name: s for s in trace if s.parent_span_id == root.span_id}
+        assert {"queue", "preprocess", "detect", "track", "embed", "fusion", "analytics"} <= set(children)
+        assert children["detect"].attributes["batch.size"] >= 1
