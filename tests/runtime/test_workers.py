@@ -15,6 +15,7 @@ from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import load_module_config
 from pyuniproc.config.yaml_source import ConfigError
 from pyuniproc.runtime.pipeline import Pipeline, RunOptions
+from pyuniproc.runtime.report import print_run_report
 from pyuniproc.runtime.workers import (
     WORKER_DIED,
     RemoteStats,
@@ -177,7 +178,7 @@ def test_fusion_pyfuncs_and_outputs_run_in_the_parent_for_every_camera(one_and_t
     assert summary2["latency_ms"]["track"]["count"] == summary1["latency_ms"]["track"]["count"] == 120
 
 
-def test_a_killed_worker_leaves_the_other_group_running(tmp_path, ssdlite):
+def test_a_killed_worker_leaves_the_other_group_running(tmp_path, ssdlite, capsys):
     module = quiet(ssdlite, annotated_video=False)
     cameras = [CameraSpec(id="a", uri=str(VTEST)), CameraSpec(id="b", uri=str(VTEST), start_seconds=30)]
     site = Site(name="test", cameras=tuple(cameras))
@@ -207,6 +208,9 @@ def test_a_killed_worker_leaves_the_other_group_running(tmp_path, ssdlite):
     groups = {g["group"]: g for g in result["workers"]}
     assert groups[0]["state"] == "finished"
     assert groups[1]["state"] == "died" and groups[1]["exit_code"] == -signal.SIGKILL
+    print_run_report(result)  # what `pyuniproc run` prints before it exits with 4
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "worker 1 died: worker 1 (pid" in printed and "cameras b) was killed by SIGKILL" in printed
 
 
 def test_workers_that_cannot_start_are_reported_with_their_error(tmp_path, ssdlite):
