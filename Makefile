@@ -65,7 +65,7 @@ bench: $(BIN)/.installed .venv-bench/.installed
 # The accuracy protocol on its 6 held-out scenes (benchmarks/accuracy/README.md); scenes and pipeline
 # recordings are cached in out/accuracy, results written to out/accuracy/results.
 accuracy: $(BIN)/.installed
-	$(BIN)/pyuniproc accuracy --split test --work out/accuracy
+	$(BIN)/pyuniproc accuracy --split test --work out/accuracy --ablation
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check pyuniproc module tests scripts setup.py

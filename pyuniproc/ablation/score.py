@@ -79,7 +79,8 @@ class Scorer:
         for camera in self.cameras:
             if camera not in stream.camera_ids:
                 continue
-            owners.update(_owners(camera, stream.camera_rows(camera), self.gt[camera], self.threshold))
+            rows = stream.camera_rows(camera)
+            owners.update(camera_track_owners(camera, rows, self.gt[camera], self.threshold))
         return owners
 
     def linking(self, replay: Replay, owners: dict[tuple[str, int], int]) -> dict[str, int]:
@@ -108,7 +109,14 @@ class Scorer:
         }
 
 
-def _owners(camera: str, pred: np.ndarray, gt: np.ndarray, threshold: float) -> dict[tuple[str, int], int]:
+def camera_track_owners(
+    camera: str, pred: np.ndarray, gt: np.ndarray, threshold: float = IOU_THRESHOLD
+) -> dict[tuple[str, int], int]:
+    """(camera, local track) -> the GT id the track covers in most frames (boxes matched one to one per
+    frame, IoU >= threshold); tracks matching nobody are left out. pred, gt: (n, >=6) MOT rows frame,
+    id, x, y, w, h."""
+    if not len(pred) or not len(gt):
+        return {}
     votes: Counter = Counter()
     frames = np.intersect1d(pred[:, 0], gt[:, 0])
     pred_by = _by_frame(pred)

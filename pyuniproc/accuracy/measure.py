@@ -29,6 +29,7 @@ from pyuniproc.ablation.replay import ideal, replay
 from pyuniproc.ablation.score import Scorer
 from pyuniproc.ablation.stream import TrackStream
 from pyuniproc.accuracy.bands import add_counts, band_counts, band_rates
+from pyuniproc.accuracy.gallery import TOP_IDS, identity_gallery
 from pyuniproc.config.module import ModuleConfig
 
 
@@ -41,9 +42,12 @@ def record(scenario: Path, module: ModuleConfig, cache: Path, *, log=None) -> Tr
     return cached(path, key, lambda: capture_pipeline(scenario, module, Path(cache) / "capture"))
 
 
-def score_stream(scenario: Path, stream: TrackStream, module: ModuleConfig) -> dict[str, Any]:
-    """Per-camera scores, multi-camera IDF1 of the module's fusion and of ideal linking, and recall
-    and precision per person height, for one recorded stream."""
+def score_stream(
+    scenario: Path, stream: TrackStream, module: ModuleConfig, *, gallery_ids: int = TOP_IDS
+) -> dict[str, Any]:
+    """Per-camera scores, multi-camera IDF1 of the module's fusion and of ideal linking, recall and
+    precision per person height, and (fusion on) the gallery of the `gallery_ids` largest global ids
+    with the GT people they cover (`pyuniproc.accuracy.gallery`), for one recorded stream."""
     scorer = Scorer(scenario)
     per_camera = scorer.per_camera(stream)
     counts: dict[str, dict[str, int]] = {}
@@ -70,6 +74,7 @@ def score_stream(scenario: Path, stream: TrackStream, module: ModuleConfig) -> d
         result["multi_camera"] = scorer.multi_camera(done.online)
         result["multi_camera"]["final_IDF1"] = scorer.multi_camera(done.final)["IDF1"]
         result["linking"] = scorer.linking(done, owners)
+        result["gallery"] = identity_gallery(stream, done, owners, top=gallery_ids)
         result["fusion_seconds"] = round(time.monotonic() - started, 2)
     meta = stream.meta
     seconds, frames = meta.get("seconds"), meta.get("frames")
@@ -84,6 +89,8 @@ def score_stream(scenario: Path, stream: TrackStream, module: ModuleConfig) -> d
     return result
 
 
-def measure_scene(scenario: Path, module: ModuleConfig, cache: Path, *, log=None) -> dict[str, Any]:
+def measure_scene(
+    scenario: Path, module: ModuleConfig, cache: Path, *, log=None, gallery_ids: int = TOP_IDS
+) -> dict[str, Any]:
     """record + score_stream."""
-    return score_stream(scenario, record(scenario, module, cache, log=log), module)
+    return score_stream(scenario, record(scenario, module, cache, log=log), module, gallery_ids=gallery_ids)

@@ -6,7 +6,6 @@ badly; the issue's goal names both (mean multi-camera IDF1 >= 0.90, worst >= 0.8
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import platform
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from pyuniproc.accuracy import levers
 from pyuniproc.accuracy.bands import add_counts, band_rates
 
 CAMERA_KEYS = ("IDF1", "HOTA", "MOTA", "IDSW", "IDSW_pct_gt_tracks", "Frag", "Recall", "Precision")
@@ -114,12 +114,13 @@ def machine() -> dict[str, Any]:
 # ---- text and Markdown -------------------------------------------------------------------------------
 
 
-def _fmt(value: Any, key: str = "") -> str:
+def fmt(value: Any, key: str = "") -> str:
     if value is None:
         return "-"
-    if isinstance(value, int) or key in ("IDSW total", "Frag total", "GT tracks"):
+    if isinstance(value, int) or key in ("IDSW total", "Frag total", "GT tracks", "IDSW"):
         return str(int(value))
-    if key in ("cam IDSW", "cam Frag", "cam IDSW %", "fps"):
+    if key in ("cam IDSW", "cam Frag", "cam IDSW %", "fps", "mean IDSW total", "mean Frag total",
+               "mean cam IDSW %", "mean fps"):
         return f"{value:.1f}"
     return f"{value:.3f}"
 
@@ -131,19 +132,55 @@ def scene_table(doc: dict[str, Any]) -> list[list[str]]:
             "Frag total", "MC-IDF1", "ideal MC-IDF1", "fps")
     header = ["seed", *[f"{c} IDF1" for c in cameras], *keys]
     body = [
-        [str(r["seed"]), *[_fmt(r["cameras"].get(c)) for c in cameras], *[_fmt(r.get(k), k) for k in keys]]
+        [str(r["seed"]), *[fmt(r["cameras"].get(c)) for c in cameras], *[fmt(r.get(k), k) for k in keys]]
         for r in rows
     ]
+    if len(rows) > 1:  # mean and worst over scenes, column by column (worst = most for error counts)
+        for stat in ("mean", "worst"):
+            line = [stat]
+            for c in cameras:
+                values = [r["cameras"][c] for r in rows if r["cameras"].get(c) is not None]
+                line.append(fmt(_stat(values, stat, errors=False)))
+            for k in keys:
+                values = [r[k] for r in rows if r.get(k) is not None]
+                errors = k in ("IDSW total", "cam IDSW %", "Frag total")
+                line.append(fmt(_stat(values, stat, errors), k if stat == "worst" else f"mean {k}"))
+            body.append(line)
+    return [header, *body]
+
+
+def _stat(values: list[float], stat: str, errors: bool) -> float | None:
+    if not values:
+        return None
+    if stat == "mean":
+        return float(np.mean(values))
+    return float(max(values) if errors else min(values))
+
+
+CAMERA_COLUMNS = ("IDF1", "HOTA", "MOTA", "IDSW", "Recall", "Precision")
+
+
+def camera_table(doc: dict[str, Any]) -> list[list[str]]:
+    """Per scene, per camera: IDF1, HOTA, MOTA, ID switches, recall, precision; then the scene's cameras
+    pooled, with its multi-camera IDF1."""
+    header = ["seed", "camera", *CAMERA_COLUMNS, "MC-IDF1"]
+    body = []
+    for seed, scene in doc["scenes"].items():
+        for camera, scores in sorted(scene["per_camera"].items()):
+            body.append([str(seed), camera, *[fmt(scores.get(k), k) for k in CAMERA_COLUMNS], ""])
+        pooled = scene["all_cameras"]
+        mc = (scene.get("multi_camera") or {}).get("IDF1")
+        body.append([str(seed), "all cameras", *[fmt(pooled.get(k), k) for k in CAMERA_COLUMNS], fmt(mc)])
     return [header, *body]
 
 
 def summary_table(doc: dict[str, Any]) -> list[list[str]]:
-    body = [[key, _fmt(v["mean"], key), _fmt(v["worst"], key)] for key, v in doc["summary"].items()]
+    body = [[key, fmt(v["mean"], key), fmt(v["worst"], key)] for key, v in doc["summary"].items()]
     return [["score", "mean", "worst"], *body]
 
 
 def bands_table(doc: dict[str, Any]) -> list[list[str]]:
-    body = [[label, _fmt(v["recall"]), _fmt(v["precision"]), str(v["gt"]), str(v["pred"])]
+    body = [[label, fmt(v["recall"]), fmt(v["precision"]), str(v["gt"]), str(v["pred"])]
             for label, v in doc["height_bands"].items()]
     return [["person height (px)", "recall", "precision", "GT boxes", "reported boxes"], *body]
 
@@ -159,7 +196,7 @@ def _md_table(rows: list[list[str]]) -> list[str]:
             *["| " + " | ".join(r) + " |" for r in rows[1:]]]
 
 
-def _settings_lines(doc: dict[str, Any]) -> list[str]:
+def settings_lines(doc: dict[str, Any]) -> list[str]:
     s, m = doc["settings"], doc["machine"]
     return [
         f"scenes: split {doc['split']}, seeds {', '.join(str(r['seed']) for r in doc['rows'])}, "
@@ -175,22 +212,34 @@ def _met(goal: dict[str, Any], not_met: str) -> str:
 
 
 def render_text(doc: dict[str, Any]) -> str:
-    lines = [f"Accuracy protocol ({doc['split']} scenes)", *[f"  {x}" for x in _settings_lines(doc)], ""]
+    lines = [f"Accuracy protocol ({doc['split']} scenes)", *[f"  {x}" for x in settings_lines(doc)], ""]
     lines += _text_table(scene_table(doc)) + [""] + _text_table(summary_table(doc)) + [""]
     lines += _text_table(bands_table(doc)) + [""]
-    lines += [f"{_met(g, 'NOT met')}  {g['goal']}: {_fmt(g['value'])}" for g in doc["goals"]]
+    if doc.get("ablation"):
+        lines += _text_table(levers.lever_table(doc["ablation"], doc["seeds"])) + [""]
+        if doc["ablation"].get("compare"):
+            lines += _text_table(levers.compare_table(doc["ablation"])) + [""]
+    lines += [f"{_met(g, 'NOT met')}  {g['goal']}: {fmt(g['value'])}" for g in doc["goals"]]
     return "\n".join(lines) + "\n"
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
     lines = [f"# Accuracy protocol: {doc['split']} scenes", "", "```sh", doc["command"], "```", ""]
-    lines += [f"- {x}" for x in _settings_lines(doc)] + [""]
+    lines += [f"- {x}" for x in settings_lines(doc)] + [""]
     lines += ["## Per scene", "", *_md_table(scene_table(doc)), ""]
+    lines += ["## Per scene and camera", "", *_md_table(camera_table(doc)), ""]
     lines += ["## Mean and worst over scenes", "", *_md_table(summary_table(doc)), ""]
     lines += ["## Recall and precision by person height (all scenes and cameras pooled)", ""]
     lines += [*_md_table(bands_table(doc)), "", "## Goals", ""]
-    lines += [f"- {_met(g, '**not met**')}: {g['goal']} ({_fmt(g['value'])})" for g in doc["goals"]]
+    lines += [f"- {_met(g, '**not met**')}: {g['goal']} ({fmt(g['value'])})" for g in doc["goals"]]
     lines += ["", LEGEND, ""]
+    if doc.get("ablation"):
+        lines += ["## What each lever added", ""]
+        lines += _md_table(levers.lever_table(doc["ablation"], doc["seeds"]))
+        if doc["ablation"].get("compare"):
+            lines += ["", "Whole runs on the same scenes (detector, tracker, embedder):", ""]
+            lines += _md_table(levers.compare_table(doc["ablation"]))
+        lines += ["", levers.LEGEND, ""]
     return "\n".join(lines)
 
 
@@ -204,69 +253,20 @@ LEGEND = (
 )
 
 
-def render_html(doc: dict[str, Any]) -> str:
-    def table(rows: list[list[str]]) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
-        return f"<table><tr>{head}</tr>{body}</table>"
-
-    parts = [
-        "<!doctype html><meta charset='utf-8'><title>pyuniproc accuracy</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}</style>",
-        f"<h1>Accuracy protocol: {html.escape(doc['split'])} scenes</h1>",
-        f"<pre>{html.escape(doc['command'])}</pre>",
-        "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in _settings_lines(doc)) + "</ul>",
-        bar_chart(doc["rows"]),
-        "<h2>Per scene</h2>", table(scene_table(doc)),
-        "<h2>Mean and worst over scenes</h2>", table(summary_table(doc)),
-        "<h2>Recall and precision by person height</h2>", table(bands_table(doc)),
-        "<h2>Goals</h2><ul>" + "".join(
-            f"<li>{_met(g, '<b>not met</b>')}: {html.escape(g['goal'])} ({_fmt(g['value'])})</li>"
-            for g in doc["goals"]) + "</ul>",
-        f"<p>{html.escape(LEGEND)}</p>",
-    ]
-    return "\n".join(parts) + "\n"
-
-
-def bar_chart(rows: list[dict[str, Any]]) -> str:
-    """Inline SVG: per scene, mean single-camera IDF1 and multi-camera IDF1, with the 0.90 goal line."""
-    series = (("cam IDF1", "#4c78a8", "mean single-camera IDF1"), ("MC-IDF1", "#f58518", "multi-camera IDF1"),
-              ("ideal MC-IDF1", "#bbbbbb", "ideal linking"))
-    width, height, left, bottom = 80 + 90 * len(rows), 260, 40, 30
-    plot_h = height - bottom - 20
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height + 20}' font-size='11'>"]
-    for tick in (0.0, 0.25, 0.5, 0.75, 0.9, 1.0):
-        y = 20 + plot_h * (1 - tick)
-        colour = "#d62728" if tick == 0.9 else "#eee"
-        out.append(f"<line x1='{left}' x2='{width}' y1='{y:.1f}' y2='{y:.1f}' stroke='{colour}'/>")
-        out.append(f"<text x='2' y='{y + 4:.1f}'>{tick:.2f}</text>")
-    for i, row in enumerate(rows):
-        x0 = left + 10 + 90 * i
-        for j, (key, colour, _) in enumerate(series):
-            value = row.get(key) or 0.0
-            h = plot_h * value
-            out.append(f"<rect x='{x0 + 24 * j}' y='{20 + plot_h - h:.1f}' width='22' height='{h:.1f}' "
-                       f"fill='{colour}'><title>{key} {value:.3f}</title></rect>")
-        out.append(f"<text x='{x0 + 10}' y='{height - 5}'>seed {row['seed']}</text>")
-    for j, (_, colour, label) in enumerate(series):
-        out.append(f"<rect x='{left + 150 * j}' y='{height + 5}' width='10' height='10' fill='{colour}'/>"
-                   f"<text x='{left + 150 * j + 14}' y='{height + 14}'>{label}</text>")
-    out.append("</svg>")
-    return "".join(out)
-
-
-def write(doc: dict[str, Any], folder: Path, stem: str) -> list[Path]:
-    """folder/<stem>.json, .md and .html."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{stem}.json", folder / f"{stem}.md", folder / f"{stem}.html"]
-    paths[0].write_text(json.dumps(doc, indent=1, default=_plain) + "\n")
-    paths[1].write_text(render_markdown(doc))
-    paths[2].write_text(render_html(doc))
-    return paths
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def write(doc: dict[str, Any], folder: Path, stem: str, *, thumbnails: dict | None = None) -> list[Path]:
+    """folder/<stem>.json, .md and .html (the HTML with the galleries' crops, `thumbnails`: per seed
+    (global id, camera) -> base64 JPEG; the JSON keeps where each crop was taken, not the images)."""
+    from pyuniproc.accuracy.page import render_html  # the page lays out this module's tables
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}.json", folder / f"{stem}.md", folder / f"{stem}.html"]
+    paths[0].write_text(json.dumps(doc, indent=1, default=_plain) + "\n")
+    paths[1].write_text(render_markdown(doc))
+    paths[2].write_text(render_html(doc, thumbnails or {}))
+    return paths

@@ -41,6 +41,9 @@ class CameraSpec:
     rtsp_transport: str = "tcp"
     lines: tuple[LineSpec, ...] = ()
     zones: tuple[ZoneSpec, ...] = ()
+    # annotated video of this camera: True / False override `parameters.pyuniproc.annotated_video`;
+    # None follows it (pyuniproc/runtime/outputs.py `recording_plan`)
+    record: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ def site_from_sources(sources: list[str]) -> Site:
 def _camera(doc: YamlDocument, where: str, raw: Any) -> CameraSpec:
     if not isinstance(raw, dict):
         raise doc.error(where, "each camera must be a mapping with at least 'id' and 'uri'")
-    known = {"id", "uri", "realtime", "loop", "start_seconds", "rtsp_transport", "lines", "zones"}
+    known = {"id", "uri", "realtime", "loop", "start_seconds", "rtsp_transport", "lines", "zones", "record"}
     for key in raw:
         if key not in known:
             raise doc.error(f"{where}.{key}", f"unknown camera field; known: {sorted(known)}")
@@ -138,6 +141,10 @@ def _camera(doc: YamlDocument, where: str, raw: Any) -> CameraSpec:
     start = raw.get("start_seconds", 0.0)
     if isinstance(start, bool) or not isinstance(start, (int, float)) or start < 0:
         raise doc.error(f"{where}.start_seconds", f"must be a number >= 0, got {start!r}")
+    record = raw.get("record")
+    if record is not None and not isinstance(record, bool):
+        raise doc.error(f"{where}.record", f"must be true or false (or left out: the module's "
+                        f"annotated_video decides), got {record!r:.60}")
     lines = tuple(_line(doc, f"{where}.lines[{i}]", item)
                   for i, item in enumerate(_list(doc, f"{where}.lines", raw)))
     zones = tuple(_zone(doc, f"{where}.zones[{i}]", item)
@@ -148,7 +155,7 @@ def _camera(doc: YamlDocument, where: str, raw: Any) -> CameraSpec:
             raise doc.error(f"{where}.{kind}s", f"{kind} names must be unique, got {names}")
     return CameraSpec(id=camera_id, uri=uri, realtime=bool(raw.get("realtime", False)),
                       loop=bool(raw.get("loop", False)), start_seconds=float(start),
-                      rtsp_transport=transport, lines=lines, zones=zones)
+                      rtsp_transport=transport, lines=lines, zones=zones, record=record)
 
 
 def _list(doc: YamlDocument, where: str, parent: dict[str, Any]) -> list[Any]:

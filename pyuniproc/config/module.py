@@ -27,6 +27,7 @@ from pyuniproc.config.module_spec import number as _number
 from pyuniproc.config.yaml_source import ConfigError, YamlDocument, load_yaml
 from pyuniproc.events import EventsConfig, EventsConfigError
 from pyuniproc.outputs import RecordingConfig, RecordingConfigError
+from pyuniproc.outputs.record_choice import check_annotated_video
 from pyuniproc.runtime.overload import OverloadSettings
 from pyuniproc.telemetry.config import TelemetryConfig, TelemetryConfigError
 
@@ -40,7 +41,10 @@ class RuntimeSettings:
     # with CUDA is installed and sees one, else ONNX Runtime on the CPU; cpu / gpu force one (gpu fails at
     # start, naming what is missing, where it cannot run). Same pipeline, tracker, fusion and outputs on both.
     backend: str = "auto"
-    annotated_video: bool = True
+    # video/<camera>.mp4 with boxes and ids for every camera (true), none (false) or auto: all on the CPU
+    # backend, none on the GPU backend (no encoder on an H100); a camera's `record` in the cameras file
+    # overrides it (pyuniproc/outputs/record_choice.py)
+    annotated_video: bool | str = "auto"
     summary_period_seconds: float = 2.0
     batch_wait_ms: float = 5.0  # how long to wait for more cameras' frames before running a partial batch
     # detector weights on the CPU: fp32 (the converted model) or int8 (its quantised copy, faster)
@@ -155,6 +159,12 @@ def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSetti
         except ValueError as exc:
             raise doc.error(f"{where}.workers", str(exc)) from None
     for key, value in params.items():
+        if key == "annotated_video":
+            try:
+                values[key] = check_annotated_video(value)
+            except ValueError as exc:
+                raise doc.error(f"{where}.{key}", str(exc)) from None
+            continue
         expected = type(getattr(defaults, key))
         if expected is bool and not isinstance(value, bool):
             raise doc.error(f"parameters.pyuniproc.{key}", f"expected true or false, got {value!r}")

@@ -40,7 +40,8 @@ class EventsConfigError(ValueError):
 
 @dataclass(frozen=True)
 class JsonLinesSinkSettings:
-    """events.jsonl: one envelope per line, flushed per line (a crash loses nothing written).
+    """events.jsonl: one envelope per line, on disk within a second, at every summary.json and at
+    close (an error or Ctrl-C loses nothing; a SIGKILL at most the last second).
 
     path: file name, relative to the run's output folder (or absolute).
     kinds: send only these kinds; None sends every kind.

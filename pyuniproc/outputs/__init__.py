@@ -1,4 +1,5 @@
-"""Run outputs: files written while frames are processed, each flushed as it goes.
+"""Run outputs: files written while frames are processed, buffered and flushed every second, before
+each summary.json and at close (`_files.py`).
 
 Frame numbers are 1-based (`Frame.index + 1`) in every output, as in MOTChallenge.
 """

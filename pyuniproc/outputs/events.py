@@ -1,9 +1,11 @@
-"""events.jsonl: analytics events as JSON lines, one per line, flushed line by line.
+"""events.jsonl: analytics events as JSON lines, one per line.
 
 An `Event` is written as its `to_json_dict()`; a mapping (e.g. that dict after a trip through
 a Savant frame tag) as it is. Either way a `frame_index` key (0-based `Frame.index`) is replaced
 by `frame` (1-based), the frame numbering of every run output.
-A restarted run appends; a half-written last line from a killed run is dropped on reopen.
+Lines are buffered and reach the file at least every `flush_seconds`, when the run writes
+summary.json, and at close (`_files.py`). A restarted run appends; a half-written last line from a
+killed run is dropped on reopen.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Protocol
 
-from pyuniproc.outputs._files import json_default, open_for_append
+from pyuniproc.outputs._files import FLUSH_SECONDS, FlushTimer, json_default, open_for_append
 
 
 class JsonEvent(Protocol):
@@ -22,20 +24,29 @@ class JsonEvent(Protocol):
 
 
 class EventsWriter:
-    """Appends events to a JSON-lines file."""
+    """Appends events to a JSON-lines file.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    flush_seconds: longest time lines wait in memory (0: every event goes to the OS at once).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, flush_seconds: float = FLUSH_SECONDS) -> None:
         self.path = path
+        self._timer = FlushTimer(flush_seconds)
         self._file = open_for_append(path)
 
     def write(self, event: JsonEvent | Mapping[str, Any]) -> None:
         record = _with_output_frame(dict(event) if isinstance(event, Mapping) else event.to_json_dict())
         self._file.write(json.dumps(record, default=json_default, allow_nan=False) + "\n")
-        self._file.flush()
+        if self._timer.due():
+            self._file.flush()
 
     def write_many(self, events: Iterable[JsonEvent | Mapping[str, Any]]) -> None:
         for event in events:
             self.write(event)
+
+    def flush(self) -> None:
+        """Hand every line written so far to the OS."""
+        self._file.flush()
 
     def close(self) -> None:
         self._file.close()

@@ -40,7 +40,7 @@ from pyuniproc.types import Detections, Frame
 
 log = logging.getLogger(__name__)
 _DROP_LOG_PERIOD = 10.0
-WHEN_BEHIND = ("drop", "wait")
+WHEN_BEHIND = ("drop", "wait")  # what one recorder does; the config also takes "auto" (record_choice.py)
 
 
 class VideoEncoder(Protocol):
@@ -68,14 +68,16 @@ class RecordingConfigError(ValueError):
 
 @dataclass(frozen=True)
 class RecordingConfig:
-    """`parameters.pyuniproc.recording` (recording itself is switched by `annotated_video`).
+    """`parameters.pyuniproc.recording` (which cameras are recorded: `annotated_video` and the cameras
+    file's `record`, see record_choice.py).
 
     segment_seconds: length of one file in stream seconds (e.g. 300); None: one file per run.
         Shorter files are easier to prune and lose less to a broken disk; each costs a keyframe.
     queue_frames: frames waiting for the encoder per camera. Larger absorbs longer encoder
         hiccups, at one decoded frame of memory each (a 1080p frame is 6 MB).
-    when_behind: "drop" (default: never slow the pipeline; dropped frames are counted) or
-        "wait" (record every frame; the pipeline waits for the encoder).
+    when_behind: "drop" (never slow the pipeline; dropped frames are counted), "wait" (record
+        every frame; the pipeline waits for the encoder) or "auto" (default: wait for offline
+        cameras, drop for live ones; record_choice.py).
     crf, preset, keyframe_seconds: x264 settings, as in `AnnotatedVideoWriter`.
     mosaic: also record all cameras in one grid video (video/mosaic.mp4 or video/mosaic/...),
         `mosaic_fps` pictures per second of the cameras' stream time (a 60 s scene gives a 60 s
@@ -84,7 +86,7 @@ class RecordingConfig:
 
     segment_seconds: float | None = None
     queue_frames: int = 32
-    when_behind: str = "drop"
+    when_behind: str = "auto"
     crf: int = 28
     preset: str = "veryfast"
     keyframe_seconds: float = 2.0
@@ -123,7 +125,8 @@ class RecordingConfig:
                 "must be >= 1 or null",
             ),
             ("queue_frames", config.queue_frames >= 1, "must be >= 1"),
-            ("when_behind", config.when_behind in WHEN_BEHIND, f"expected one of {list(WHEN_BEHIND)}"),
+            ("when_behind", config.when_behind in (*WHEN_BEHIND, "auto"),
+             f"expected one of {[*WHEN_BEHIND, 'auto']}"),
             ("crf", 0 <= config.crf <= 51, "must be in 0..51"),
             ("keyframe_seconds", config.keyframe_seconds > 0, "must be > 0"),
             ("mosaic_fps", config.mosaic_fps > 0, "must be > 0"),
@@ -238,6 +241,7 @@ class SegmentedVideoWriter:
                 "frames_written": self.frames_written,
                 "frames_dropped": self.frames_dropped,
                 "queued": len(self._queue) + self._in_hand,
+                "when_behind": self.when_behind,
                 "segments": len(self.segments),
                 "current": str(self.segments[-1]) if self.segments else None,
                 "error": self.error,

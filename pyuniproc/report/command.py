@@ -6,7 +6,9 @@
 Reads the run folder's tracks.csv (global ids) and summary.json, the cameras file (topology; with
 --gt, the scenario's cameras.yml is used when --cameras is not given) and the cameras' videos
 (thumbnails). With --gt the run is scored as `pyuniproc eval` scores it; --metrics takes the JSON of
-an earlier `pyuniproc eval --json` instead.
+an earlier `pyuniproc eval --json` instead (its scenario, when still there, is used as --gt is). Scored,
+each thumbnail is labelled with the GT person its track covers and ids covering several people are
+marked as wrong merges.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from pyuniproc.report.data import load_run
 from pyuniproc.report.page import render_page, write
+from pyuniproc.report.people import track_people
 from pyuniproc.report.thumbs import make_thumbnails
 from pyuniproc.runtime.report import results_lines
 
@@ -95,14 +98,24 @@ def write_report(
     """Build the report of `run_dir` and write it (default `run_dir/report.html`); returns its path.
     The runtime can call this at the end of a run with its out dir and cameras file."""
     run_dir = Path(run_dir)
-    if cameras is None and gt is not None and (Path(gt) / "cameras.yml").is_file():
-        cameras = Path(gt) / "cameras.yml"
-    data = load_run(run_dir, cameras)
     metrics = score(run_dir, gt) if gt is not None else None
     if metrics is None and metrics_json is not None:
         metrics = json.loads(Path(metrics_json).read_text())
-    thumbs = make_thumbnails(data, per_identity=thumbnails) if thumbnails > 0 else {}
-    return write(out or run_dir / "report.html", render_page(data, thumbs, metrics, title=title))
+    gt_dir = gt if gt is not None else _scored_against(metrics)
+    if cameras is None and gt_dir is not None and (Path(gt_dir) / "cameras.yml").is_file():
+        cameras = Path(gt_dir) / "cameras.yml"
+    data = load_run(run_dir, cameras)
+    owners = track_people(run_dir, gt_dir) if gt_dir is not None else None
+    thumbs = make_thumbnails(data, per_identity=thumbnails, owners=owners) if thumbnails > 0 else {}
+    page = render_page(data, thumbs, metrics, title=title, owners=owners)
+    return write(out or run_dir / "report.html", page)
+
+
+def _scored_against(metrics: dict[str, Any] | None) -> Path | None:
+    """The scenario an `eval --json` result was scored against, when it is still there (its gt/ says
+    which person each track covers, for marking wrong merges)."""
+    where = (metrics or {}).get("gt")
+    return Path(where) if where and (Path(where) / "gt").is_dir() else None
 
 
 def score(run_dir: str | Path, gt: str | Path) -> dict[str, Any]:

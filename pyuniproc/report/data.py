@@ -22,9 +22,30 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyuniproc.config.cameras import Site, load_cameras
+
+
+class Row(NamedTuple):
+    """One tracked box of a visit, as tracks.csv has it."""
+
+    frame: int  # 1-based
+    pts: float  # site seconds
+    track_id: int
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return (self.x1, self.y1, self.x2, self.y2)
+
+    @property
+    def foot(self) -> tuple[float, float]:
+        """Bottom centre of the box: where the person stands in the image."""
+        return ((self.x1 + self.x2) / 2, self.y2)
 
 
 @dataclass
@@ -36,7 +57,7 @@ class Visit:
     first_frame: int  # 1-based, as in tracks.csv
     last_frame: int
     track_ids: set[int] = field(default_factory=set)
-    rows: list[tuple[int, float, float, float, float]] = field(default_factory=list)  # frame, x1, y1, x2, y2
+    rows: list[Row] = field(default_factory=list)  # time order
 
     @property
     def seconds(self) -> float:
@@ -152,7 +173,7 @@ def load_run(run_dir: str | Path, cameras: str | Path | None = None, *, gap_seco
                 visits[gid].append(current)
             current.end, current.last_frame = pts, frame
             current.track_ids.add(track)
-            current.rows.append((frame, *box))
+            current.rows.append(Row(frame, pts, track, *box))
     identities = []
     for gid, items in visits.items():
         items.sort(key=lambda v: (v.start, v.camera_id))

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from pyuniproc.report.data import RunData
+from pyuniproc.report.floor import floor_section
+from pyuniproc.report.people import Owners, identity_people, wrong_merges
 from pyuniproc.report.svg import camera_colors, gantt, identity_color, topology
 from pyuniproc.report.thumbs import Thumbnail
 
@@ -66,6 +68,14 @@ figure{margin:0;text-align:center}
 figure img{height:96px;border-radius:3px;display:block;border-bottom:4px solid #888}
 figcaption{font-size:10px;color:#4a5263;white-space:nowrap}
 .cam{display:inline-block;padding:0 6px;border-radius:3px;color:#fff;font-size:11px}
+.card.merged{border:2px solid #c0392b;background:#fdf2f1}
+.flags{display:flex;flex-wrap:wrap;gap:4px;margin:0 0 4px}
+.flag{display:inline-block;padding:0 6px;border-radius:3px;font-size:11px;font-weight:600;white-space:nowrap}
+.flag.multi{background:#e8eefc;color:#2c4a8a}
+.flag.bad{background:#c0392b;color:#fff}
+.flag.gt{background:#eef1f5;color:#4a5263;font-weight:400}
+.flagged a{margin-right:6px}
+svg.feet{margin:10px 0 0;display:block}
 """
 
 
@@ -76,7 +86,10 @@ def render_page(
     *,
     title: str | None = None,
     max_timeline: int = 300,
+    owners: Owners | None = None,
 ) -> str:
+    """The page. owners: (camera, local track) -> GT person when the run was scored against a scenario
+    (marks wrong merges and labels thumbnails with their person)."""
     colors = camera_colors(data.camera_ids)
     site = data.site.name if data.site is not None else data.summary.get("site", "")
     title = title or f"Multi-camera identities — {site or data.run_dir.name}"
@@ -101,6 +114,7 @@ def render_page(
     )
     parts.append(_handover_table(data, colors))
     parts.append("</div>")
+    parts.append(floor_section(data, colors))
     parts.append(
         "<section><h2>Camera topology <small>links from the cameras file; hand-overs as observed in this "
         f'run</small></h2>{topology(data)}<p class="note">Arrowheads: the directions the cameras file '
@@ -129,7 +143,7 @@ def render_page(
         f"coloured by camera; dotted: walking between cameras"
         f"{f'; {more} more not drawn' if more else ''}</small></h2>{gantt(view)}</section>"
     )
-    parts.append(_cards(data, thumbnails, colors))
+    parts.append(_cards(data, thumbnails, colors, owners))
     parts.append("</main></body></html>\n")
     return "".join(parts)
 
@@ -251,39 +265,70 @@ def _handover_table(data: RunData, colors: dict[str, str]) -> str:
     )
 
 
-def _cards(data: RunData, thumbnails: dict[int, list[Thumbnail]], colors: dict[str, str]) -> str:
+def _cards(
+    data: RunData, thumbnails: dict[int, list[Thumbnail]], colors: dict[str, str], owners: Owners | None
+) -> str:
+    people = identity_people(data, owners) if owners is not None else {}
+    merged = set(wrong_merges(people))
     cards = []
     for identity in data.identities:
-        steps = []
-        for visit in identity.visits:
-            chip = (
-                f'<span class="cam" style="background:{colors.get(visit.camera_id, "#888")}">'
-                f"{escape(visit.camera_id)}</span>"
-            )
-            steps.append(chip)
-        path = "→".join(steps)
+        gid = identity.global_id
+        path = "→".join(
+            f'<span class="cam" style="background:{colors.get(visit.camera_id, "#888")}">'
+            f"{escape(visit.camera_id)}</span>"
+            for visit in identity.visits
+        )
         figures = []
-        for thumb in thumbnails.get(identity.global_id, []):
+        for thumb in thumbnails.get(gid, []):
+            person = (owners or {}).get((thumb.camera_id, thumb.track_id))
+            who = "" if owners is None else f" · GT {person}" if person is not None else " · GT none"
             figures.append(
-                f'<figure><img alt="g{identity.global_id} in {escape(thumb.camera_id)} frame '
+                f'<figure><img alt="g{gid} in {escape(thumb.camera_id)} frame '
                 f'{thumb.frame}" style="border-color:{colors.get(thumb.camera_id, "#888")}" '
                 f'src="data:image/jpeg;base64,{thumb.jpeg_base64}"><figcaption>{escape(thumb.camera_id)}'
-                f" · {thumb.pts:.1f} s</figcaption></figure>"
+                f" · {thumb.pts:.1f} s{who}</figcaption></figure>"
             )
         body = "".join(figures) or '<p class="note">no video found for thumbnails</p>'
         span = f"{identity.first_seen:.1f}–{identity.last_seen:.1f} s"
         visits = len(identity.visits)
+        n_cameras = len(identity.cameras)
+        flags = f'<span class="flag multi">{n_cameras} cameras</span>' if n_cameras > 1 else ""
+        if gid in merged:
+            names = " + ".join(f"GT {p}" for p, _ in people[gid].most_common())
+            flags += f'<span class="flag bad">wrong merge: {names}</span>'
+        elif people.get(gid):
+            flags += f'<span class="flag gt">GT {people[gid].most_common(1)[0][0]}</span>'
+        flags = f'<div class="flags">{flags}</div>' if flags else ""
         cards.append(
-            f'<div class="card" id="id-{identity.global_id}"><h3><span class="sw" style="background:'
-            f'{identity_color(identity.global_id)}"></span>g{identity.global_id} <small>{span} · '
-            f"{visits} visit{'s' if visits != 1 else ''} · {len(identity.cameras)} camera"
-            f'{"s" if len(identity.cameras) != 1 else ""}</small></h3><div class="path">{path}</div>'
+            f'<div class="card{" merged" if gid in merged else ""}" id="id-{gid}"><h3><span class="sw" '
+            f'style="background:{identity_color(gid)}"></span>g{gid} <small>{span} · '
+            f"{visits} visit{'s' if visits != 1 else ''} · {n_cameras} camera"
+            f'{"s" if n_cameras != 1 else ""}</small></h3>{flags}'
+            f'<div class="path">{path}</div>'
             f'<div class="thumbs">{body}</div></div>'
         )
     return (
-        f"<section><h2>Identities <small>a crop from each visit (largest box mid-visit); the swatch is the "
-        f'id\'s box colour in the videos</small></h2><div class="ids">{"".join(cards)}</div></section>'
+        "<section><h2>Identities <small>one crop from every camera an id was seen in (largest box "
+        "mid-visit), then other visits; the swatch is the id's box colour in the videos</small></h2>"
+        f'{_flagged(data, people, merged)}<div class="ids">{"".join(cards)}</div></section>'
     )
+
+
+def _flagged(data: RunData, people: dict, merged: set[int]) -> str:
+    """Links to the ids worth a look: those on several cameras, and (scored runs) the wrong merges."""
+    multi = [i.global_id for i in data.identities if len(i.cameras) > 1]
+    links = "".join(f'<a href="#id-{g}">g{g}</a>' for g in multi) or "none"
+    out = f'<p class="flagged">On 2+ cameras ({len(multi)}; check their crops show one person): {links}</p>'
+    if people:
+        bad = "".join(
+            f'<a href="#id-{g}">g{g} ({", ".join(str(p) for p in sorted(people[g]))})</a>'
+            for g in sorted(merged)
+        ) or "none"
+        out += (
+            '<p class="flagged"><b style="color:#c0392b">Wrong merges</b> (tracks of more than one GT '
+            f"person under one id; GT people in brackets): {len(merged)} of {len(people)} ids: {bad}</p>"
+        )
+    return out
 
 
 def write(path: str | Path, html: str) -> Path:

@@ -4,8 +4,9 @@ One decode thread per camera fills a small buffer (see `CameraWorker`); the main
 up to `batch_size` frames across cameras (oldest first, round robin) and hands them to the
 detector thread (`DetectStage`: one batched inference), then, while the next batch is being
 detected, tracks the previous one, runs the module's pyfuncs and writes outputs frame by frame.
-Every output is appended and flushed as it is produced, so an interrupted run keeps all it did
-(a batch still being detected is finished first).
+Every output is appended as it is produced and flushed within a second, before each summary.json
+and at the end (runtime/outputs.py), so an interrupted run keeps all it did (a batch still being
+detected is finished first).
 
 When the cameras deliver more than the machine processes, the overload policy
 (`parameters.pyuniproc.overload`, see `overload.py`) decides per frame, as it is taken from its
@@ -150,7 +151,8 @@ class Pipeline:
         if self.fusion is not None:
             self.fusion.continue_global_ids_after(self._resume.largest_global_id)
         self.outputs = outputs if outputs is not None else RunOutputs(
-            options.out_dir, annotate=self.settings.annotated_video, global_ids=self.fusion is not None,
+            options.out_dir, annotate=self.settings.annotated_video, backend=self.backend,
+            record={c.id: c.record for c in site.cameras}, global_ids=self.fusion is not None,
             site=site.name, events=self.settings.events, recording=self.settings.recording,
             camera_ids=[camera.id for camera in site.cameras])
         self._wakeup = threading.Condition()
@@ -164,8 +166,10 @@ class Pipeline:
         if options.watch_module and not local:
             log.warning("live edits of %s are not applied while cameras run in worker processes", module.path)
         self.watcher = ModuleWatcher(module.path) if options.watch_module and local else None
-        self.telemetry = telemetry if telemetry is not None else Telemetry(self.settings.telemetry,
-                                                                           cameras=self._camera_snapshots)
+        if telemetry is None:
+            telemetry = Telemetry(self.settings.telemetry, cameras=self._camera_snapshots)
+            telemetry.metrics.watch_recordings(self.outputs.recording_stats)
+        self.telemetry = telemetry
         if self.fusion is not None:
             self.fusion.attach_metrics(self.telemetry.metrics)
         self.observers: list[FrameObserver] = []
@@ -246,7 +250,7 @@ class Pipeline:
         if existing is not None:
             raise ValueError(f"camera {spec.id!r} is already running")
         camera = self._open_camera(spec)
-        self.outputs.open_camera(spec.id)
+        self.outputs.open_camera(spec.id, record=spec.record)
         with self._wakeup:
             self._cameras[spec.id] = camera
         camera.worker.start()
@@ -297,8 +301,10 @@ class Pipeline:
         """Process until every camera ends, `max_seconds` pass, or `stop()`; returns the summary."""
         self._started = time.monotonic()
         self._status = "running"
-        if self.upstream is not None:  # pictures cross only when they are recorded or shown
-            self.upstream.start(send_images=self.settings.annotated_video or bool(self.observers))
+        if self.upstream is not None:  # pictures cross only for cameras recorded or shown
+            everyone = bool(self.observers) or getattr(self.outputs, "mosaic", None) is not None
+            self.upstream.start(images_of=frozenset(camera_id for camera_id in self._cameras
+                                                    if everyone or self.outputs.records(camera_id)))
         for camera in self._cameras.values():
             camera.worker.start()
         progress = Progress(enabled=self.options.progress)
@@ -492,7 +498,8 @@ class Pipeline:
             frame_tags.update(tags)
             events.extend(events_from_tags(tags))
         t2 = time.monotonic()
-        self.outputs.write_frame(frame, tracks, events, fps=camera.worker.stats.snapshot().get("fps", 0.0))
+        self.outputs.write_frame(frame, tracks, events, fps=camera.worker.stats.snapshot().get("fps", 0.0),
+                                 live=getattr(camera.worker, "drop_when_full", None))
         if self.egress is not None:
             self.egress.on_frame(frame, tracks, frame_tags, trace)
         for observer in self.observers:

@@ -5,7 +5,7 @@ The child runs the very same `Pipeline` (decode threads, round-robin batching, t
 per-camera trackers, ReID selection and embedding, relink), built from a copy of the module without
 fusion and pyfuncs, with `GroupLink` in place of the run's outputs and egress and `SpanRecorder` in
 place of its telemetry: nothing is written to the output folder here. Per frame the parent gets the
-frame's metadata (its picture only when it records or shows video), the tracks with their embedding
+frame's metadata (its picture only for cameras it records or shows), the tracks with their embedding
 columns, and every stage timing the loop measured, which it replays into its own latency tables,
 /metrics and traces. Camera health snapshots go up every `STATS_PERIOD_SECONDS` and once more, final,
 when a camera ends.
@@ -106,13 +106,13 @@ class GroupLink:
     """The child pipeline's outputs and egress in one: frames, camera ends and health go to the parent.
 
     send: the pipe's `send` (blocks while the parent is behind: that is the group's back-pressure, the
-    child's camera buffers then fill and drop as in a one-process run). send_images: ship the pictures
-    (the parent records annotated video or serves the live view)."""
+    child's camera buffers then fill and drop as in a one-process run). images_of: the cameras whose
+    pictures go too (the parent records their annotated video or shows them in the live view)."""
 
-    def __init__(self, send: Any, *, send_images: bool) -> None:
+    def __init__(self, send: Any, *, images_of: frozenset[str] = frozenset()) -> None:
         self._send = send
         self._lock = threading.Lock()
-        self.send_images = send_images
+        self.images_of = images_of
         self.summary: Any = None  # the child pipeline's summary(), for the final snapshot of a camera
         self._last_stats = 0.0
 
@@ -122,7 +122,7 @@ class GroupLink:
 
     # -- egress ---------------------------------------------------------------------------------------
     def on_frame(self, frame: Frame, tracks: Detections, tags: dict[str, Any], trace: FrameSpans) -> None:
-        image = frame.image if self.send_images else None
+        image = frame.image if frame.camera_id in self.images_of else None
         self.send(("frame", frame.camera_id, frame.index, frame.pts_seconds, frame.decoded_at,
                    (frame.height, frame.width), image, tracks, (trace.spans, trace.batch_size)))
 
@@ -165,13 +165,13 @@ class GroupLink:
 
 def worker_main(index: int, connection: Any, environment: dict[str, str], job: dict[str, Any]) -> None:
     """Entry point of a group's process (spawned). `environment` (e.g. CUDA_VISIBLE_DEVICES) is set
-    before anything opens a device; `job`: module, site, options, resume, send_images (workers.py)."""
+    before anything opens a device; `job`: module, site, options, resume, images_of (workers.py)."""
     os.environ.update(environment)
     # Ctrl+C reaches the whole process group: the parent decides when a group stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=job.get("log_level", logging.WARNING),
                         format=f"%(asctime)s worker-{index} %(levelname)s %(name)s: %(message)s")
-    link = GroupLink(connection.send, send_images=job["send_images"])
+    link = GroupLink(connection.send, images_of=job["images_of"])
     try:
         from pyuniproc.runtime.pipeline import Pipeline
 

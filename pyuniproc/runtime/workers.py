@@ -8,7 +8,7 @@ group i takes cameras i, i+N, i+2N, ... in the cameras file's order, and runs on
 same way, and can move onto this plan). Each group's process (`worker_process.py`, spawned: a forked
 CUDA context is unsafe) runs the same `Pipeline` for decode -> detector -> per-camera tracker -> ReID
 -> relink, and sends each processed frame to the parent: metadata, tracks with embeddings, stage
-timings, and the picture only when the parent records annotated video or serves the live view.
+timings, and the picture only for a camera the parent records (annotated video) or shows (live view).
 
 The parent is the same `Pipeline` too: each camera's frame source is a `RemoteSource` fed by its
 group's receiver thread, so batching, fusion, pyfuncs, outputs, events, summary.json, /metrics and
@@ -260,8 +260,9 @@ class WorkerGroups:
         self.sources[camera_id] = source
         return source
 
-    def start(self, *, send_images: bool) -> None:
-        """Spawn every group's process and its receiver thread."""
+    def start(self, *, images_of: frozenset[str]) -> None:
+        """Spawn every group's process and its receiver thread. images_of: the cameras whose pictures
+        the parent needs (recorded, or shown in the live view); the others send none."""
         context = mp.get_context("spawn")
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         cpus = os.cpu_count() or 1
@@ -270,7 +271,7 @@ class WorkerGroups:
             job = {"module": self._child_module(cpus), "site": self._child_site(running.group),
                    "options": replace(self._options, max_seconds=None, progress=False, watch_module=False,
                                       workers=1, backend=self._backend),
-                   "resume": self._resume, "send_images": send_images,
+                   "resume": self._resume, "images_of": images_of & set(running.group.camera_ids),
                    "log_level": logging.getLogger().getEffectiveLevel()}
             group = running.group
             process = context.Process(target=_child_entry, name=f"pyuniproc-worker-{group.index}",

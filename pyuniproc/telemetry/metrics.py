@@ -150,6 +150,46 @@ class CameraCollector(Collector):
         return [up, state, fps, since, depth, failures, received, processed, dropped, errors, reconnects]
 
 
+RecordingProvider = Callable[[], Mapping[str, Mapping[str, Any]]]
+
+
+class RecordingCollector(Collector):
+    """Annotated-video recorders, read at scrape time from `RunOutputs.recording_stats()`: frames
+    recorded and frames dropped *for the recording only* (the encoder was behind; the pipeline still
+    processed them), and frames waiting for the encoder, per recorded camera ("mosaic" for the grid)."""
+
+    def __init__(self) -> None:
+        self._provider: RecordingProvider | None = None
+
+    def watch(self, provider: RecordingProvider | None) -> None:
+        self._provider = provider
+
+    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+        p = "pyuniproc_recording_"
+        written = CounterMetricFamily(
+            p + "frames_written", "Frames encoded into the camera's annotated video", labels=["camera"]
+        )
+        dropped = CounterMetricFamily(
+            p + "frames_dropped",
+            "Frames left out of the annotated video because its encoder was behind (not pipeline drops)",
+            labels=["camera"],
+        )
+        queued = GaugeMetricFamily(
+            p + "queue_depth", "Frames waiting for the camera's encoder", labels=["camera"]
+        )
+        stats: Mapping[str, Mapping[str, Any]] = {}
+        if self._provider is not None:
+            try:
+                stats = self._provider()
+            except Exception:  # never fail a scrape over one bad read
+                log.exception("recording stats failed; exporting none")
+        for camera_id, snap in sorted(stats.items()):
+            written.add_metric([camera_id], _number(snap.get("frames_written")))
+            dropped.add_metric([camera_id], _number(snap.get("frames_dropped")))
+            queued.add_metric([camera_id], _number(snap.get("queued")))
+        return [written, dropped, queued]
+
+
 def _number(value: Any, missing: float = 0.0) -> float:
     if value is None or isinstance(value, bool):
         return missing if value is None else float(value)
@@ -180,6 +220,8 @@ class PipelineMetrics:
         r = self.registry
         self.cameras = CameraCollector()
         r.register(self.cameras)
+        self.recordings = RecordingCollector()
+        r.register(self.recordings)
         self._stage = Histogram(
             "pyuniproc_stage_latency_seconds",
             "Time a frame spent in one pipeline stage (a batched stage: the whole batch's time)",
@@ -228,6 +270,10 @@ class PipelineMetrics:
     def watch_cameras(self, provider: CameraProvider | None) -> None:
         """Read per-camera dicts from `provider()` at every scrape (and every /readyz)."""
         self.cameras.watch(provider)
+
+    def watch_recordings(self, provider: RecordingProvider | None) -> None:
+        """Read the recorders' counters from `provider()` (`RunOutputs.recording_stats`) at every scrape."""
+        self.recordings.watch(provider)
 
     def update_from_summary(self, summary: Mapping[str, Any]) -> None:
         """Take the cameras of a `Pipeline.summary()` dict (used while no provider is watched)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,13 @@ from pyuniproc.cli import main
 MODULE = Path(__file__).resolve().parents[2] / "module" / "module.yml"
 
 
-def accuracy(work: Path, results: Path) -> int:
+def accuracy(work: Path, results: Path, *more: str) -> int:
     """The command on seed 301 cut to 4 s, the module as committed (environment overrides cleared)."""
     with pytest.MonkeyPatch.context() as env:
         for name in ENVIRONMENT:
             env.delenv(name, raising=False)
         return main(["accuracy", "--seeds", "301", "--seconds", "4", "--module", str(MODULE),
-                     "--work", str(work), "--results", str(results), "--workers", "1"])
+                     "--work", str(work), "--results", str(results), "--workers", "1", *more])
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,22 @@ def results(tmp_path_factory):
 def test_writes_json_markdown_and_html(results):
     for suffix in ("json", "md", "html"):
         assert (results / "results" / f"test.{suffix}").stat().st_size > 0
-    assert "<svg" in (results / "results" / "test.html").read_text()
+    html = (results / "results" / "test.html").read_text()
+    assert "<svg" in html and "<script" not in html
+    assert "<h2>Per scene and camera</h2>" in html and html.count("<td class=label>all cameras</td>") == 1
+    for camera in ("cam1", "cam2", "cam3", "cam4"):
+        assert f"<td class=label>301</td><td class=label>{camera}</td>" in html
+
+
+def test_the_html_shows_the_largest_ids_with_a_crop_from_each_of_their_cameras(results):
+    doc = json.loads((results / "results" / "test.json").read_text())
+    gallery = doc["scenes"]["301"]["gallery"]
+    assert 0 < len(gallery["ids"]) <= 8 and gallery["identities"] >= len(gallery["ids"])
+    html = (results / "results" / "test.html").read_text()
+    for entry in gallery["ids"]:
+        crops = re.findall(rf'<img alt="g{entry["global_id"]} (cam\d)" src="data:image/jpeg;base64,', html)
+        assert sorted(crops) == sorted(shot["camera"] for shot in entry["cameras"])
+    assert len(html) < 400_000  # small inline JPEGs: six full scenes stay far below 5 MB
 
 
 def test_scores_every_camera_and_the_fusion(results):
@@ -53,10 +69,25 @@ def test_scores_every_camera_and_the_fusion(results):
     assert sum(band["gt"] for band in doc["height_bands"].values()) > 0
 
 
-def test_second_run_reuses_the_scene_and_the_recording(results):
+def test_second_run_reuses_the_scene_and_the_recording_and_replays_the_fusion_levers(results):
     before = sorted(p.name for p in (results / "streams" / "test-s301-4s").glob("*.npz"))
-    assert accuracy(results, results / "again") == 0
+    first_file = results / "results" / "test.json"
+    assert accuracy(results, results / "again", "--ablation", "--compare", str(first_file)) == 0
     assert sorted(p.name for p in (results / "streams" / "test-s301-4s").glob("*.npz")) == before
-    first = json.loads((results / "results" / "test.json").read_text())["rows"][0]
-    again = json.loads((results / "again" / "test.json").read_text())["rows"][0]
+    first = json.loads(first_file.read_text())["rows"][0]
+    doc = json.loads((results / "again" / "test.json").read_text())
+    again = doc["rows"][0]
     assert again["MC-IDF1"] == first["MC-IDF1"] and again["cameras"] == first["cameras"]
+    # The lever rows: replays of the same recording; the module's row is the protocol's own figure.
+    rows = {row["key"]: row for row in doc["ablation"]["rows"]}
+    assert list(rows) == ["none", "appearance", "topology", "travel_time", "floor", "zones", "module",
+                          "no_delay", "no_corrections", "ideal"]
+    assert rows["module"]["per_seed"]["301"] == pytest.approx(first["MC-IDF1"], abs=1e-4)
+    assert rows["ideal"]["per_seed"]["301"] == pytest.approx(first["ideal MC-IDF1"], abs=1e-4)
+    assert rows["topology"]["added"] == pytest.approx(rows["topology"]["mean"] - rows["appearance"]["mean"])
+    assert all(0.0 < row["mean"] <= 1.0 for row in rows.values())
+    [listed] = doc["ablation"]["compare"]
+    assert listed["file"] == "test.json" and listed["differs"] == {} and listed["vs this run"] == 0.0
+    assert doc["command"].endswith(f"--ablation --compare {first_file}")
+    for suffix in ("md", "html"):
+        assert "What each lever added" in (results / "again" / f"test.{suffix}").read_text()

@@ -103,9 +103,13 @@ def test_sigint_and_sigterm_flush_everything(tmp_path, signum):
     assert process.returncode == 0, output[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "interrupted"
-    processed = summary["cameras"]["cam1"]["frames_processed"]
+    camera = summary["cameras"]["cam1"]
+    processed = camera["frames_processed"]
     assert 5 <= processed < 795
-    assert check_line_outputs(tmp_path, allow_cut_line=False) <= processed
+    # Paced reading drops frames when the box is too busy (counted): the last frame written is at most
+    # the last frame received, and every received frame is accounted for.
+    assert check_line_outputs(tmp_path, allow_cut_line=False) <= camera["frames_received"]
+    assert camera["frames_received"] == processed + sum((camera.get("dropped") or {}).values())
     written = (summary.get("recording") or {}).get("cam1", {}).get("frames_written", processed)
     assert written >= 1
     assert sum(decoded_frames(path) for path in videos(tmp_path)) == written  # finalized: every frame

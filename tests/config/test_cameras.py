@@ -61,3 +61,18 @@ def test_sources_from_the_command_line():
         site_from_sources(["a=x.mp4", "a=y.mp4"])
     with pytest.raises(ConfigError, match="ID=URI"):
         site_from_sources(["no-equals-sign"])
+
+
+def test_record_is_a_per_camera_override_of_annotated_video(tmp_path):
+    path = tmp_path / "cameras.yml"
+    path.write_text("cameras:\n  - {id: a, uri: x.mp4, record: true}\n"
+                    "  - {id: b, uri: y.mp4, record: false}\n  - {id: c, uri: z.mp4}\n")
+    assert [camera.record for camera in load_cameras(path).cameras] == [True, False, None]
+
+
+def test_record_must_be_true_or_false(tmp_path):
+    path = tmp_path / "cameras.yml"
+    path.write_text("cameras:\n  - {id: a, uri: x.mp4}\n  - {id: b, uri: y.mp4, record: 'yes'}\n")
+    with pytest.raises(ConfigError, match="must be true or false") as error:
+        load_cameras(path)
+    assert (error.value.line, error.value.field) == (3, "cameras[1].record")

@@ -126,3 +126,20 @@ def test_relink_can_be_switched_off(tmp_path):
 def test_bad_relink_option_names_the_section(tmp_path):
     with pytest.raises(ConfigError, match=r"parameters\.relink.*max_gap_frames"):
         load_module_config(with_relink(tmp_path, gap="0"))
+
+
+@pytest.mark.parametrize(("env", "expected"), [(None, "auto"), ("true", True), ("false", False)])
+def test_annotated_video_is_true_false_or_auto(monkeypatch, env, expected):
+    if env is None:
+        monkeypatch.delenv("ANNOTATED_VIDEO", raising=False)
+    else:
+        monkeypatch.setenv("ANNOTATED_VIDEO", env)
+    runtime = load_module_config(MODULE).runtime
+    assert runtime.annotated_video == expected and type(runtime.annotated_video) is type(expected)
+    assert runtime.recording.when_behind == "auto"
+
+
+def test_annotated_video_rejects_anything_else(monkeypatch):
+    monkeypatch.setenv("ANNOTATED_VIDEO", "sometimes")
+    with pytest.raises(ConfigError, match=r"pyuniproc\.annotated_video.*expected true, false or auto"):
+        load_module_config(MODULE)

@@ -83,3 +83,28 @@ def test_latency_timer_threads_and_errors():
         stats.add(float("inf"))
     with pytest.raises(ValueError, match="window"):
         LatencyStats(window=0)
+
+
+def test_summary_is_one_line_per_key_and_reads_back_as_written(tmp_path):
+    summary = {
+        "status": "running",
+        "cameras": {"cam1": {"fps": 9.5, "dropped": {"stale": 2}}, "cam2": {"fps": np.float32(10.0)}},
+        "numbering": {},
+        "counts": [1, {"a": None}],
+        7: True,
+    }
+    SummaryWriter(tmp_path / "summary.json").write(summary)
+    text = (tmp_path / "summary.json").read_text()
+    assert json.loads(text) == json.loads(json.dumps(summary, default=lambda v: v.item()))
+    assert text.splitlines() == [
+        "{",
+        '  "status": "running",',
+        '  "cameras": {',
+        '    "cam1": {"fps": 9.5, "dropped": {"stale": 2}},',
+        '    "cam2": {"fps": 10.0}',
+        "  },",
+        '  "numbering": {},',
+        '  "counts": [1, {"a": null}],',
+        '  "7": true',
+        "}",
+    ]

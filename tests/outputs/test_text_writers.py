@@ -1,6 +1,7 @@
 """tracks.csv, MOT files and events.jsonl: real files in tmp_path, read back as text."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -40,11 +41,58 @@ def test_tracks_csv_header_and_rows(tmp_path):
     ]
 
 
-def test_tracks_csv_rows_are_on_disk_before_close(tmp_path):
-    writer = TracksCsvWriter(tmp_path / "tracks.csv")
-    writer.write("cam1", 0, 0.0, tracks())
-    assert len(lines(tmp_path / "tracks.csv")) == 3
+WRITERS = {  # writer factory, one write, the file it writes
+    "tracks.csv": (
+        lambda d, **kw: TracksCsvWriter(d / "tracks.csv", **kw),
+        lambda w: w.write("cam1", 0, 0.0, tracks()),
+        "tracks.csv",
+    ),
+    "mot": (
+        lambda d, **kw: MotWriter(d / "mot", **kw),
+        lambda w: w.write("cam1", 0, tracks()),
+        "mot/cam1.txt",
+    ),
+    "events": (
+        lambda d, **kw: EventsWriter(d / "events.jsonl", **kw),
+        lambda w: w.write({"kind": "note"}),
+        "events.jsonl",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_rows_wait_in_memory_until_flush_and_close(tmp_path, name):
+    make, write, file = WRITERS[name]
+    writer = make(tmp_path, flush_seconds=3600)
+    write(writer)
+    before = len(lines(tmp_path / file))
+    writer.flush()
+    flushed = len(lines(tmp_path / file))
+    write(writer)
     writer.close()
+    assert (before, flushed, len(lines(tmp_path / file))) == (
+        (1, 3, 5) if name == "tracks.csv" else (0, 2, 4) if name == "mot" else (0, 1, 2)
+    )
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_rows_reach_the_file_within_flush_seconds(tmp_path, name):
+    make, write, file = WRITERS[name]
+    immediate = make(tmp_path / "a", flush_seconds=0)
+    write(immediate)
+    assert len(lines(tmp_path / "a" / file)) == (3 if name == "tracks.csv" else 2 if name == "mot" else 1)
+    timed = make(tmp_path / "b", flush_seconds=0.05)
+    write(timed)
+    time.sleep(0.06)
+    write(timed)  # the first write after the period flushes both
+    assert len(lines(tmp_path / "b" / file)) == (5 if name == "tracks.csv" else 4 if name == "mot" else 2)
+    immediate.close()
+    timed.close()
+
+
+def test_flush_seconds_must_be_a_number_from_0(tmp_path):
+    with pytest.raises(ValueError, match="flush_seconds must be a number >= 0, got -1"):
+        TracksCsvWriter(tmp_path / "tracks.csv", flush_seconds=-1)
 
 
 def test_restart_appends_under_one_header(tmp_path):
@@ -73,6 +121,7 @@ def test_mot_rows_per_camera(tmp_path):
         writer.write("cam1", 0, tracks())
         writer.write("cam1", 1, tracks())
         writer.write("cam2", 9, tracks())
+        writer.flush()
         assert lines(tmp_path / "mot" / "cam1.txt")[:1] == ["1,4,10.00,20.00,40.00,100.00,0.9123,-1,-1,-1"]
     assert lines(tmp_path / "mot" / "cam1.txt") == [
         "1,4,10.00,20.00,40.00,100.00,0.9123,-1,-1,-1",
@@ -100,7 +149,7 @@ def test_events_jsonl_one_event_per_line_with_1_based_frame(tmp_path):
     event = Event(
         "line_crossed", "cam1", 2.5, 62, 4, {"line": "door", "direction": "in", "x": np.float32(3.5)}
     )
-    with EventsWriter(path) as writer:
+    with EventsWriter(path, flush_seconds=0) as writer:
         writer.write(event)
         assert len(lines(path)) == 1  # flushed per line
         writer.write_many([{"kind": "note", "n": np.int64(3)}, event.to_json_dict()])

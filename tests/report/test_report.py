@@ -178,7 +178,7 @@ def test_thumbnails_of_a_folder_two_runs_appended_to_come_from_each_runs_own_fra
 ):
     """The second run numbers its frames 61-120 but reads the clip from its start again: its
     thumbnails must be cut from source frames 0-59, as the numbering in summary.json says."""
-    from pyuniproc.report.thumbs import _crop, _encode, make_thumbnails
+    from pyuniproc.report.thumbs import crop_box, encode_jpeg, make_thumbnails
     from pyuniproc.sources import CameraSource
 
     module = load_module_config(MODULE)
@@ -208,4 +208,4 @@ def test_thumbnails_of_a_folder_two_runs_appended_to_come_from_each_runs_own_fra
             spec.id, spec.uri, start_seconds=spec.start_seconds, max_frames=thumb.frame - 60
         )
         image = list(source.frames())[-1].image  # source frame thumb.frame - 61 (0-based)
-        assert thumb.jpeg_base64 == _encode(_crop(image, box), 96, 80)
+        assert thumb.jpeg_base64 == encode_jpeg(crop_box(image, box), 96, 80)

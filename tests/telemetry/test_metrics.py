@@ -156,3 +156,21 @@ def test_two_instances_do_not_share_a_registry():
     a, b = PipelineMetrics(process=False, gpu="off"), PipelineMetrics(process=False, gpu="off")
     a.add_matches(5)
     assert value(b, "pyuniproc_fusion_matches_total") == 0
+
+
+def test_recording_series_come_from_the_recorders_at_scrape_time():
+    metrics = PipelineMetrics(process=False, gpu="off")
+    stats = {"cam1": {"frames_written": 90, "frames_dropped": 10, "queued": 3}}
+    metrics.watch_recordings(lambda: stats)
+    assert samples(metrics)[("pyuniproc_recording_frames_dropped_total", (("camera", "cam1"),))] == 10
+    stats["cam1"] = {"frames_written": 95, "frames_dropped": 12, "queued": 0}
+    values = samples(metrics)
+    assert values[("pyuniproc_recording_frames_written_total", (("camera", "cam1"),))] == 95
+    assert values[("pyuniproc_recording_frames_dropped_total", (("camera", "cam1"),))] == 12
+    assert values[("pyuniproc_recording_queue_depth", (("camera", "cam1"),))] == 0
+
+
+def test_a_failing_recording_provider_does_not_break_the_scrape():
+    metrics = PipelineMetrics(process=False, gpu="off")
+    metrics.watch_recordings(lambda: 1 / 0)
+    assert "pyuniproc_recording_frames_dropped" in metrics.exposition().decode()  # the family, empty
