@@ -288,3 +288,18 @@ def test_metrics_and_one_trace_per_frame_come_from_the_parent(tmp_path, monkeypa
         children = {s.name: s for s in trace if s.parent_span_id == root.span_id}
         assert {"queue", "preprocess", "detect", "track", "embed", "fusion", "analytics"} <= set(children)
         assert children["detect"].attributes["batch.size"] >= 1
+
+
+def test_a_worker_sends_pictures_only_for_the_cameras_the_parent_records():
+    import numpy as np
+
+    from pyuniproc.runtime.worker_process import FrameSpans, GroupLink
+    from pyuniproc.types import Detections, Frame
+
+    sent = []
+    link = GroupLink(sent.append, images_of=frozenset({"recorded"}))
+    image = np.zeros((4, 6, 3), np.uint8)
+    for camera_id in ("recorded", "not_recorded"):
+        link.on_frame(Frame(camera_id, 7, 0.7, image, 1.0), Detections.empty(), {}, FrameSpans())
+    assert [(m[1], m[5], m[6] is not None) for m in sent] == [("recorded", (4, 6), True),
+                                                              ("not_recorded", (4, 6), False)]
