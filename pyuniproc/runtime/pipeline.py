@@ -73,6 +73,7 @@ from pyuniproc.runtime.pyfunc_host import events_from_tags
 from pyuniproc.runtime.resume import ResumePoint, RunResume, numbering_summary, read_resume
 from pyuniproc.runtime.workers import WorkerGroups, plan_groups, replay, resolve_workers, visible_gpus
 from pyuniproc.sources import redact_uri
+from pyuniproc.sources.uri import is_live_uri
 from pyuniproc.telemetry import Telemetry
 from pyuniproc.types import Detections, Frame
 
@@ -499,7 +500,7 @@ class Pipeline:
             events.extend(events_from_tags(tags))
         t2 = time.monotonic()
         self.outputs.write_frame(frame, tracks, events, fps=camera.worker.stats.snapshot().get("fps", 0.0),
-                                 live=getattr(camera.worker, "drop_when_full", None))
+                                 live=camera_is_live(camera))
         if self.egress is not None:
             self.egress.on_frame(frame, tracks, frame_tags, trace)
         for observer in self.observers:
@@ -631,7 +632,9 @@ class Pipeline:
         start = self._resume.point(spec.id).started()
         source = self.feed.open_source(spec, start.first_frame_index) if self.feed is not None else None
         if self.upstream is not None:
-            source = self.upstream.source(spec.id, redact_uri(spec.uri), start.first_frame_index)
+            realtime = spec.realtime if self.options.realtime is None else self.options.realtime
+            source = self.upstream.source(spec.id, redact_uri(spec.uri), start.first_frame_index,
+                                          live=is_live_uri(spec.uri) or realtime)
         camera = open_camera(spec, options=self.options, queue_size=self.settings.queue_size,
                              wakeup=self._wakeup, resume=start, source=source)
         self._resume.cameras[spec.id] = start
@@ -688,3 +691,9 @@ class Pipeline:
             "telemetry": {"metrics_url": self.telemetry.url},
             **({"workers": self.upstream.summary()} if self.upstream is not None else {}),
         }
+
+
+def camera_is_live(camera: CameraRun) -> bool | None:
+    """Whether the camera drops frames when behind (its recorder then drops too): a worker process's
+    camera says so itself (`RemoteSource.live`); here the decode worker's own setting tells."""
+    return getattr(camera.worker.source, "live", getattr(camera.worker, "drop_when_full", None))

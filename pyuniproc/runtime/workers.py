@@ -176,8 +176,10 @@ class RemoteSource:
     is_live = False  # never drop here: these frames are already detected and tracked
     realtime = False
 
-    def __init__(self, camera_id: str, uri: str, first_index: int, queue_size: int) -> None:
+    def __init__(self, camera_id: str, uri: str, first_index: int, queue_size: int, *,
+                 live: bool = False) -> None:
         self.camera_id = camera_id
+        self.live = live  # the child's camera drops when behind (RTSP, paced): so does its recorder here
         self.uri = uri
         self.first_index = first_index
         self.stats = RemoteStats(camera_id, uri)
@@ -255,8 +257,8 @@ class WorkerGroups:
         self._stop_sent = False
         self._lock = threading.Lock()
 
-    def source(self, camera_id: str, uri: str, first_index: int) -> RemoteSource:
-        source = RemoteSource(camera_id, uri, first_index, self._queue_size)
+    def source(self, camera_id: str, uri: str, first_index: int, *, live: bool = False) -> RemoteSource:
+        source = RemoteSource(camera_id, uri, first_index, self._queue_size, live=live)
         self.sources[camera_id] = source
         return source
 

@@ -188,6 +188,8 @@ def test_a_killed_worker_leaves_the_other_group_running(tmp_path, ssdlite, capsy
     runner = threading.Thread(target=lambda: result.update(pipeline.run()))
     runner.start()
     victim = pipeline.upstream.groups[1]
+    # paced cameras are live for the recorder in the parent too (it drops video frames, never waits)
+    assert pipeline.upstream.sources["a"].live and pipeline.upstream.sources["b"].live
     deadline = time.monotonic() + 120
     while pipeline.upstream.sources["b"].stats.delivered < 10 and time.monotonic() < deadline:
         time.sleep(0.05)
