@@ -310,6 +310,7 @@ class Pipeline:
             camera.worker.start()
         progress = Progress(enabled=self.options.progress)
         last_summary = 0.0
+        time_up = False  # max_seconds passed: the run finished (with workers, once their frames are in)
         self.telemetry.start()
         try:
             with progress:
@@ -319,6 +320,7 @@ class Pipeline:
                             and time.monotonic() - self._started >= self.options.max_seconds):
                         if self.upstream is None:
                             break
+                        time_up = True
                         self.upstream.stop()  # the loop ends once the workers' last frames are written
                     self._apply_camera_requests()
                     batch = self._batcher.next_batch(
@@ -350,7 +352,8 @@ class Pipeline:
                         for observer in self.observers:
                             observer.on_summary(summary)
             self._drain()
-            stopped = self._stop.is_set() or (self.upstream is not None and self.upstream.stopping)
+            stopped = self._stop.is_set() or (self.upstream is not None and self.upstream.stopping
+                                              and not time_up)
             self._status = "interrupted" if stopped else "finished"
         except KeyboardInterrupt:
             self._status = "interrupted"

@@ -305,3 +305,17 @@ def test_a_worker_sends_pictures_only_for_the_cameras_the_parent_records():
         link.on_frame(Frame(camera_id, 7, 0.7, image, 1.0), Detections.empty(), {}, FrameSpans())
     assert [(m[1], m[5], m[6] is not None) for m in sent] == [("recorded", (4, 6), True),
                                                               ("not_recorded", (4, 6), False)]
+
+
+def test_max_seconds_ends_a_grouped_run_like_one_process(tmp_path, ssdlite):
+    """The time limit asks the workers to stop; what they processed is all written, every received
+    frame is accounted for, and the run reads finished, as a one-process run does."""
+    module = quiet(ssdlite, annotated_video=False)
+    cameras = [CameraSpec(id="a", uri=str(VTEST)), CameraSpec(id="b", uri=str(VTEST), start_seconds=30)]
+    summary = run(module, cameras, tmp_path, realtime=True, max_seconds=15, workers=2)
+    assert summary["status"] == "finished"
+    assert [g["state"] for g in summary["workers"]] == ["finished", "finished"]
+    for camera in summary["cameras"].values():
+        assert camera["frames_processed"] > 0
+        assert camera["frames_received"] == camera["frames_processed"] + camera["dropped_total"]
+    assert summary["elapsed_seconds"] < 15 + 30
