@@ -35,6 +35,7 @@ import multiprocessing as mp
 import os
 import queue
 import threading
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -121,10 +122,14 @@ def visible_gpus(backend: str) -> list[int] | None:
 # --- parent side: per camera ---------------------------------------------------------------------------
 class RemoteStats:
     """A camera's health as the parent sees it: the child's latest snapshot (received, dropped, state,
-    fps, errors) with the parent's processed count and its own drops added."""
+    fps, errors) with the parent's processed count and its own drops added. The snapshot ages while
+    nothing comes: a live camera whose child stays silent past the stall timeout reads stalled (a hung
+    worker, or one held up that long by the parent), as a camera that stops sending frames does."""
 
-    def __init__(self, camera_id: str, uri: str) -> None:
+    def __init__(self, camera_id: str, uri: str, *, clock: Any = time.monotonic) -> None:
         self._local = CameraStats(camera_id, uri)
+        self._clock = clock
+        self._updated_at = clock()
         self._child: dict[str, Any] = {}
         self._dead: str | None = None
         self._lock = threading.Lock()
@@ -133,6 +138,7 @@ class RemoteStats:
     def update(self, snapshot: Mapping[str, Any]) -> None:
         with self._lock:
             self._child = dict(snapshot)
+            self._updated_at = self._clock()
 
     def mark_processed(self, n: int = 1) -> None:
         self._local.mark_processed(n)
@@ -152,8 +158,12 @@ class RemoteStats:
     def snapshot(self) -> dict[str, Any]:
         local = self._local.snapshot()
         with self._lock:
-            child, dead = self._child, self._dead
+            child, dead, age = self._child, self._dead, self._clock() - self._updated_at
         out = {key: child.get(key, value) for key, value in local.items()}  # the child's, where it sent them
+        if out.get("seconds_since_last_frame") is not None:
+            out["seconds_since_last_frame"] = round(out["seconds_since_last_frame"] + age, 3)
+            if out["state"] == "live" and out["seconds_since_last_frame"] > self._local.stall_timeout_seconds:
+                out["state"] = "stalled"
         dropped = Counter(child.get("dropped") or {}) + Counter(local["dropped"])
         out["frames_processed"] = local["frames_processed"]
         out["dropped"] = dict(dropped)

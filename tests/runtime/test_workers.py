@@ -319,3 +319,13 @@ def test_max_seconds_ends_a_grouped_run_like_one_process(tmp_path, ssdlite):
         assert camera["frames_processed"] > 0
         assert camera["frames_received"] == camera["frames_processed"] + camera["dropped_total"]
     assert summary["elapsed_seconds"] < 15 + 30
+
+
+def test_a_silent_workers_live_camera_reads_stalled():
+    now = [100.0]
+    stats = RemoteStats("a", "rtsp://cam/1", clock=lambda: now[0])
+    stats.update({"frames_received": 50, "state": "live", "seconds_since_last_frame": 0.1})
+    assert stats.snapshot()["state"] == "live"
+    now[0] += 6.0  # nothing from the worker for longer than the 5 s stall timeout
+    snapshot = stats.snapshot()
+    assert (snapshot["state"], snapshot["seconds_since_last_frame"]) == ("stalled", 6.1)
