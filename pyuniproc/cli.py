@@ -83,6 +83,10 @@ def _register_run(commands: argparse._SubParsersAction) -> None:
                           "detection, tracking, ReID); fusion, pyfuncs and outputs stay in this one "
                           "(default: the module's parameters.pyuniproc.workers, 1; auto = one per GPU "
                           "when there are several)")
+    run.add_argument("--decoder", choices=("auto", "cpu", "nvdec", "nv12-cpu"), default="auto",
+                     help="how video files are decoded (default auto: NVDEC with the frames kept on the GPU "
+                          "when the backend is the GPU and NVDEC runs here, else PyAV on the CPU; nv12-cpu: "
+                          "the NVDEC path's NV12 frames made by PyAV, without a GPU)")
     view = run.add_argument_group("live view", "a web page of every camera, served with /metrics, /healthz "
                                   "and /readyz on one port")
     view.add_argument("--view", action="store_true", help="serve the live view while running")
@@ -104,7 +108,7 @@ def run_command(args: argparse.Namespace) -> int:
     site = load_cameras(args.cameras) if args.cameras else site_from_sources(args.source)
     options = RunOptions(out_dir=args.out, max_seconds=args.max_seconds, max_frames=args.max_frames,
                          realtime=args.realtime, loop=args.loop, progress=not args.no_progress,
-                         backend=args.backend, workers=_workers_arg(args.workers))
+                         backend=args.backend, decoder=args.decoder, workers=_workers_arg(args.workers))
     pipeline = Pipeline(module, site, options)
     if args.view:
         from pyuniproc.view import serve_view

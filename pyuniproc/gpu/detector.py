@@ -24,7 +24,8 @@ from pyuniproc.gpu.image import nv12_crops, nv12_resize_legacy, rgb_resize_legac
 from pyuniproc.gpu.net import TorchNet
 from pyuniproc.gpu.onnx_torch import from_onnx
 from pyuniproc.gpu.postprocess import BatchDetections, decode_nanodet_torch, decode_ssd_torch
-from pyuniproc.types import Detections
+from pyuniproc.nv12 import nv12_pixels
+from pyuniproc.types import Detections, Frame
 
 DETECTOR_BUCKETS = (1, 8, 16, 32, 64)
 EMBEDDER_BUCKETS = (16, 64, 128, 256, 512)
@@ -138,6 +139,26 @@ class GpuDetector:
                 frames, self.input_size, self.scale, self.bias_values, self.net.dtype, self.colour_matrix
             )
         return self._normalise(nv12_resize_legacy(frames, self.input_size, self.colour_matrix))
+
+    def preprocess_frames(self, frames: Sequence[Frame]) -> torch.Tensor:
+        """`Frame`s -> (N, 3, S, S) net input: an `Nv12Frame` straight from its NV12 pixels (on the device,
+        or uploaded: half the bytes of RGB), any other frame from its RGB image; frames of one size share
+        one kernel. What `pyuniproc run` calls (`runtime.detect_stage.detect_batch`)."""
+        out = torch.empty(
+            (len(frames), 3, self.input_size, self.input_size), device=self.device, dtype=self.net.dtype
+        )
+        groups: dict[tuple[str, int, int], list[int]] = {}
+        for index, frame in enumerate(frames):
+            kind = "nv12" if nv12_pixels(frame) is not None else "rgb"
+            groups.setdefault((kind, frame.height, frame.width), []).append(index)
+        for (kind, _, _), indices in groups.items():
+            if kind == "nv12":
+                batch = torch.stack([torch.as_tensor(frames[i].nv12, device=self.device) for i in indices])
+                values = self.preprocess_nv12(batch)
+            else:
+                values = self.preprocess([frames[i].image for i in indices])
+            out[torch.tensor(indices, device=self.device)] = values
+        return out
 
     def infer(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Net input -> raw outputs on the device, in MODELS.json order (asynchronous on CUDA)."""
@@ -267,6 +288,45 @@ class GpuEmbedder:
         if len(xyxy) == 0:
             return torch.zeros((0, self.dimension), device=self.device)
         return self._embed_input(self.crops_nv12(frames, frame_index, xyxy))
+
+    def embed_frames(self, frames: Sequence[Frame], boxes: Sequence[np.ndarray]) -> np.ndarray:
+        """(n, D) float32 unit rows on the host for boxes[i] ((k_i, 4) pixel corners) of frames[i], in order.
+        The boxes of `Nv12Frame`s are cropped from their NV12 pixels (one crop kernel per frame size, frames
+        on the device or uploaded), those of other frames from their RGB images on the host, as `embed`
+        does. What `pyuniproc run` calls (`runtime.reid_stage.ReidStage`)."""
+        from pyuniproc.reid import crop_boxes
+
+        counts = [len(b) for b in boxes]
+        if len(counts) != len(frames):
+            raise ValueError(f"one box array per frame: {len(frames)} frames, {len(counts)} box arrays")
+        starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        out = np.empty((int(starts[-1]), self.dimension), dtype=np.float32)
+        groups: dict[tuple[int, int], list[int]] = {}
+        host: list[int] = []
+        for i, frame in enumerate(frames):
+            if counts[i] == 0:
+                continue
+            if nv12_pixels(frame) is None:
+                host.append(i)
+            else:
+                groups.setdefault((frame.height, frame.width), []).append(i)
+        for indices in groups.values():
+            pictures = torch.stack([torch.as_tensor(frames[i].nv12, device=self.device) for i in indices])
+            frame_index = torch.cat(
+                [torch.full((counts[i],), row, dtype=torch.int64) for row, i in enumerate(indices)]
+            ).to(self.device)
+            xyxy = torch.from_numpy(
+                np.concatenate([np.asarray(boxes[i], dtype=np.float32).reshape(-1, 4) for i in indices])
+            ).to(self.device)
+            with torch.no_grad():
+                vectors = self.embed_nv12(pictures, frame_index, xyxy).cpu().numpy()
+            rows = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in indices])
+            out[rows] = vectors
+        if host:
+            crops = [crop for i in host for crop in crop_boxes(frames[i].image, boxes[i])]
+            rows = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in host])
+            out[rows] = self.embed(crops)
+        return out
 
     def preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Crops -> (N, 3, H, W) float32 resized RGB 0..255 (OpenCV bilinear, as the CPU embedder resizes);

@@ -23,14 +23,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-COLOUR_MATRICES: dict[str, tuple[float, float, float, float, float]] = {
-    # limited range: (CY, CVR, CVG, CUG, CUB); R = CY max(Y-16, 0) + CVR(V-128),
-    # G = CY max(Y-16, 0) + CVG(V-128) + CUG(U-128), B = CY max(Y-16, 0) + CUB(U-128)
-    "bt601": (1.164383, 1.596027, -0.812968, -0.391762, 2.017232),
-    "bt709": (1.164383, 1.792741, -0.532909, -0.213249, 2.112402),
-}
-"""Limited-range YUV -> RGB. bt601 is what PyAV's rgb24 and OpenCV's NV12 conversions use for untagged
-streams (so GPU and CPU paths see the same pixels); bt709 is right for streams tagged HD."""
+from pyuniproc.nv12 import COLOUR_MATRICES, nv12_size
 
 
 @lru_cache(maxsize=32)
@@ -105,6 +98,17 @@ def split_nv12(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int, i
     luma = frames[:, :height]
     chroma = frames[:, height:].reshape(frames.shape[0], height // 2, width // 2, 2)
     return luma, chroma, height, width
+
+
+def nv12_to_rgb_tensor(nv12: torch.Tensor, matrix: str = "bt601") -> torch.Tensor:
+    """One (H * 3 // 2, W) uint8 NV12 picture -> (H, W, 3) uint8 RGB where it lives (the chroma sample under
+    each pixel, as `pyuniproc.nv12.nv12_to_rgb` converts on the host): what an `Nv12Frame`'s `image` is."""
+    height, width = nv12_size(nv12)
+    luma = nv12[:height].float()
+    chroma = nv12[height:].reshape(height // 2, width // 2, 2)
+    chroma = chroma.repeat_interleave(2, dim=0).repeat_interleave(2, dim=1).float()
+    rgb = _yuv_to_rgb(luma[None], chroma[None, ..., 0], chroma[None, ..., 1], matrix)[0]  # (3, H, W)
+    return rgb.permute(1, 2, 0).to(torch.uint8)
 
 
 def nv12_resize_legacy(frames: torch.Tensor, out_size: int, matrix: str = "bt601") -> torch.Tensor:

@@ -413,3 +413,59 @@ class NativeNvdecGroup:
         if self._handle:
             self.library.nvd_destroy(self._handle)
             self._handle = None
+
+
+class NativeNvdecStream:
+    """One camera's file on a native loop of its own (one C thread, `slots` pool frames): the `NV12Stream`
+    interface the runtime's NV12 source reads. `read()` returns the next frame as a (H * 3 // 2, W) uint8
+    CUDA tensor of its own (copied out of the pool on the device, so the slot goes straight back to the
+    decoder), or None at the end of a non-looping file. Create and read it on one thread.
+
+    width / height: the stream's picture size (the pool is allocated before the first picture is parsed; a
+    stream of another size fails with a message naming both)."""
+
+    END_GRACE_SECONDS = 0.5
+    """After the decoder says the stream ended, how long an empty wait must last before the end is taken as
+    real: its last pictures may still be on their way from the decoder's queue to the pool."""
+
+    def __init__(self, video: Path | str, *, width: int, height: int, loop: bool = False, gpu_id: int = 0,
+                 slots: int = 4, library: ctypes.CDLL | None = None) -> None:
+        import torch
+
+        data, codec = annexb_for(video)
+        self.device = torch.device("cuda", gpu_id)
+        self._pool = torch.empty((slots, height * 3 // 2, width), dtype=torch.uint8, device=self.device)
+        self._group = NativeNvdecGroup([data], self._pool, threads=1, codec=codec, loop=loop, library=library)
+        self._group.start()
+        self._copies = torch.cuda.Stream(self.device)  # not the default stream: no wait on inference
+        self._ended_since: float | None = None
+
+    def read(self) -> object | None:
+        import time
+
+        import torch
+
+        while True:
+            rows = self._group.wait_ready(1, 0.1, 0.0)
+            if len(rows):
+                slot = int(rows[0]["slot"])
+                with torch.cuda.stream(self._copies):
+                    frame = self._pool[slot].clone()
+                self._copies.synchronize()  # copied before the slot goes back (and before others read it)
+                self._group.release([slot])
+                self._ended_since = None
+                return frame
+            _, errors, ended = self._group.status()
+            if errors:
+                raise NativeDecodeError(next(iter(errors.values())))
+            if not ended[0]:
+                continue
+            now = time.monotonic()
+            if self._ended_since is None:
+                self._ended_since = now
+            elif now - self._ended_since >= self.END_GRACE_SECONDS:
+                return None
+
+    def close(self) -> None:
+        self._group.stop()
+        self._group.close()

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections import deque
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where a session needs it: the PyAV stand-in runs without it
+    import torch
 
 
 class NV12Stream(Protocol):
@@ -41,6 +43,8 @@ def pynvvideocodec_version() -> str | None:
 
 def _as_nv12(frame: Any, device: torch.device) -> torch.Tensor:
     """A PyNvVideoCodec DecodedFrame -> (H * 3 // 2, W) uint8 tensor view on the GPU (no copy)."""
+    import torch
+
     try:
         tensor = torch.from_dlpack(frame)
     except Exception:  # older builds: CUDA array interface only
@@ -91,6 +95,7 @@ class NvdecStream:
         self, path: Path | str, *, gpu_id: int = 0, loop: bool = True, priority: str = "normal"
     ) -> None:
         import PyNvVideoCodec as nvc
+        import torch
 
         check_decode_priority(priority)
         self._nvc = nvc
@@ -141,15 +146,22 @@ class NvdecStream:
 
 
 class PyAvStream:
-    """CPU stand-in: PyAV decodes, libswscale converts to NV12, frames are CPU tensors."""
+    """CPU stand-in: PyAV decodes, libswscale converts to NV12; frames are tensors on `device`, or host numpy
+    arrays when `device` is None (no torch needed: the runtime's NV12 path tested on a CPU machine)."""
 
-    def __init__(self, path: Path | str, *, loop: bool = True, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, path: Path | str, *, loop: bool = True, device: torch.device | str | None = "cpu"
+    ) -> None:
         import av
 
         self._av = av
         self.path = str(path)
         self.loop = loop
-        self.device = torch.device(device)
+        if device is not None:
+            import torch
+
+            device = torch.device(device)
+        self.device = device
         self._open()
         self.loops = 0
 
@@ -168,8 +180,12 @@ class PyAvStream:
                 self.loops += 1
                 self._open()
                 continue
-            array = frame.to_ndarray(format="nv12")
-            return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+            array = np.ascontiguousarray(frame.to_ndarray(format="nv12"))
+            if self.device is None:
+                return array
+            import torch
+
+            return torch.from_numpy(array).to(self.device)
 
     def close(self) -> None:
         self._container.close()
@@ -188,6 +204,8 @@ def open_stream(
     if backend not in ("auto", "nvdec", "pyav"):
         raise ValueError(f"decoder backend must be 'auto', 'nvdec' or 'pyav', got {backend!r}")
     check_decode_priority(priority)
+    import torch
+
     if backend == "nvdec" or (backend == "auto" and torch.cuda.is_available() and pynvvideocodec_version()):
         return NvdecStream(path, gpu_id=gpu_id, loop=loop, priority=priority)
     return PyAvStream(path, loop=loop)

@@ -24,7 +24,8 @@ import os
 
 import torch
 
-from pyuniproc.gpu.image import COLOUR_MATRICES, _legacy_axis_on, crop_corners, split_nv12
+from pyuniproc.gpu.image import _legacy_axis_on, crop_corners, split_nv12
+from pyuniproc.nv12 import COLOUR_MATRICES
 
 try:  # optional: only the GPU path uses these kernels
     import triton

@@ -59,17 +59,26 @@ class CameraRun:
 
 
 def open_camera(spec: CameraSpec, *, options: Any, queue_size: int, wakeup: threading.Condition,
-                resume: ResumePoint | None = None, source: Any = None) -> CameraRun:
+                resume: ResumePoint | None = None, source: Any = None, decoder: str = "cpu") -> CameraRun:
     """A camera's source and decode worker (not started yet); raises ValueError on a bad spec.
     `resume`: where earlier outputs of this camera id left off (frames and ids continue after it).
-    `source`: a frame source made elsewhere (a `Feed`'s), instead of one opened from `spec.uri`."""
+    `source`: a frame source made elsewhere (a `Feed`'s), instead of one opened from `spec.uri`.
+    `decoder`: resolved by `pyuniproc.gpu.decoders.resolve_decoder`; a video file on an NV12 decoder gets an
+    `Nv12Source` (frames kept where the decoder wrote them), everything else a `CameraSource`."""
     resume = resume or ResumePoint()
     check_camera_id(spec.id)  # ids become file names
+    realtime = spec.realtime if options.realtime is None else options.realtime
+    loop = spec.loop if options.loop is None else options.loop
+    if source is None and decoder != "cpu":
+        from pyuniproc.gpu.decoders import open_nv12_source
+
+        source = open_nv12_source(spec, decoder, realtime=realtime, loop=loop, max_frames=options.max_frames,
+                                  first_index=resume.first_frame_index)
     source = source if source is not None else CameraSource(
         spec.id,
         spec.uri,
-        realtime=spec.realtime if options.realtime is None else options.realtime,
-        loop=spec.loop if options.loop is None else options.loop,
+        realtime=realtime,
+        loop=loop,
         start_seconds=spec.start_seconds,
         rtsp_transport=spec.rtsp_transport,
         max_frames=options.max_frames,

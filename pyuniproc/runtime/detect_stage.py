@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pyuniproc.types import Detections
+from pyuniproc.types import Detections, Frame
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,24 @@ class DetectedBatch:
     decoded: float
 
 
-def detect_batch(detector: Any, images: Sequence[np.ndarray]) -> DetectedBatch:
-    """preprocess -> infer -> decode boxes for (H, W, 3) uint8 RGB images, timing each step."""
+def detect_batch(detector: Any, pictures: Sequence[Frame | np.ndarray]) -> DetectedBatch:
+    """preprocess -> infer -> decode boxes for `Frame`s or (H, W, 3) uint8 RGB images, timing each step.
+
+    A detector with `preprocess_frames` (the GPU one) is given the frames themselves, so it reads an
+    `Nv12Frame`'s pixels where the decoder left them; any other gets each frame's RGB `image`."""
     started = time.monotonic()
-    tensor = detector.preprocess(list(images))
+    frames = [p for p in pictures if isinstance(p, Frame)]
+    if frames and len(frames) != len(pictures):
+        raise ValueError("detect_batch takes Frames or images, not both in one batch")
+    if frames and hasattr(detector, "preprocess_frames"):
+        tensor = detector.preprocess_frames(frames)
+    else:
+        tensor = detector.preprocess([p.image if isinstance(p, Frame) else p for p in pictures])
     preprocessed = time.monotonic()
     raw = detector.infer(tensor)
     inferred = time.monotonic()
-    boxes = detector.postprocess(raw, [image.shape[:2] for image in images])
+    sizes = [(p.height, p.width) if isinstance(p, Frame) else p.shape[:2] for p in pictures]
+    boxes = detector.postprocess(raw, sizes)
     return DetectedBatch(boxes, started, preprocessed, inferred, time.monotonic())
 
 
@@ -55,7 +65,7 @@ class DetectStage:
 
     def __init__(self, workers: int = 1, on_done: Callable[[], None] | None = None) -> None:
         self._on_done = on_done
-        self._jobs: queue.SimpleQueue[tuple[Future[DetectedBatch], Any, list[np.ndarray]] | None] = (
+        self._jobs: queue.SimpleQueue[tuple[Future[DetectedBatch], Any, list[Frame | np.ndarray]] | None] = (
             queue.SimpleQueue()
         )
         self._threads = [
@@ -65,18 +75,18 @@ class DetectStage:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, detector: Any, images: Sequence[np.ndarray]) -> Future[DetectedBatch]:
+    def submit(self, detector: Any, pictures: Sequence[Frame | np.ndarray]) -> Future[DetectedBatch]:
         future: Future[DetectedBatch] = Future()
-        self._jobs.put((future, detector, list(images)))
+        self._jobs.put((future, detector, list(pictures)))
         return future
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            future, detector, images = job
+            future, detector, pictures = job
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                future.set_result(detect_batch(detector, images))
+                future.set_result(detect_batch(detector, pictures))
             except BaseException as error:  # handed to whoever waits for the batch
                 future.set_exception(error)
             if self._on_done is not None:

@@ -36,6 +36,7 @@ import numpy as np
 
 from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import ModuleConfig
+from pyuniproc.gpu.decoders import resolve_decoder
 from pyuniproc.outputs import LatencyStats
 from pyuniproc.runtime.batching import IDLE_WAIT_SECONDS, Planned, RoundRobin
 from pyuniproc.runtime.build import (
@@ -104,6 +105,7 @@ class RunOptions:
     watch_module: bool = True  # apply edits of the module YAML while running
     backend: str | None = None  # auto / cpu / gpu (`--backend`); None: `parameters.pyuniproc.backend`
     workers: int | str | None = None  # camera groups in processes (`--workers`); None: the module's
+    decoder: str = "auto"  # auto / cpu / nvdec / nv12-cpu (`--decoder`, pyuniproc/gpu/decoders.py)
 
 
 @dataclass
@@ -136,6 +138,7 @@ class Pipeline:
         self.backend = resolve_backend(module, options.backend)  # "cpu" or "gpu", for the whole run
         # read before the outputs open (summary.json is rewritten): frames and ids continue after them
         self._resume = resume if resume is not None else read_resume(options.out_dir)
+        self.decoder = resolve_decoder(options.decoder, self.backend)  # how video files are decoded
         self.upstream = self._worker_groups() if feed is None else None
         if feed is not None and (options.workers or self.settings.workers) not in (1, None):
             log.warning("workers: a fed pipeline (serve) runs its cameras in one process")
@@ -143,8 +146,8 @@ class Pipeline:
         self.detector = build_detector(module, self.backend) if local else None
         self.pyfuncs = build_pyfuncs(module, site)
         self.reid = build_reid(module, self.backend) if local else None
-        log.info("backend %s (asked: %s): detector %r, ReID %r", self.backend,
-                 options.backend or module.runtime.backend, self.detector,
+        log.info("backend %s (asked: %s), decoder %s: detector %r, ReID %r", self.backend,
+                 options.backend or module.runtime.backend, self.decoder, self.detector,
                  None if self.reid is None else self.reid.embedder.name)
         # Global ids need appearance: fusion runs when the module has a ReID model.
         self.fusion = FusionStage(site, module.fusion) if module.reid is not None and module.fusion else None
@@ -384,8 +387,9 @@ class Pipeline:
                   for f in batch]
         detected = [i for i, (_, action) in enumerate(planned) if action is Action.DETECT
                     and self.detector is not None]
-        images = [batch[i].image for i in detected]
-        future = self._detect_stage.submit(self.detector, images) if detected else None
+        # Frames, not images: the GPU detector reads an NV12 frame's pixels where they are (detect_stage.py).
+        frames = [batch[i] for i in detected]
+        future = self._detect_stage.submit(self.detector, frames) if detected else None
         return InFlight(planned, traces, detected, started, future, frozenset(f.camera_id for f in batch))
 
     def _detected_batch_waits(self) -> bool:
@@ -639,7 +643,7 @@ class Pipeline:
             source = self.upstream.source(spec.id, redact_uri(spec.uri), start.first_frame_index,
                                           live=is_live_uri(spec.uri) or realtime)
         camera = open_camera(spec, options=self.options, queue_size=self.settings.queue_size,
-                             wakeup=self._wakeup, resume=start, source=source)
+                             wakeup=self._wakeup, resume=start, source=source, decoder=self.decoder)
         self._resume.cameras[spec.id] = start
         return camera
 
@@ -680,6 +684,7 @@ class Pipeline:
             "site": self.site.name,
             "detector": self.module.detector.model_file,
             "backend": self.backend,
+            "decoder": self.decoder,
             "elapsed_seconds": round(elapsed, 3),
             "frames_processed": processed,
             "throughput_fps": round(processed / elapsed, 2) if elapsed > 0 else 0.0,

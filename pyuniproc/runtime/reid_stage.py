@@ -1,6 +1,7 @@
-"""The ReID step of the embedded runtime on the CPU: which tracked people to embed (the shared
+"""The ReID step of the embedded runtime: which tracked people to embed (the shared
 `pyuniproc.reid.selection.EmbedSelection`), one batched inference for all frames of a detector batch, and
-the fresh embeddings attached to the tracks (`attach_embeddings`).
+the fresh embeddings attached to the tracks (`attach_embeddings`). The crops are cut from each frame's RGB
+image on the host, or, by an embedder with `embed_frames` (the GPU one), from NV12 frames on the GPU.
 
 In Savant the `nvinfer@attribute_model` element embeds every object; here the quality gate and
 the per-camera schedule pick the crops worth the cost (good size, not occluded, not cut by the
@@ -46,20 +47,24 @@ class ReidStage:
     def process(self, frames: list[Frame], tracks: list[Detections]) -> list[Detections]:
         """Embed the scheduled crops of every frame in one inference; returns the tracks with the
         embedding columns added (same order as given)."""
-        crops: list[np.ndarray] = []
         picks: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, quality of rows) per frame
         for frame, frame_tracks in zip(frames, tracks, strict=True):
-            rows, quality = self.selection.choose(
+            picks.append(self.selection.choose(
                 frame.camera_id, frame.index, frame_tracks, (frame.height, frame.width)
-            )
-            if len(rows):
-                crops.extend(crop_boxes(frame.image, frame_tracks.xyxy[rows]))
-            picks.append((rows, quality))
-        vectors = self.embedder.embed(crops) if crops else np.zeros((0, int(self.embedder.dimension)))
-        if crops:
-            self.stats.crops_embedded += len(crops)
-            self.stats.batches += 1
+            ))
         dimension = int(self.embedder.dimension)
+        boxes = [frame_tracks.xyxy[rows] for frame_tracks, (rows, _) in zip(tracks, picks, strict=True)]
+        count = sum(len(b) for b in boxes)
+        if count == 0:
+            vectors = np.zeros((0, dimension), dtype=np.float32)
+        elif hasattr(self.embedder, "embed_frames"):  # the GPU embedder: NV12 frames cropped on the GPU
+            vectors = self.embedder.embed_frames(frames, boxes)
+        else:
+            vectors = self.embedder.embed([crop for frame, b in zip(frames, boxes, strict=True) if len(b)
+                                           for crop in crop_boxes(frame.image, b)])
+        if count:
+            self.stats.crops_embedded += count
+            self.stats.batches += 1
         out = []
         offset = 0
         for frame_tracks, (rows, quality) in zip(tracks, picks, strict=True):

@@ -102,3 +102,55 @@ def test_cuda_graph_replay_equals_eager():
     batch = torch.randn(5, 3, 300, 300, device="cuda", dtype=torch.float16)
     for a, b in zip(detector.infer(batch), eager.infer(batch), strict=True):
         torch.testing.assert_close(a, b, atol=2e-2, rtol=2e-2)
+
+
+def nv12_frames(images: list[np.ndarray], device: torch.device) -> list:
+    """The images as NVDEC would hand them to `pyuniproc run`: NV12 frames on `device`."""
+    from pyuniproc.gpu.image import rgb_to_nv12
+    from pyuniproc.nv12 import Nv12Frame
+
+    return [Nv12Frame("cam", i, i / 10, torch.from_numpy(rgb_to_nv12(image)).to(device))
+            for i, image in enumerate(images)]
+
+
+def test_an_nv12_frames_rgb_is_made_where_its_pixels_are(frames):
+    from pyuniproc.gpu.detector import default_device
+    from pyuniproc.nv12 import nv12_to_rgb
+
+    (frame,) = nv12_frames(frames[:1], default_device())
+    host = nv12_to_rgb(frame.nv12.cpu().numpy())
+    difference = np.abs(frame.image.astype(int) - host)
+    assert frame.image.shape == frames[0].shape and difference.max() <= 1 and difference.mean() < 0.01
+
+
+def test_detector_reads_nv12_frames_without_making_their_rgb(frames):
+    from pyuniproc.nv12 import nv12_to_rgb
+    from pyuniproc.types import Frame
+
+    detector = GpuDetector("ssdlite_pedestrian", model_dir=DEFAULT_MODEL_DIR, cuda_graphs=False)
+    nv12 = nv12_frames(frames, detector.device)
+    got = detector.preprocess_frames(nv12)
+    assert got.shape == (3, 3, detector.input_size, detector.input_size)
+    assert not any(frame.has_image for frame in nv12)  # the hot path never copies a frame to the host
+    expected = detector.preprocess([nv12_to_rgb(frame.nv12.cpu().numpy()) for frame in nv12])
+    torch.testing.assert_close(got.float(), expected.float(), atol=1e-2, rtol=0)
+    mixed = detector.preprocess_frames([nv12[0], Frame("cam", 1, 0.1, frames[1])])  # NVDEC and host cameras
+    torch.testing.assert_close(mixed[0], got[0])
+    torch.testing.assert_close(mixed[1], detector.preprocess([frames[1]])[0])
+
+
+def test_embedder_crops_nv12_frames_on_their_device_in_order(frames):
+    from pyuniproc.nv12 import nv12_to_rgb
+    from pyuniproc.types import Frame
+
+    embedder = GpuEmbedder(model_dir=REID_DIR, cuda_graphs=False)
+    nv12 = nv12_frames(frames[:2], embedder.device)
+    boxes = [np.array([[100, 100, 150, 250], [300, 200, 340, 300]], np.float32), np.zeros((0, 4), np.float32),
+             np.array([[5, 5, 20, 20]], np.float32)]
+    got = embedder.embed_frames([*nv12, Frame("cam", 2, 0.2, frames[2])], boxes)
+    assert got.shape == (3, embedder.dimension) and got.dtype == np.float32
+    assert not any(frame.has_image for frame in nv12)
+    crops = crop_boxes(nv12_to_rgb(nv12[0].nv12.cpu().numpy()), boxes[0]) + crop_boxes(frames[2], boxes[2])
+    expected = embedder.embed(crops)
+    assert np.min(np.sum(got * expected, axis=1)) > 0.99
+    assert embedder.embed_frames(nv12, [np.zeros((0, 4)), np.zeros((0, 4))]).shape == (0, embedder.dimension)
