@@ -78,6 +78,11 @@ def _register_run(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--backend", choices=("auto", "cpu", "gpu"), default=None,
                      help="where the detector and ReID run (default: the module's "
                           "parameters.pyuniproc.backend; auto = the GPU when torch sees CUDA, else the CPU)")
+    run.add_argument("--workers", default=None, metavar="N|auto",
+                     help="split the cameras into N groups, each run by a worker process (decode, "
+                          "detection, tracking, ReID); fusion, pyfuncs and outputs stay in this one "
+                          "(default: the module's parameters.pyuniproc.workers, 1; auto = one per GPU "
+                          "when there are several)")
     run.add_argument("--decoder", choices=("auto", "cpu", "nvdec", "nv12-cpu"), default="auto",
                      help="how video files are decoded (default auto: NVDEC with the frames kept on the GPU "
                           "when the backend is the GPU and NVDEC runs here, else PyAV on the CPU; nv12-cpu: "
@@ -103,7 +108,7 @@ def run_command(args: argparse.Namespace) -> int:
     site = load_cameras(args.cameras) if args.cameras else site_from_sources(args.source)
     options = RunOptions(out_dir=args.out, max_seconds=args.max_seconds, max_frames=args.max_frames,
                          realtime=args.realtime, loop=args.loop, progress=not args.no_progress,
-                         backend=args.backend, decoder=args.decoder)
+                         backend=args.backend, decoder=args.decoder, workers=_workers_arg(args.workers))
     pipeline = Pipeline(module, site, options)
     if args.view:
         from pyuniproc.view import serve_view
@@ -114,7 +119,20 @@ def run_command(args: argparse.Namespace) -> int:
     with stop_on_signals(pipeline.stop):
         summary = pipeline.run()
     print_run_report(summary)
+    if any(group["state"] == "died" for group in summary.get("workers") or ()):
+        return 4
     return 0 if summary["frames_processed"] > 0 else 3
+
+
+def _workers_arg(value: str | None) -> int | str | None:
+    from pyuniproc.runtime.workers import check_workers
+
+    if value is None:
+        return None
+    try:
+        return check_workers(value)
+    except ValueError as exc:
+        raise SystemExit(f"pyuniproc run: --workers: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ class RuntimeSettings:
     cpu_precision: str = "fp32"
     detector_workers: int = 2  # batches detected at once on the CPU, each on its own thread (read at start)
     detector_threads: int = 0  # ONNX Runtime threads per detector worker; 0: the CPUs shared among workers
+    # camera groups, each run by a worker process (decode, detector, trackers, ReID); fusion, pyfuncs and
+    # outputs stay in the main process. A count or "auto" (one per GPU when there are several); read at start
+    workers: int | str = 1
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)  # traces, metrics, health
     events: EventsConfig = field(default_factory=EventsConfig)  # event sinks: jsonl, Kafka
     recording: RecordingConfig = field(default_factory=RecordingConfig)  # annotated video segments
@@ -148,6 +151,13 @@ def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSetti
             raise doc.error(f"parameters.pyuniproc.{key}", f"unknown setting; known: {sorted(known)}")
     defaults = RuntimeSettings()
     values: dict[str, Any] = {}
+    if "workers" in params:
+        from pyuniproc.runtime.workers import check_workers
+
+        try:
+            values["workers"] = check_workers(params.pop("workers"))
+        except ValueError as exc:
+            raise doc.error(f"{where}.workers", str(exc)) from None
     for key, value in params.items():
         if key == "annotated_video":
             try:

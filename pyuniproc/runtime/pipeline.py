@@ -16,6 +16,9 @@ stale. Every frame a camera delivers ends processed or dropped with a reason (`q
 Cameras can be added and removed while the pipeline runs (`add_camera`, `remove_camera`).
 Fed from outside (`feed`, `egress`: see `feed.py`; `pyuniproc serve`), the same pipeline takes its
 cameras from a `Feed` as they appear and hands every processed frame to a `FrameEgress`.
+With `parameters.pyuniproc.workers` > 1 (`workers.py`), groups of cameras run in worker processes (each
+one this same pipeline, up to relink); this one then takes their tracked frames (`upstream`) and
+runs fusion, pyfuncs and every output for all of them.
 """
 
 from __future__ import annotations
@@ -68,8 +71,10 @@ from pyuniproc.runtime.outputs import RunOutputs
 from pyuniproc.runtime.overload import Action, OverloadPolicy
 from pyuniproc.runtime.progress import Progress
 from pyuniproc.runtime.pyfunc_host import events_from_tags
-from pyuniproc.runtime.resume import ResumePoint, numbering_summary, read_resume
+from pyuniproc.runtime.resume import ResumePoint, RunResume, numbering_summary, read_resume
+from pyuniproc.runtime.workers import WorkerGroups, plan_groups, replay, resolve_workers, visible_gpus
 from pyuniproc.sources import redact_uri
+from pyuniproc.sources.uri import is_live_uri
 from pyuniproc.telemetry import Telemetry
 from pyuniproc.types import Detections, Frame
 
@@ -99,6 +104,7 @@ class RunOptions:
     progress: bool = True
     watch_module: bool = True  # apply edits of the module YAML while running
     backend: str | None = None  # auto / cpu / gpu (`--backend`); None: `parameters.pyuniproc.backend`
+    workers: int | str | None = None  # camera groups in processes (`--workers`); None: the module's
     decoder: str = "auto"  # auto / cpu / nvdec / nv12-cpu (`--decoder`, pyuniproc/gpu/decoders.py)
 
 
@@ -116,10 +122,13 @@ class InFlight:
 
 
 class Pipeline:
-    """feed / egress: see `feed.py`; without them the pipeline runs the cameras of `site`."""
+    """feed / egress: see `feed.py`; without them the pipeline runs the cameras of `site`.
+    telemetry / outputs / resume: given instead of built from the module and the output folder (a worker
+    process's pipeline, `worker_process.py`, sends its frames to its parent instead of writing them)."""
 
     def __init__(self, module: ModuleConfig, site: Site, options: RunOptions, *, feed: Feed | None = None,
-                 egress: FrameEgress | None = None):
+                 egress: FrameEgress | None = None, telemetry: Any = None, outputs: Any = None,
+                 resume: RunResume | None = None):
         self.module = module
         self.feed = feed
         self.egress = egress
@@ -127,25 +136,29 @@ class Pipeline:
         self.options = options
         self.settings = module.runtime
         self.backend = resolve_backend(module, options.backend)  # "cpu" or "gpu", for the whole run
+        # read before the outputs open (summary.json is rewritten): frames and ids continue after them
+        self._resume = resume if resume is not None else read_resume(options.out_dir)
         self.decoder = resolve_decoder(options.decoder, self.backend)  # how video files are decoded
-        self.detector = build_detector(module, self.backend)
+        self.upstream = self._worker_groups() if feed is None else None
+        if feed is not None and (options.workers or self.settings.workers) not in (1, None):
+            log.warning("workers: a fed pipeline (serve) runs its cameras in one process")
+        local = self.upstream is None  # else the worker processes detect, track and embed
+        self.detector = build_detector(module, self.backend) if local else None
         self.pyfuncs = build_pyfuncs(module, site)
-        self.reid = build_reid(module, self.backend)
+        self.reid = build_reid(module, self.backend) if local else None
         log.info("backend %s (asked: %s), decoder %s: detector %r, ReID %r", self.backend,
                  options.backend or module.runtime.backend, self.decoder, self.detector,
                  None if self.reid is None else self.reid.embedder.name)
         # Global ids need appearance: fusion runs when the module has a ReID model.
-        self.fusion = FusionStage(site, module.fusion) if self.reid is not None and module.fusion else None
+        self.fusion = FusionStage(site, module.fusion) if module.reid is not None and module.fusion else None
         self.latency = {stage: LatencyStats() for stage in STAGES}
-        # read before the outputs open (summary.json is rewritten): frames and ids continue after them
-        self._resume = read_resume(options.out_dir)
         if self.fusion is not None:
             self.fusion.continue_global_ids_after(self._resume.largest_global_id)
-        self.outputs = RunOutputs(options.out_dir, annotate=self.settings.annotated_video,
-                                  backend=self.backend, record={c.id: c.record for c in site.cameras},
-                                  global_ids=self.fusion is not None, site=site.name,
-                                  events=self.settings.events, recording=self.settings.recording,
-                                  camera_ids=[camera.id for camera in site.cameras])
+        self.outputs = outputs if outputs is not None else RunOutputs(
+            options.out_dir, annotate=self.settings.annotated_video, backend=self.backend,
+            record={c.id: c.record for c in site.cameras}, global_ids=self.fusion is not None,
+            site=site.name, events=self.settings.events, recording=self.settings.recording,
+            camera_ids=[camera.id for camera in site.cameras])
         self._wakeup = threading.Condition()
         self._stop = threading.Event()
         self._cameras: dict[str, CameraRun] = {}
@@ -154,9 +167,13 @@ class Pipeline:
         self.overload = OverloadPolicy.from_settings(self.settings.overload)
         self._requests = CameraRequests()
         self._removed = RemovedCameras()
-        self.watcher = ModuleWatcher(module.path) if options.watch_module else None
-        self.telemetry = Telemetry(self.settings.telemetry, cameras=self._camera_snapshots)
-        self.telemetry.metrics.watch_recordings(self.outputs.recording_stats)
+        if options.watch_module and not local:
+            log.warning("live edits of %s are not applied while cameras run in worker processes", module.path)
+        self.watcher = ModuleWatcher(module.path) if options.watch_module and local else None
+        if telemetry is None:
+            telemetry = Telemetry(self.settings.telemetry, cameras=self._camera_snapshots)
+            telemetry.metrics.watch_recordings(self.outputs.recording_stats)
+        self.telemetry = telemetry
         if self.fusion is not None:
             self.fusion.attach_metrics(self.telemetry.metrics)
         self.observers: list[FrameObserver] = []
@@ -171,9 +188,26 @@ class Pipeline:
         self._in_flight: deque[InFlight] = deque()
 
     def stop(self) -> None:
-        """Ask the run to end; safe from a signal handler or another thread."""
-        self._stop.set()
+        """Ask the run to end; safe from a signal handler or another thread. With worker processes the
+        first call asks them to finish what they have in flight (all of it is written), a second one
+        stops at once."""
+        if self.upstream is not None and not self.upstream.stopping:
+            self.upstream.stop()
+        else:
+            self._stop.set()
         self._wake()
+
+    def _worker_groups(self) -> WorkerGroups | None:
+        """The camera groups of `parameters.pyuniproc.workers` / `--workers`, None for one process."""
+        setting = self.options.workers if self.options.workers is not None else self.settings.workers
+        devices = visible_gpus(self.backend)
+        count = resolve_workers(setting, cameras=len(self.site.cameras), devices=devices)
+        if count <= 1:
+            return None
+        groups = plan_groups([camera.id for camera in self.site.cameras], count, devices)
+        return WorkerGroups(groups, module=self.module, site=self.site, options=self.options,
+                            resume=RunResume(dict(self._resume.cameras), self._resume.largest_global_id),
+                            backend=self.backend, queue_size=self.settings.queue_size)
 
     def _wake(self) -> None:
         """Wake the run loop if it waits for frames (a stop, a request, a detected batch)."""
@@ -211,6 +245,8 @@ class Pipeline:
             resolve(future, self._add_now if action == ADD else self._remove_now, argument)
 
     def _add_now(self, spec: CameraSpec) -> None:
+        if self.upstream is not None:
+            raise ValueError("cameras cannot be added while running with worker processes (workers > 1)")
         existing = self._cameras.get(spec.id)
         if existing is not None and self.feed is not None and existing.ended:
             self._restart_fed_camera(existing)
@@ -238,6 +274,8 @@ class Pipeline:
         camera = self._cameras.get(camera_id)
         if camera is None:
             raise ValueError(f"no camera {camera_id!r} is running")
+        if self.upstream is not None:
+            raise ValueError("cameras cannot be removed while running with worker processes (workers > 1)")
         with self._wakeup:
             del self._cameras[camera_id]
         left = release_worker(camera, wakeup=self._wakeup, join_seconds=JOIN_SECONDS)
@@ -267,10 +305,15 @@ class Pipeline:
         """Process until every camera ends, `max_seconds` pass, or `stop()`; returns the summary."""
         self._started = time.monotonic()
         self._status = "running"
+        if self.upstream is not None:  # pictures cross only for cameras recorded or shown
+            everyone = bool(self.observers) or getattr(self.outputs, "mosaic", None) is not None
+            self.upstream.start(images_of=frozenset(camera_id for camera_id in self._cameras
+                                                    if everyone or self.outputs.records(camera_id)))
         for camera in self._cameras.values():
             camera.worker.start()
         progress = Progress(enabled=self.options.progress)
         last_summary = 0.0
+        time_up = False  # max_seconds passed: the run finished (with workers, once their frames are in)
         self.telemetry.start()
         try:
             with progress:
@@ -278,7 +321,10 @@ class Pipeline:
                     self.telemetry.tick()
                     if (self.options.max_seconds
                             and time.monotonic() - self._started >= self.options.max_seconds):
-                        break
+                        if self.upstream is None:
+                            break
+                        time_up = True
+                        self.upstream.stop()  # the loop ends once the workers' last frames are written
                     self._apply_camera_requests()
                     batch = self._batcher.next_batch(
                         self._cameras, limit=self.module.detector.batch_size,
@@ -309,7 +355,9 @@ class Pipeline:
                         for observer in self.observers:
                             observer.on_summary(summary)
             self._drain()
-            self._status = "interrupted" if self._stop.is_set() else "finished"
+            stopped = self._stop.is_set() or (self.upstream is not None and self.upstream.stopping
+                                              and not time_up)
+            self._status = "interrupted" if stopped else "finished"
         except KeyboardInterrupt:
             self._status = "interrupted"
         finally:
@@ -337,7 +385,8 @@ class Pipeline:
         traces = [telemetry.start_frame(f.camera_id, f.index, f.decoded_at, pts_seconds=f.pts_seconds,
                                         parent=feed.trace_parent(f) if feed is not None else None)
                   for f in batch]
-        detected = [i for i, (_, action) in enumerate(planned) if action is Action.DETECT]
+        detected = [i for i, (_, action) in enumerate(planned) if action is Action.DETECT
+                    and self.detector is not None]
         # Frames, not images: the GPU detector reads an NV12 frame's pixels where they are (detect_stage.py).
         frames = [batch[i] for i in detected]
         future = self._detect_stage.submit(self.detector, frames) if detected else None
@@ -360,6 +409,9 @@ class Pipeline:
         motion model), embed, then per frame fusion, pyfuncs, outputs."""
         planned, traces, detected = in_flight.planned, in_flight.traces, in_flight.detected
         batch = [frame for frame, _ in planned]
+        if self.upstream is not None:
+            self._finish_upstream_batch(batch, traces)
+            return
         result = in_flight.future.result() if in_flight.future is not None else None
         # A frame's queue wait ends when the detector starts on it (a frame that is only predicted:
         # when it was taken from its buffer).
@@ -385,6 +437,16 @@ class Pipeline:
         if self.module.relink is not None:
             tracked = [self._relink(frame, tracks) for frame, tracks in zip(batch, tracked, strict=True)]
         for frame, tracks, trace in zip(batch, tracked, traces, strict=True):
+            self._process_frame(frame, tracks, trace)
+        if self.fusion is not None:
+            self.fusion.report()
+
+    def _finish_upstream_batch(self, batch: list[Frame], traces: list[Any]) -> None:
+        """Frames a worker process already tracked and embedded: its stage timings are recorded as if
+        measured here, then fusion, pyfuncs and outputs as for any frame."""
+        for frame, trace in zip(batch, traces, strict=True):
+            tracks, spans, batch_size = self.upstream.take(frame)
+            replay(self.latency, self.telemetry, trace, frame.camera_id, spans, batch_size)
             self._process_frame(frame, tracks, trace)
         if self.fusion is not None:
             self.fusion.report()
@@ -445,7 +507,7 @@ class Pipeline:
             events.extend(events_from_tags(tags))
         t2 = time.monotonic()
         self.outputs.write_frame(frame, tracks, events, fps=camera.worker.stats.snapshot().get("fps", 0.0),
-                                 live=getattr(camera.worker, "drop_when_full", None))
+                                 live=camera_is_live(camera))
         if self.egress is not None:
             self.egress.on_frame(frame, tracks, frame_tags, trace)
         for observer in self.observers:
@@ -548,6 +610,8 @@ class Pipeline:
         self._detect_stage.close()
         for camera in self._cameras.values():
             camera.worker.stop()
+        if self.upstream is not None:  # after the sources stop: frames still coming are counted, not awaited
+            self.upstream.close()
         for camera in self._cameras.values():
             camera.worker.join(timeout=5.0)
         with self._wakeup:  # frames decoded but never processed are accounted for, not lost silently
@@ -574,6 +638,10 @@ class Pipeline:
         and the point where its source starts is recorded (resume.py)."""
         start = self._resume.point(spec.id).started()
         source = self.feed.open_source(spec, start.first_frame_index) if self.feed is not None else None
+        if self.upstream is not None:
+            realtime = spec.realtime if self.options.realtime is None else self.options.realtime
+            source = self.upstream.source(spec.id, redact_uri(spec.uri), start.first_frame_index,
+                                          live=is_live_uri(spec.uri) or realtime)
         camera = open_camera(spec, options=self.options, queue_size=self.settings.queue_size,
                              wakeup=self._wakeup, resume=start, source=source, decoder=self.decoder)
         self._resume.cameras[spec.id] = start
@@ -629,4 +697,11 @@ class Pipeline:
             "fusion": self.fusion.summary() if self.fusion is not None else None,
             "outputs": self.outputs.paths(),
             "telemetry": {"metrics_url": self.telemetry.url},
+            **({"workers": self.upstream.summary()} if self.upstream is not None else {}),
         }
+
+
+def camera_is_live(camera: CameraRun) -> bool | None:
+    """Whether the camera drops frames when behind (its recorder then drops too): a worker process's
+    camera says so itself (`RemoteSource.live`); here the decode worker's own setting tells."""
+    return getattr(camera.worker.source, "live", getattr(camera.worker, "drop_when_full", None))

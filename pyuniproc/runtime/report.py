@@ -34,6 +34,9 @@ def print_run_report(summary: dict[str, Any]) -> None:
     for camera_id, camera in summary["cameras"].items():
         if camera.get("last_error"):
             console.print(f"[red]camera {camera_id}: {camera['state']}: {camera['last_error']}[/red]")
+    for group in summary.get("workers") or ():
+        if group["state"] == "died":
+            console.print(f"[red]worker {group['group']} died: {group['error']}[/red]", highlight=False)
     console.print(f"status: {summary['status']}; {summary['frames_processed']} frames in "
                   f"{summary['elapsed_seconds']:.1f} s ({summary['throughput_fps']:.1f} frames/s"
                   f"{', backend ' + summary['backend'] if summary.get('backend') else ''})")

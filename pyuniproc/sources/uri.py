@@ -126,6 +126,14 @@ def _path_uri(raw: str, path: str, redacted: str) -> SourceUri:
     return SourceUri(raw, kind, path, None, redacted)
 
 
+def is_live_uri(uri: str) -> bool:
+    """Whether `uri` is a live stream (reconnects, drops when behind); False for files and bad URIs."""
+    try:
+        return parse_uri(uri).is_live
+    except ValueError:
+        return False
+
+
 def redact_uri(uri: str) -> str:
     """`uri` with any user:password replaced by `***` and secret query values by `***`.
 

@@ -10,6 +10,7 @@ import pytest
 from pyuniproc.sources.uri import (
     RedactingFilter,
     SourceKind,
+    is_live_uri,
     list_images,
     parse_uri,
     redact_text,
@@ -106,3 +107,12 @@ def test_redacting_filter_scrubs_foreign_log_records() -> None:
     )
     assert RedactingFilter().filter(record)
     assert record.getMessage() == "Connection to tcp://***@h:1?token=*** failed"
+
+
+@pytest.mark.parametrize(("uri", "live"), [
+    ("rtsp://user:pw@10.0.0.7:554/stream1", True),
+    ("samples/vtest/vtest.avi", False),
+    ("", False),  # not a URI: a source would report it, the question has an answer
+])
+def test_is_live_uri(uri, live):
+    assert is_live_uri(uri) is live
