@@ -41,8 +41,8 @@ def scenario_site(scenario: str | Path) -> Site:
 def fingerprint(scenario: str | Path, module: ModuleConfig, kind: str) -> str:
     """What a recorded stream depends on; a cached stream with another fingerprint is recorded again.
 
-    Both streams: the scenario's cameras file, videos and GT; the ReID model (file name, and size and
-    mtime of the weights, so a retrained embedder dropped in under the same name records again) and its
+    Both streams: the scenario's cameras file, videos and GT; the ReID model (file name, and the contents
+    of the weights, so a retrained embedder dropped in under the same name records again) and its
     crop selection. The pipeline stream also: the detector's settings, weights and CPU precision, and
     the tracker's settings (the oracle stream uses GT boxes and ids instead)."""
     version = STREAM_VERSIONS.get(kind, 1)
@@ -73,9 +73,8 @@ def fingerprint(scenario: str | Path, module: ModuleConfig, kind: str) -> str:
         str(path.relative_to(scenario) if path.is_relative_to(scenario) else Path("models") / path.name): path
         for path in files
     }
-    for where, path in sorted(named.items()):
-        stat = path.stat()
-        digest.update(f"{where}:{stat.st_size}:{int(stat.st_mtime)}".encode())
+    for where, path in sorted(named.items()):  # contents, not mtimes: a fresh checkout keeps its caches
+        digest.update(f"{where}:{hashlib.sha256(path.read_bytes()).hexdigest()}".encode())
     digest.update(repr(settings).encode())
     return digest.hexdigest()[:16]
 

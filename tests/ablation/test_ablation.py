@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -197,6 +198,11 @@ def test_fingerprint_follows_the_weights_and_ignores_the_detector_for_the_oracle
     # A retrained embedder dropped in under the same file name: both streams record again.
     (folders["reid"] / module.reid.model_file).write_bytes(b"retrained weights")
     assert {kind: fingerprint(scenario, copy, kind) for kind in before}.items().isdisjoint(before.items())
+    # Same contents, another mtime (a fresh checkout): the cached streams still count.
+    now = fingerprint(scenario, copy, "pipeline")
+    weights = folders["reid"] / module.reid.model_file
+    os.utime(weights, (weights.stat().st_atime, weights.stat().st_mtime - 3600))
+    assert fingerprint(scenario, copy, "pipeline") == now
     # The scenario folder's own name does not matter (a copy or a link records nothing new).
     (tmp_path / "elsewhere").symlink_to(scenario)
     assert fingerprint(tmp_path / "elsewhere", copy, "oracle") == fingerprint(scenario, copy, "oracle")
