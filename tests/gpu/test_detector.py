@@ -167,5 +167,8 @@ def test_embedder_crops_nv12_frames_on_their_device_in_order(frames, reid_kind):
     assert not any(frame.has_image for frame in nv12)
     crops = crop_boxes(nv12_to_rgb(nv12[0].nv12.cpu().numpy()), boxes[0]) + crop_boxes(frames[2], boxes[2])
     expected = embedder.embed(crops)
-    assert np.min(np.sum(got * expected, axis=1)) > 0.99
+    if embedder.net.half:  # CUDA: fp16 net
+        assert np.min(np.sum(got * expected, axis=1)) > 0.99
+    else:  # the same crop pixels either way (INTER_LINEAR_EXACT), so the same vectors to float rounding
+        np.testing.assert_allclose(got, expected, atol=1e-4)
     assert embedder.embed_frames(nv12, [np.zeros((0, 4)), np.zeros((0, 4))]).shape == (0, embedder.dimension)
