@@ -90,8 +90,8 @@ def create_detector(kind: str, *, backend: str, model_dir: Path, **options: Any)
 
 def create_embedder(kind: str, *, backend: str, model_dir: Path, model_file: str | None = None) -> Any:
     """The appearance embedder `kind` on a resolved backend; both give `embed(crops) -> (n, D)` float32 unit
-    rows on the host. The GPU one resizes the crops as the CPU one does (OpenCV bilinear) and runs the net in
-    fp16 with CUDA graphs, captured here."""
+    rows on the host. The GPU one resizes host crops with the CPU one's function (`reid.crops.resize_crops`)
+    and runs the net in fp16 with CUDA graphs, captured here."""
     if backend == "gpu":
         from pyuniproc.gpu.detector import GpuEmbedder
 

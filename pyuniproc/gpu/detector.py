@@ -25,6 +25,8 @@ from pyuniproc.gpu.net import TorchNet
 from pyuniproc.gpu.onnx_torch import from_onnx
 from pyuniproc.gpu.postprocess import BatchDetections, decode_nanodet_torch, decode_ssd_torch
 from pyuniproc.nv12 import nv12_pixels
+from pyuniproc.reid import EMBEDDERS, l2_normalise
+from pyuniproc.reid.crops import resize_crops
 from pyuniproc.types import Detections, Frame
 
 DETECTOR_BUCKETS = (1, 8, 16, 32, 64)
@@ -210,7 +212,7 @@ class GpuEmbedder:
 
     def __init__(
         self,
-        kind: str = "mobilenetv2_imagenet",
+        kind: str,
         *,
         model_dir: Path,
         model_file: str | None = None,
@@ -220,6 +222,8 @@ class GpuEmbedder:
         buckets: Sequence[int] = EMBEDDER_BUCKETS,
         colour_matrix: str = "bt601",
     ) -> None:
+        if kind not in EMBEDDERS:
+            raise ValueError(f"unknown embedder kind {kind!r}; known kinds: {', '.join(sorted(EMBEDDERS))}")
         self.name = kind
         self.model_dir = Path(model_dir)
         self.entry = model_entry(self.model_dir, kind)
@@ -329,19 +333,9 @@ class GpuEmbedder:
         return out
 
     def preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """Crops -> (N, 3, H, W) float32 resized RGB 0..255 (OpenCV bilinear, as the CPU embedder resizes);
-        the offsets are subtracted on the device, in `infer`."""
-        import cv2
-
-        batch = np.empty((len(crops), 3, self.input_height, self.input_width), dtype=np.float32)
-        for index, crop in enumerate(crops):
-            resized = cv2.resize(
-                np.ascontiguousarray(crop),
-                (self.input_width, self.input_height),
-                interpolation=cv2.INTER_LINEAR,
-            )
-            batch[index] = resized.transpose(2, 0, 1)
-        return batch
+        """Crops -> (N, 3, H, W) float32 resized RGB 0..255, by the CPU embedder's own resize
+        (`pyuniproc.reid.crops.resize_crops`); the offsets are subtracted on the device, in `infer`."""
+        return resize_crops(crops, self.input_height, self.input_width)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) float32 net input (as `preprocess` makes it) -> (N, D) float32 raw output."""
@@ -351,9 +345,8 @@ class GpuEmbedder:
         return raw.float().cpu().numpy()
 
     def postprocess(self, raw: np.ndarray) -> np.ndarray:
-        """(N, D) raw output -> (N, D) float32 unit rows."""
-        raw = np.asarray(raw, dtype=np.float32)
-        return raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), np.float32(1e-12))
+        """(N, D) raw output -> (N, D) float32 unit rows (the CPU embedder's `l2_normalise`)."""
+        return l2_normalise(raw)
 
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """(n, D) float32 unit rows, row i for crops[i]; one inference for all crops."""

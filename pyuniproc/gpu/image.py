@@ -4,14 +4,16 @@ Two resampling rules, each matching the CPU path it replaces:
 
 - `legacy`: TensorFlow-1 `ResizeBilinear(align_corners=False)` (source position i * in / out), which the two
   detectors were trained with and which `pyuniproc.detect.preprocess.resize_bilinear_legacy` reproduces;
-- `half_pixel`: OpenCV `INTER_LINEAR` on a crop (source (i + 0.5) * in / out - 0.5, clamped to the crop),
-  which the embedder's CPU path (`cv2.resize` of `crop_boxes` views) uses.
+- `half_pixel`: OpenCV `INTER_LINEAR_EXACT` on a crop (source (i + 0.5) * in / out - 0.5, clamped to the
+  crop; weights in 256ths, the result rounded to a whole value in fixed point), which the embedder's CPU path
+  (`pyuniproc.reid.crops.resize_crops` of `crop_boxes` views) uses: bit for bit the same crop pixels.
 
 NV12 is sampled without first building a full-resolution RGB frame: each output pixel's four taps are
 converted to RGB (luma at the tap, the chroma sample under it: nearest chroma, as OpenCV's and
 libswscale's NV12 -> RGB do), rounded and clamped to 0..255 like a uint8 RGB frame, then interpolated.
-So the result equals "decode to uint8 RGB, then resize" (the CPU path) to float rounding, at the cost
-of a few gathers per batch instead of a 1080p RGB frame per camera.
+So the result equals "decode to uint8 RGB, then resize" (the CPU path): to float rounding for the
+detectors' input, exactly for crops; at the cost of a few gathers per batch instead of a 1080p RGB frame
+per camera.
 
 Frames are batched as one uint8 tensor `(B, H * 3 // 2, W)` (luma rows, then interleaved U, V rows).
 """
@@ -50,14 +52,16 @@ def _legacy_axis_on(in_size: int, out_size: int, device: torch.device) -> tuple[
 def _half_pixel_axis(
     start: torch.Tensor, length: torch.Tensor, out_size: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per crop (n,) start and length (int64) -> (n, out) lower, upper absolute indices and weights,
-    OpenCV INTER_LINEAR rules: edge samples clamp to the crop's first/last pixel."""
-    scale = length.to(torch.float64) / out_size
+    """Per crop (n,) start and length (int64) -> (n, out) lower, upper absolute indices and the upper tap's
+    weight in 256ths (float32 integers 0..256), as OpenCV's INTER_LINEAR_EXACT computes them: source
+    position (i + 0.5) * (1 / (out / in)) - 0.5 in float64, its fraction rounded half to even to 1/256,
+    edge samples clamped to the crop's first/last pixel."""
+    scale = 1.0 / (out_size / length.to(torch.float64))
     position = (torch.arange(out_size, device=start.device, dtype=torch.float64)[None, :] + 0.5) * scale[
         :, None
     ] - 0.5
     lower = torch.floor(position)
-    weight = position - lower
+    weight = torch.round((position - lower) * 256.0)
     lower = lower.to(torch.int64)
     last = (length - 1)[:, None]
     low_edge = lower < 0
@@ -67,6 +71,17 @@ def _half_pixel_axis(
     lower = torch.where(high_edge, last.expand_as(lower), lower)
     upper = torch.minimum(lower + 1, last)
     return lower + start[:, None], upper + start[:, None], weight.to(torch.float32)
+
+
+def _lerp_exact(
+    tl: torch.Tensor, tr: torch.Tensor, bl: torch.Tensor, br: torch.Tensor, wx: torch.Tensor, wy: torch.Tensor
+) -> torch.Tensor:
+    """OpenCV INTER_LINEAR_EXACT's fixed point on uint8 values held in float32: weights wx, wy in 256ths
+    (the lower tap gets 256 - w), the sum in 65536ths rounded half up to a whole value. Every intermediate
+    is an integer below 2**24, so float32 holds it exactly (with or without fused multiply-adds)."""
+    top = tl * (256.0 - wx) + tr * wx
+    bottom = bl * (256.0 - wx) + br * wx
+    return torch.floor((top * (256.0 - wy) + bottom * wy + 32768.0) / 65536.0)
 
 
 def _lerp(
@@ -163,7 +178,8 @@ def nv12_crops(
     out_width: int,
     matrix: str = "bt601",
 ) -> torch.Tensor:
-    """Crops of boxes from NV12 frames -> (n, 3, out_h, out_w) float32 RGB 0..255 (cv2 INTER_LINEAR rule).
+    """Crops of boxes from NV12 frames -> (n, 3, out_h, out_w) float32 RGB 0..255: whole values equal to
+    `pyuniproc.reid.crops.resize_crops` (cv2 INTER_LINEAR_EXACT) of `crop_boxes` of the frame's uint8 RGB.
 
     frame_index: (n,) int64 row of `frames` each box belongs to; xyxy: (n, 4) pixel boxes of that frame.
     """
@@ -181,7 +197,7 @@ def nv12_crops(
         for c in cols:
             uv = chroma[b, r // 2, c // 2].float()  # (n, oh, ow, 2)
             taps.append(_yuv_to_rgb(luma[b, r, c].float(), uv[..., 0], uv[..., 1], matrix))
-    return _lerp(*taps, wx[:, None, None, :], wy[:, None, :, None])
+    return _lerp_exact(*taps, wx[:, None, None, :], wy[:, None, :, None])
 
 
 def rgb_to_nv12(rgb: np.ndarray) -> np.ndarray:

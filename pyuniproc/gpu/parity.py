@@ -114,7 +114,7 @@ def embedder_parity(
     model_dir: Path,
     device: torch.device,
     half: bool = True,
-    kind: str = "mobilenetv2_imagenet",
+    kind: str,
 ) -> dict[str, Any]:
     """Embeddings of the same boxes: ORT on OpenCV crops of the RGB frames vs torch on GPU crops of NV12.
 

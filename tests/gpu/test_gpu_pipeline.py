@@ -34,11 +34,11 @@ def small_video(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def engines():
+def engines(reid_kind):
     detector = GpuDetector(
         "ssdlite_pedestrian", model_dir=DEFAULT_MODEL_DIR, confidence_threshold=0.3, device="cpu"
     )
-    embedder = GpuEmbedder(model_dir=REID_DIR, device="cpu")
+    embedder = GpuEmbedder(reid_kind, model_dir=REID_DIR, device="cpu")
     return prepare_engines(detector, embedder, (288 * 3 // 2, 384), 2)
 
 
@@ -236,13 +236,13 @@ def test_a_high_priority_session_decodes_the_same_frames_on_its_own_stream(gpu_v
 
 
 @pytest.mark.parametrize("kind", ["ssdlite_pedestrian", "nanodet_coco"])
-def test_engine_steps_match_the_detector_and_embedder(kind):
+def test_engine_steps_match_the_detector_and_embedder(kind, reid_kind):
     """The engine's fused steps compute what GpuDetector / GpuEmbedder compute (CPU: eager; CUDA: graphs)."""
     from pyuniproc.gpu.engine import BatchEngine
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     detector = GpuDetector(kind, model_dir=DEFAULT_MODEL_DIR, device=device, cuda_graphs=False)
-    embedder = GpuEmbedder(model_dir=REID_DIR, device=device, cuda_graphs=False)
+    embedder = GpuEmbedder(reid_kind, model_dir=REID_DIR, device=device, cuda_graphs=False)
     engine = BatchEngine(detector, embedder, (72 * 3 // 2, 96), frame_buckets=(2, 4), crop_buckets=(4, 8))
     generator = torch.Generator().manual_seed(0)
     pool = torch.randint(0, 256, (5, 108, 96), dtype=torch.uint8, generator=generator).to(device)

@@ -12,8 +12,16 @@ import numpy as np
 import torch
 
 from pyuniproc.detect.preprocess import resize_bilinear_legacy
-from pyuniproc.gpu.image import crop_corners, nv12_crops, nv12_resize_legacy, rgb_resize_legacy, rgb_to_nv12
+from pyuniproc.gpu.image import (
+    crop_corners,
+    nv12_crops,
+    nv12_resize_legacy,
+    nv12_to_rgb_tensor,
+    rgb_resize_legacy,
+    rgb_to_nv12,
+)
 from pyuniproc.reid import crop_boxes
+from pyuniproc.reid.crops import resize_crops
 
 
 def test_nv12_resize_matches_convert_then_legacy_resize(frames):
@@ -37,25 +45,23 @@ def test_rgb_resize_is_bit_exact_with_the_cpu_resize(frames):
         np.testing.assert_array_equal(out, resize_bilinear_legacy(frame, 416, 416).transpose(2, 0, 1))
 
 
-def test_crops_match_crop_boxes_then_cv2_resize(frames):
+def test_crops_are_the_cpu_embedders_crops_bit_for_bit(frames):
+    """nv12_crops == resize_crops(crop_boxes(RGB)) (the CPU embedder's INTER_LINEAR_EXACT) on the same uint8
+    RGB: boxes inside, past the edges, sub-pixel and 1 pixel, enlarged and shrunk."""
     nv12 = rgb_to_nv12(frames[0])
-    rgb = cv2.cvtColor(nv12, cv2.COLOR_YUV2RGB_NV12)
-    boxes = np.array(
-        [[100.4, 50.5, 160.2, 210.7], [-5, -5, 30, 40], [700, 500, 900, 700], [10.5, 10.5, 11, 11]],
-        np.float32,
-    )
-    expected = np.stack(
-        [
-            cv2.resize(np.ascontiguousarray(c), (128, 256), interpolation=cv2.INTER_LINEAR)
-            for c in crop_boxes(rgb, boxes)
-        ]
-    ).transpose(0, 3, 1, 2)
-    got = nv12_crops(
-        torch.from_numpy(nv12)[None], torch.zeros(4, dtype=torch.int64), torch.from_numpy(boxes), 256, 128
-    ).numpy()
-    difference = np.abs(got - expected)
-    assert difference.max() < 2.0  # OpenCV's uint8 resize uses 11-bit fixed-point weights
-    assert difference.mean() < 0.5
+    rgb = nv12_to_rgb_tensor(torch.from_numpy(nv12)).numpy()  # the per-tap conversion nv12_crops does
+    rng = np.random.default_rng(0)
+    corners = np.sort(rng.uniform(-20, 790, (40, 2)), axis=1), np.sort(rng.uniform(-20, 600, (40, 2)), axis=1)
+    boxes = np.concatenate([
+        np.array([[100.4, 50.5, 160.2, 210.7], [-5, -5, 30, 40], [700, 500, 900, 700], [10.5, 10.5, 11, 11],
+                  [0, 0, 768, 576], [300, 100, 399, 356]], np.float32),
+        np.stack([corners[0][:, 0], corners[1][:, 0], corners[0][:, 1], corners[1][:, 1]], axis=1),
+    ]).astype(np.float32)
+    for height, width in ((256, 128), (37, 300)):
+        expected = resize_crops(crop_boxes(rgb, boxes), height, width)
+        got = nv12_crops(torch.from_numpy(nv12)[None], torch.zeros(len(boxes), dtype=torch.int64),
+                         torch.from_numpy(boxes), height, width).numpy()
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_crop_corners_are_crop_boxes_corners():

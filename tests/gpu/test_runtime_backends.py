@@ -31,7 +31,7 @@ VTEST = REPO / "samples" / "vtest" / "vtest.avi"
 
 DETECTOR_KIND = "ssdlite_pedestrian"
 DETECTOR = {"confidence_threshold": 0.15, "nms_iou_threshold": 0.45, "min_width": 6, "min_height": 28}
-EMBEDDER_KIND = "mobilenetv2_imagenet"
+EMBEDDER_KIND = "mobilenetv2_person_adapted"
 TRACKER = {
     "track_high_threshold": 0.35, "track_low_threshold": 0.15, "new_track_threshold": 0.6,
     "match_iou_threshold": 0.9, "second_match_iou_threshold": 0.7, "fuse_score": False,

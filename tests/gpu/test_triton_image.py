@@ -112,7 +112,7 @@ def test_the_compiled_kernels_match_the_torch_ops_on_1080p_frames():
     assert torch.equal(crops, reference)
 
 
-def test_the_detector_and_embedder_take_their_inputs_from_the_kernels(interpreted, monkeypatch):
+def test_the_detector_and_embedder_take_their_inputs_from_the_kernels(interpreted, monkeypatch, reid_kind):
     from pyuniproc.detect import DEFAULT_MODEL_DIR
     from pyuniproc.gpu import detector as detector_module
     from pyuniproc.gpu.detector import GpuDetector, GpuEmbedder
@@ -121,7 +121,7 @@ def test_the_detector_and_embedder_take_their_inputs_from_the_kernels(interprete
     frames = _frames(2, 72, 96, seed=3)
     boxes, frame_index = torch.tensor([[5.0, 6.0, 40.0, 70.0], [50.0, 0.0, 96.0, 72.0]]), torch.tensor([0, 1])
     detector = GpuDetector("ssdlite_pedestrian", model_dir=DEFAULT_MODEL_DIR, device="cpu")
-    embedder = GpuEmbedder(model_dir=REID_DIR, device="cpu")
+    embedder = GpuEmbedder(reid_kind, model_dir=REID_DIR, device="cpu")
     plain_input = detector.preprocess_nv12(frames)
     plain_crops = embedder.crops_nv12(frames, frame_index, boxes)
     monkeypatch.setattr(detector_module, "triton_image", interpreted)  # CPU tensors, interpreted kernels
