@@ -135,14 +135,17 @@ def resize_legacy_fast(image: np.ndarray, height: int, width: int) -> np.ndarray
     return top.reshape(height, width, channels)
 
 
-def check_images(images: Sequence[np.ndarray]) -> None:
-    """Reject anything but (H, W, 3) uint8 frames, naming the offending index and shape."""
+def check_images(images: Sequence[np.ndarray], *, name: str = "images", nonempty: bool = False) -> None:
+    """Reject anything but (H, W, 3) uint8 RGB pictures (and, with `nonempty`, empty ones), naming the
+    offending `name[index]` and its shape."""
     for index, image in enumerate(images):
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
             shape = getattr(image, "shape", type(image).__name__)
-            raise ValueError(f"images[{index}] must be (H, W, 3) uint8 RGB, got shape {shape}")
+            raise ValueError(f"{name}[{index}] must be (H, W, 3) uint8 RGB, got shape {shape}")
         if image.dtype != np.uint8:
-            raise ValueError(f"images[{index}] must be uint8, got {image.dtype}")
+            raise ValueError(f"{name}[{index}] must be uint8, got {image.dtype}")
+        if nonempty and (image.shape[0] == 0 or image.shape[1] == 0):
+            raise ValueError(f"{name}[{index}] is empty, shape {image.shape}")
 
 
 def to_nchw_batch(

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from pyuniproc.detect.preprocess import check_images
+
 
 def crop_boxes(image: np.ndarray, xyxy: np.ndarray, *, pad: float = 0.0) -> list[np.ndarray]:
     """One (h, w, 3) uint8 crop per box, views into `image` (copy them to keep them past the frame).
@@ -45,14 +47,7 @@ def crop_boxes(image: np.ndarray, xyxy: np.ndarray, *, pad: float = 0.0) -> list
 
 def check_crops(crops: Sequence[np.ndarray]) -> None:
     """Reject anything but non-empty (h, w, 3) uint8 crops, naming the offending index."""
-    for index, crop in enumerate(crops):
-        if not isinstance(crop, np.ndarray) or crop.ndim != 3 or crop.shape[2] != 3:
-            shape = getattr(crop, "shape", type(crop).__name__)
-            raise ValueError(f"crops[{index}] must be (h, w, 3) uint8 RGB, got shape {shape}")
-        if crop.dtype != np.uint8:
-            raise ValueError(f"crops[{index}] must be uint8, got {crop.dtype}")
-        if crop.shape[0] == 0 or crop.shape[1] == 0:
-            raise ValueError(f"crops[{index}] is empty, shape {crop.shape}")
+    check_images(crops, name="crops", nonempty=True)
 
 
 def resize_crops(crops: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:

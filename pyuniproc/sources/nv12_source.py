@@ -14,7 +14,6 @@ reads it), which equals the container's timestamps for constant-rate files.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pyuniproc.nv12 import COLOUR_MATRICES, Nv12Frame
+from pyuniproc.sources.once import OneShotSource
 from pyuniproc.sources.stats import CameraState, CameraStats
 from pyuniproc.sources.uri import SourceKind, SourceUri, parse_uri
 
@@ -60,7 +60,7 @@ def video_geometry(path: str | Path) -> tuple[int, int, float]:
     return width, height, fps if 0 < fps < 1000 else DEFAULT_FPS
 
 
-class Nv12Source:
+class Nv12Source(OneShotSource):
     """One camera file as a blocking iterator of `Nv12Frame`s.
 
     open_reader: makes the decoder session; called on the thread that iterates `frames()` (a CUDA decoder
@@ -103,9 +103,7 @@ class Nv12Source:
         self.first_index = first_index
         self.colour_matrix = colour_matrix
         self.stats = CameraStats(camera_id, uri, stall_timeout_seconds=stall_timeout_seconds)
-        self._stop = threading.Event()
-        self._started = False
-        self._start_lock = threading.Lock()
+        super().__init__()
 
     @property
     def uri(self) -> str:
@@ -114,18 +112,7 @@ class Nv12Source:
     def frames(self) -> Iterator[Nv12Frame]:
         """Blocking iterator of frames; ends at the end of the file (unless looping), on `stop()` or on an
         error. May be iterated once."""
-        with self._start_lock:
-            if self._started:
-                raise RuntimeError(f"camera {self.camera_id}: frames() can be iterated only once")
-            self._started = True
-        return self._frames()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
+        return super().frames()
 
     def join(self, timeout: float | None = None) -> bool:
         return True

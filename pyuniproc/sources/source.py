@@ -9,7 +9,6 @@ of `frames()`: one bad camera must not take the others down.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pyuniproc.sources.av_open import SourceDead, probe
 from pyuniproc.sources.backoff import Backoff
 from pyuniproc.sources.files import FileReader
 from pyuniproc.sources.live import LiveReader
+from pyuniproc.sources.once import OneShotSource
 from pyuniproc.sources.stats import CameraState, CameraStats
 from pyuniproc.sources.uri import SourceUri, parse_uri
 from pyuniproc.types import Frame
@@ -28,7 +28,7 @@ logger = logging.getLogger("pyuniproc.sources")
 RTSP_TRANSPORTS = ("tcp", "udp")
 
 
-class CameraSource:
+class CameraSource(OneShotSource):
     """Decodes one camera (file, image folder, RTSP, tcp/udp stream or webcam) with PyAV.
 
     camera_id: the camera's id, used in every message.
@@ -109,9 +109,7 @@ class CameraSource:
         self.av_options = dict(av_options or {})
         self.first_index = first_index
         self.stats = CameraStats(camera_id, uri, stall_timeout_seconds=stall_timeout_seconds)
-        self._stop = threading.Event()
-        self._started = False
-        self._start_lock = threading.Lock()
+        super().__init__()
         self._live_reader: LiveReader | None = None
 
     @property
@@ -133,19 +131,7 @@ class CameraSource:
         monotonic clock, increasing across reconnects). Frame.decoded_at is when the frame was
         decoded (live) or released by the realtime pacing (files).
         """
-        with self._start_lock:
-            if self._started:
-                raise RuntimeError(f"camera {self.camera_id}: frames() can be iterated only once")
-            self._started = True
-        return self._frames()
-
-    def stop(self) -> None:
-        """Make `frames()` end promptly (thread-safe, idempotent)."""
-        self._stop.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
+        return super().frames()
 
     def join(self, timeout: float | None = None) -> bool:
         """After `frames()` ended: wait until a live reader closed its connection (True if it did)."""

@@ -49,7 +49,7 @@ def test_batch_of_four_equals_four_singles(any_embedder, reference):
 
 
 @pytest.mark.parametrize("bad, message", [
-    (np.zeros((10, 10), np.uint8), r"crops\[0\] must be \(h, w, 3\)"),
+    (np.zeros((10, 10), np.uint8), r"crops\[0\] must be \(H, W, 3\)"),
     (np.zeros((10, 10, 3), np.float32), r"crops\[0\] must be uint8"),
     (np.zeros((0, 10, 3), np.uint8), r"crops\[0\] is empty"),
 ])
