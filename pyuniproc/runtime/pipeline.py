@@ -255,6 +255,7 @@ class Pipeline:
             raise ValueError(f"camera {spec.id!r} is already running")
         camera = self._open_camera(spec)
         self.outputs.open_camera(spec.id, record=spec.record)
+        self.telemetry.metrics.camera_added(spec.id)
         with self._wakeup:
             self._cameras[spec.id] = camera
         camera.worker.start()
@@ -288,6 +289,8 @@ class Pipeline:
         snapshot = camera.worker.stats.snapshot()
         self.outputs.forget_camera(camera_id, snapshot)
         self.overload.forget(camera_id)
+        if self.fusion is not None:
+            self.fusion.report()  # its transitions so far, before their series are dropped
         self.telemetry.metrics.forget_camera(camera_id)
         self._removed.add(snapshot)
         # added again later: its frames and ids continue after this visit's

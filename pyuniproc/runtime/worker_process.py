@@ -62,6 +62,9 @@ class _NoMetrics:
     def forget_camera(self, camera_id: str) -> None:
         pass
 
+    def camera_added(self, camera_id: str) -> None:
+        pass
+
 
 class SpanRecorder:
     """`Telemetry`'s surface for the child: each frame's "trace" collects its stage spans, which

@@ -258,6 +258,7 @@ class PipelineMetrics:
         )
         self._children: dict[tuple[str, str], Any] = {}  # (stage, camera) -> histogram child
         self._transition_pairs: set[tuple[str, str]] = set()  # label pairs of _transitions
+        self._forgotten: set[str] = set()  # cameras removed from the site (forget_camera)
         self._loop_ticks = Counter("pyuniproc_loop_iterations", "Iterations of the run loop", registry=r)
         if process:
             ProcessCollector(registry=r)
@@ -288,6 +289,9 @@ class PipelineMetrics:
         latency histograms and the fusion transitions from or to it (its health series come from
         the camera provider, which no longer lists it)."""
         self.cameras.forget(camera_id)
+        # fusion may still decide a removed camera's pending tracks after this (its transitions would bring
+        # the series back): they are not counted until the camera is added again (`camera_added`)
+        self._forgotten.add(camera_id)
         for pair in [pair for pair in self._transition_pairs if camera_id in pair]:
             self._transition_pairs.discard(pair)
             self._transitions.remove(*pair)
@@ -330,7 +334,13 @@ class PipelineMetrics:
     def add_matches(self, n: int = 1) -> None:
         self._matches.inc(n)
 
+    def camera_added(self, camera_id: str) -> None:
+        """A camera (again) in the site: its fusion transitions count again."""
+        self._forgotten.discard(camera_id)
+
     def add_transition(self, from_camera: str, to_camera: str, n: int = 1) -> None:
+        if from_camera in self._forgotten or to_camera in self._forgotten:
+            return
         self._transitions.labels(from_camera, to_camera).inc(n)
         self._transition_pairs.add((from_camera, to_camera))
 

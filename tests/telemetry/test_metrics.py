@@ -174,3 +174,15 @@ def test_a_failing_recording_provider_does_not_break_the_scrape():
     metrics = PipelineMetrics(process=False, gpu="off")
     metrics.watch_recordings(lambda: 1 / 0)
     assert "pyuniproc_recording_frames_dropped" in metrics.exposition().decode()  # the family, empty
+
+
+def test_a_removed_cameras_late_transitions_do_not_bring_its_series_back():
+    metrics = PipelineMetrics(process=False, gpu="off")
+    metrics.add_transition("extra1", "extra1")
+    metrics.forget_camera("extra1")
+    metrics.add_transition("extra1", "extra1")  # fusion decided a pending track after the removal
+    metrics.add_transition("cam2", "extra1")
+    assert not any("extra1" in dict(labels).values() for _, labels in samples(metrics))
+    metrics.camera_added("extra1")  # the same id added again: counted again
+    metrics.add_transition("cam2", "extra1")
+    assert value(metrics, "pyuniproc_fusion_transitions_total", from_camera="cam2", to_camera="extra1") == 1
