@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pyuniproc.nv12 import COLOUR_MATRICES, Nv12Frame
-from pyuniproc.sources.once import OneShotSource
+from pyuniproc.sources.once import OneShotSource, check_reading
 from pyuniproc.sources.stats import CameraState, CameraStats
 from pyuniproc.sources.uri import SourceKind, SourceUri, parse_uri
 
@@ -83,12 +83,7 @@ class Nv12Source(OneShotSource):
                              f"not {source_uri.kind.value}")
         if not fps > 0:
             raise ValueError(f"fps must be > 0, got {fps!r}")
-        if not start_seconds >= 0:
-            raise ValueError(f"start_seconds must be >= 0, got {start_seconds!r}")
-        if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):
-            raise ValueError(f"max_frames must be None or an int >= 1, got {max_frames!r}")
-        if not isinstance(first_index, int) or first_index < 0:
-            raise ValueError(f"first_index must be an int >= 0, got {first_index!r}")
+        check_reading(start_seconds, max_frames, first_index)
         if colour_matrix not in COLOUR_MATRICES:
             raise ValueError(f"colour matrix must be one of {', '.join(COLOUR_MATRICES)}, "
                              f"got {colour_matrix!r}")

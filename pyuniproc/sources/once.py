@@ -8,6 +8,16 @@ from collections.abc import Iterator
 from pyuniproc.types import Frame
 
 
+def check_reading(start_seconds: float, max_frames: int | None, first_index: int) -> None:
+    """The reading arguments every file source takes; ValueError naming the bad one."""
+    if not start_seconds >= 0:
+        raise ValueError(f"start_seconds must be >= 0, got {start_seconds!r}")
+    if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):
+        raise ValueError(f"max_frames must be None or an int >= 1, got {max_frames!r}")
+    if not isinstance(first_index, int) or first_index < 0:
+        raise ValueError(f"first_index must be an int >= 0, got {first_index!r}")
+
+
 class OneShotSource:
     """Subclasses set `camera_id` and implement `_frames()`; `frames()` hands it out once."""
 

@@ -18,7 +18,7 @@ from pyuniproc.sources.av_open import SourceDead, probe
 from pyuniproc.sources.backoff import Backoff
 from pyuniproc.sources.files import FileReader
 from pyuniproc.sources.live import LiveReader
-from pyuniproc.sources.once import OneShotSource
+from pyuniproc.sources.once import OneShotSource, check_reading
 from pyuniproc.sources.stats import CameraState, CameraStats
 from pyuniproc.sources.uri import SourceUri, parse_uri
 from pyuniproc.types import Frame
@@ -88,12 +88,7 @@ class CameraSource(OneShotSource):
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
-        if not start_seconds >= 0:
-            raise ValueError(f"start_seconds must be >= 0, got {start_seconds!r}")
-        if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):
-            raise ValueError(f"max_frames must be None or an int >= 1, got {max_frames!r}")
-        if not isinstance(first_index, int) or first_index < 0:
-            raise ValueError(f"first_index must be an int >= 0, got {first_index!r}")
+        check_reading(start_seconds, max_frames, first_index)
         self.camera_id = camera_id
         self.source_uri: SourceUri = parse_uri(uri)
         self.realtime = bool(realtime)
