@@ -37,12 +37,11 @@ from pyuniproc.deploy.envfile import env_var_name
 from pyuniproc.deploy.images import (
     ETCD_IMAGE,
     GRAFANA_IMAGE,
-    JAEGER_IMAGE,
     KAFKA_IMAGE,
     PROMETHEUS_IMAGE,
     SavantImages,
 )
-from pyuniproc.deploy.sinks import file_sinks
+from pyuniproc.deploy.sinks import file_sinks, jaeger_service
 
 SOCKETS_VOLUME = "zmq_sockets"
 SOCKETS_DIR = "/tmp/zmq-sockets"
@@ -264,12 +263,7 @@ def fixed_services(site: Site, options: ComposeOptions) -> dict[str, dict[str, A
             "healthcheck": {"test": ["CMD", "etcdctl", "endpoint", "health"], "interval": "10s",
                             "timeout": "5s", "retries": 3},
         },
-        "jaeger": {
-            "image": JAEGER_IMAGE,
-            "restart": "unless-stopped",
-            "ports": ["16686:16686", "4317:4317", "4318:4318"],
-            "environment": {"COLLECTOR_OTLP_ENABLED": "true"},
-        },
+        "jaeger": jaeger_service(),
         "prometheus": {
             "image": PROMETHEUS_IMAGE,
             "restart": "unless-stopped",

@@ -20,8 +20,8 @@ from typing import Any
 
 from pyuniproc import __version__
 from pyuniproc.config.cameras import Site
-from pyuniproc.deploy.images import JAEGER_IMAGE, PROMETHEUS_IMAGE, SavantImages
-from pyuniproc.deploy.sinks import file_sinks
+from pyuniproc.deploy.images import PROMETHEUS_IMAGE, SavantImages
+from pyuniproc.deploy.sinks import file_sinks, jaeger_service
 
 EMBEDDED_SAVANT_VERSION = "0.4.7"
 """Savant release of the adapter images: savant-rs 0.3.5, the message protocol of savant-rs 0.3.0."""
@@ -101,12 +101,7 @@ def embedded_services(site: Site, *, images: SavantImages, cameras_volume: str, 
             "depends_on": {"module": {"condition": "service_started"}},
         },
         **file_sinks(images, sockets_volume, out, module_socket, fusion_socket),
-        "jaeger": {
-            "image": JAEGER_IMAGE,
-            "restart": "unless-stopped",
-            "ports": ["16686:16686", "4317:4317", "4318:4318"],
-            "environment": {"COLLECTOR_OTLP_ENABLED": "true"},
-        },
+        "jaeger": jaeger_service(),
         "prometheus": {
             "image": PROMETHEUS_IMAGE,
             "restart": "unless-stopped",

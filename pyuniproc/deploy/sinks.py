@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyuniproc.deploy.images import SavantImages
+from pyuniproc.deploy.images import JAEGER_IMAGE, SavantImages
 
 ADAPTERS = "/opt/savant/adapters"
 
@@ -29,4 +29,16 @@ def file_sinks(images: SavantImages, sockets: str, out: str, module_socket: str,
             "environment": {"ZMQ_ENDPOINT": f"sub+connect:{fusion_socket}",
                             "FILENAME_PATTERN": "/data/metadata/%source_id.json"},
         },
+    }
+
+
+def jaeger_service() -> dict[str, Any]:
+    """Jaeger all-in-one, receiving OTLP (4317 gRPC, 4318 HTTP) and serving its UI on 16686: the same
+    service in the Savant and the embedded deployment (a fresh dict each call, since YAML would alias a
+    shared one)."""
+    return {
+        "image": JAEGER_IMAGE,
+        "restart": "unless-stopped",
+        "ports": ["16686:16686", "4317:4317", "4318:4318"],
+        "environment": {"COLLECTOR_OTLP_ENABLED": "true"},
     }
