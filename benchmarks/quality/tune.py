@@ -45,6 +45,9 @@ GRID = {
     "lost_track_buffer": [15, 30, 45, 60, 90, 120, 180, 240],
     "minimum_consecutive_frames": [1, 2, 3],
     "fuse_score": [True, False],
+    "weak_start_threshold": [None, 0.15, 0.2, 0.25, 0.3],
+    "weak_start_frames": [3, 5, 8],
+    "weak_start_motion": [0.0, 0.25, 0.5, 1.0],
 }
 
 
@@ -101,7 +104,9 @@ def track_all(detections: dict, setting: dict) -> dict[str, np.ndarray]:
 
 def valid(setting: dict) -> bool:
     low, high = setting["track_low_threshold"], setting["track_high_threshold"]
-    return low <= high <= setting["new_track_threshold"]
+    new = setting["new_track_threshold"]
+    weak = setting.get("weak_start_threshold")
+    return low <= high <= new and (weak is None or low <= weak < new)
 
 
 def score(detections: dict, gt, n_frames, distractors, setting) -> dict:

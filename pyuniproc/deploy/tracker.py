@@ -13,6 +13,9 @@ What does not carry over (NvSORT has no knob for it):
 - `fuse_score`: ByteTrack multiplies IoU by the detection score in the first association; NvSORT matches on
   IoU alone.
 - `unconfirmed_match_iou_threshold`: NvSORT uses the same IoU floor for tentative targets.
+- weak starts (`weak_start_threshold`, `weak_start_frames`, `weak_start_motion`): pyuniproc's own rule
+  for people never detected confidently; NvSORT's tentative detections only extend existing targets, so
+  under DeepStream such people get no track (the `weak_start_*` values are accepted and left out).
 - time: ByteTrack counts a lost track's life in frames scaled by `frame_rate / 30`; NvSORT's
   `maxShadowTrackingAge` is in frames of the stream as it reaches the tracker, so for a stream at another
   rate than `frame_rate`, set `frame_rate` to the stream's rate before generating.
@@ -39,6 +42,9 @@ BYTETRACK_DEFAULTS: dict[str, Any] = {
 }
 """pyuniproc.track.ByteTrack's defaults, used for parameters the YAML leaves out."""
 
+PYUNIPROC_ONLY = {"weak_start_threshold", "weak_start_frames", "weak_start_motion"}
+"""ByteTrack parameters with no NvSORT counterpart (see above): accepted, not mapped."""
+
 STD_WEIGHT_POSITION = 1.0 / 20
 STD_WEIGHT_VELOCITY = 1.0 / 160
 """ByteTrack's Kalman noise weights (pyuniproc.track.kalman), as fractions of the box height."""
@@ -51,7 +57,7 @@ def nvsort_config(tracker: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     kind = tracker.get("kind", "bytetrack")
     if kind != "bytetrack":
         raise ValueError(f"only ByteTrack parameters map onto NvSORT, got tracker kind {kind!r}")
-    unknown = set(tracker) - set(BYTETRACK_DEFAULTS) - {"kind", "fuse_score"}
+    unknown = set(tracker) - set(BYTETRACK_DEFAULTS) - {"kind", "fuse_score"} - PYUNIPROC_ONLY
     if unknown:
         raise ValueError(f"unknown ByteTrack parameters {sorted(unknown)}; "
                          f"known: {sorted(BYTETRACK_DEFAULTS)}")

@@ -8,6 +8,14 @@ Each frame, after the motion model predicts where every track is:
   4. new tracks from the high-score detections still left;
   5. lost tracks older than the buffer are removed, and overlapping tracked/lost duplicates resolved.
 
+Optional weak starts (`weak_start_threshold`, off by default; not in the reference): a person who is
+never seen confidently - behind a fence, a railing, a counter - scores below `new_track_threshold` on
+every frame and never gets a track. With weak starts such a detection starts a hidden candidate that
+must be found again on each of the next frames (by any box above `track_low_threshold`) and must walk
+`weak_start_motion` of its height from where it started before it becomes a track: scenery that the
+detector mistakes for a person stands still, people walking do not. Weak evidence also re-finds lost
+tracks (step 2 for lost tracks too), so a person behind the fence keeps one id across short gaps.
+
 One instance per camera: all state, the track-ID counter included, lives on the instance, the tracks
 as one column table (`_TrackTable`) so that each step is a few whole-array numpy calls - a GPU worker
 tracks thousands of frames a second on the host, and per-track objects made tracking most of its CPU.
@@ -30,6 +38,8 @@ from pyuniproc.types import NO_TRACK, Detections
 
 DUPLICATE_IOU_COST = 0.15
 """A tracked and a lost track closer than this in 1 - IoU are one person; the younger is dropped."""
+WEAK_START_MAX_OVERLAP = 0.3
+"""An unsure box overlapping a live track more than this (IoU) is part of that person, not a new one."""
 
 
 class TrackState(enum.Enum):
@@ -64,6 +74,8 @@ class _TrackTable:
         "track_id",  # (n,) int64 public id, given the first time the track is reported, else NO_TRACK
         "hits",  # (n,) int64 frames in a row with a matched detection
         "detection_index",  # (n,) int64 input row matched on the current frame, -1 if none
+        "weak",  # (n,) bool started below new_track_threshold: confirmed by the weak-start rule only
+        "origin",  # (n, 2) float64 box centre x, y where the track started
     )
 
     def __init__(self) -> None:
@@ -77,6 +89,8 @@ class _TrackTable:
         self.track_id = np.zeros(0, np.int64)
         self.hits = np.zeros(0, np.int64)
         self.detection_index = np.zeros(0, np.int64)
+        self.weak = np.zeros(0, bool)
+        self.origin = np.zeros((0, 2))
 
     def __len__(self) -> int:
         return len(self.state)
@@ -121,6 +135,14 @@ class ByteTrack:
             for very crowded scenes where scores are uniformly low (ByteTrack's MOT20 setting).
         minimum_consecutive_frames: frames in a row with a detection before a track is reported.
             Raising it hides flickering false positives at the cost of reporting people later.
+        weak_start_threshold: None (off, the reference) or the least score at which a detection no
+            track claimed starts a weak candidate (at least track_low_threshold, below
+            new_track_threshold). Lowering it finds more people the detector is unsure of (behind
+            fences, in crowds) at the risk of tracks on moving false boxes.
+        weak_start_frames: frames in a row a weak candidate must be found (it is dropped at its
+            first miss) before it can become a track.
+        weak_start_motion: how far, in its own box heights, a weak candidate's centre must have moved
+            from where it started before it becomes a track (0: no motion needed).
     """
 
     def __init__(
@@ -136,6 +158,9 @@ class ByteTrack:
         frame_rate: float = 30,
         fuse_score: bool = True,
         minimum_consecutive_frames: int = 1,
+        weak_start_threshold: float | None = None,
+        weak_start_frames: int = 5,
+        weak_start_motion: float = 0.5,
     ) -> None:
         _check_fraction("track_high_threshold", track_high_threshold)
         _check_fraction("track_low_threshold", track_low_threshold)
@@ -165,6 +190,18 @@ class ByteTrack:
         if not isinstance(fuse_score, (bool, np.bool_)):
             raise ValueError(f"fuse_score={fuse_score!r} must be True or False")
         _check_int("minimum_consecutive_frames", minimum_consecutive_frames, minimum=1)
+        if weak_start_threshold is not None:
+            _check_fraction("weak_start_threshold", weak_start_threshold)
+            if not track_low_threshold <= weak_start_threshold < new_track_threshold:
+                raise ValueError(
+                    f"weak_start_threshold={weak_start_threshold!r} must be at least track_low_threshold="
+                    f"{track_low_threshold!r} and below new_track_threshold={new_track_threshold!r} "
+                    "(or null to switch weak starts off)"
+                )
+        _check_int("weak_start_frames", weak_start_frames, minimum=2)
+        motion_ok = isinstance(weak_start_motion, Real) and not isinstance(weak_start_motion, bool)
+        if not motion_ok or weak_start_motion < 0:
+            raise ValueError(f"weak_start_motion={weak_start_motion!r} must be a number of at least 0")
 
         self.track_high_threshold = float(track_high_threshold)
         self.track_low_threshold = float(track_low_threshold)
@@ -176,6 +213,9 @@ class ByteTrack:
         self.frame_rate = float(frame_rate)
         self.fuse_score = bool(fuse_score)
         self.minimum_consecutive_frames = int(minimum_consecutive_frames)
+        self.weak_start_threshold = None if weak_start_threshold is None else float(weak_start_threshold)
+        self.weak_start_frames = int(weak_start_frames)
+        self.weak_start_motion = float(weak_start_motion)
         self.max_frames_lost = int(self.frame_rate / 30.0 * self.lost_track_buffer)
         """Frames a lost track survives after its last match: lost_track_buffer scaled to frame_rate."""
         self._kalman = KalmanFilterXYAH()
@@ -237,23 +277,35 @@ class ByteTrack:
             confirmed, boxes, detections, high_rows, self.match_iou_threshold, self.fuse_score
         )
 
-        # Second association: still-tracked leftovers against low-score boxes, by overlap alone.
-        tracked_left = confirmed_left[tracks.state[confirmed_left] == _TRACKED]
-        tracked_left, _ = self._associate(
-            tracked_left, boxes, detections, low_rows, self.second_match_iou_threshold, fuse=False
+        # Second association: still-tracked leftovers against low-score boxes, by overlap alone (with weak
+        # starts, lost tracks too: weak evidence is all a person behind a fence ever gives).
+        weak_starts = self.weak_start_threshold is not None
+        was_tracked = tracks.state[confirmed_left] == _TRACKED
+        second = confirmed_left if weak_starts else confirmed_left[was_tracked]
+        second_left, low_rows = self._associate(
+            second, boxes, detections, low_rows, self.second_match_iou_threshold, fuse=False
         )
+        tracked_left = second_left[tracks.state[second_left] == _TRACKED] if weak_starts else second_left
         tracks.state[tracked_left] = _LOST
         tracks.hits[tracked_left] = 0
 
         # Unconfirmed tracks: a second sighting confirms them, none removes them.
+        weak = tracks.weak[unconfirmed]
         unconfirmed_left, high_rows = self._associate(
-            unconfirmed, boxes, detections, high_rows, self.unconfirmed_match_iou_threshold, self.fuse_score
+            unconfirmed[~weak], boxes, detections, high_rows, self.unconfirmed_match_iou_threshold,
+            self.fuse_score,
         )
         tracks.state[unconfirmed_left] = _REMOVED
+        if weak_starts:
+            high_rows, low_rows = self._follow_weak(unconfirmed[weak], boxes, detections, high_rows, low_rows)
 
-        # New tracks from confident detections nobody claimed.
+        # New tracks from confident detections nobody claimed (and, with weak starts, weak candidates from
+        # the unsure ones).
         new_rows = high_rows[scores[high_rows] >= self.new_track_threshold]
         self._start_tracks(detections, new_rows)
+        if weak_starts:
+            unsure = high_rows[scores[high_rows] < self.new_track_threshold]
+            self._start_weak(detections, np.concatenate([unsure, low_rows]))
 
         # Remove stale lost tracks and duplicates; the boxes now (after corrections and births) serve both
         # the duplicate test and the report.
@@ -285,10 +337,12 @@ class ByteTrack:
         """Move tracked and lost tracks one frame along their motion model (one batched predict).
 
         As the reference, New tracks are left as they are: with no velocity yet their box would
-        not move, and skipping them keeps results identical to the reference implementation.
+        not move, and skipping them keeps results identical to the reference implementation. Weak
+        candidates are predicted: they live several frames as New, and without a predict step their
+        filter never learns a velocity and trails the walker.
         """
         tracks = self._tracks
-        moving = tracks.state != _NEW
+        moving = (tracks.state != _NEW) | tracks.weak  # weak candidates must learn how they walk
         if moving.all():
             if not len(tracks):
                 return
@@ -339,8 +393,40 @@ class ByteTrack:
         tracks.last_frame[matched] = self._frame_index
         tracks.detection_index[matched] = rows
 
-    def _start_tracks(self, detections: Detections, rows: np.ndarray) -> None:
-        """One New track per row; on the stream's first frame they are trusted at once, as the reference."""
+    def _follow_weak(self, weak: np.ndarray, boxes: np.ndarray, detections: Detections, high_rows: np.ndarray,
+                     low_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weak candidates `weak` against every box left (high and low): a miss drops a candidate, a
+        candidate found often enough that has walked far enough becomes a track. Returns the high and
+        low rows still unclaimed."""
+        tracks = self._tracks
+        rows = np.concatenate([high_rows, low_rows])
+        weak_left, rows_left = self._associate(
+            weak, boxes, detections, rows, self.unconfirmed_match_iou_threshold, fuse=False
+        )
+        tracks.state[weak_left] = _REMOVED
+        found = weak[~np.isin(weak, weak_left)]
+        if len(found):
+            centre, height = tracks.mean[found, :2], tracks.mean[found, 3]
+            moved = np.hypot(*(centre - tracks.origin[found]).T)
+            walked = moved >= self.weak_start_motion * height
+            ready = (tracks.hits[found] >= self.weak_start_frames) & walked
+            tracks.state[found[~ready]] = _NEW  # found again, not yet a track
+        left = np.isin(rows, rows_left)
+        return rows[: len(high_rows)][left[: len(high_rows)]], rows[len(high_rows):][left[len(high_rows):]]
+
+    def _start_weak(self, detections: Detections, rows: np.ndarray) -> None:
+        """Weak candidates from unclaimed rows scoring at least weak_start_threshold that do not lie on a
+        live track (a part of a tracked person is not a second person)."""
+        rows = rows[detections.confidence[rows] >= self.weak_start_threshold]
+        live = _rows(self._tracks.state != _REMOVED)
+        if len(rows) and len(live):
+            overlap = box_iou(detections.xyxy[rows], xyah_to_xyxy(self._tracks.mean[live, :4])).max(axis=1)
+            rows = rows[overlap < WEAK_START_MAX_OVERLAP]
+        self._start_tracks(detections, rows, weak=True)
+
+    def _start_tracks(self, detections: Detections, rows: np.ndarray, weak: bool = False) -> None:
+        """One New track per row; on the stream's first frame they are trusted at once, as the reference
+        (weak candidates never are)."""
         k = len(rows)
         if not k:
             return
@@ -353,10 +439,12 @@ class ByteTrack:
             class_id=detections.class_id[rows],
             start_frame=frame,
             last_frame=frame,
-            state=np.full(k, _TRACKED if self._frame_index == 1 else _NEW, np.int8),
+            state=np.full(k, _TRACKED if self._frame_index == 1 and not weak else _NEW, np.int8),
             track_id=np.full(k, NO_TRACK, np.int64),
             hits=np.ones(k, np.int64),
             detection_index=rows.astype(np.int64),
+            weak=np.full(k, weak),
+            origin=mean[:, :2].copy(),
         )
 
     def _remove_stale_lost(self) -> None:

@@ -274,3 +274,77 @@ def test_reconfigure_keeps_tracks_and_ids_and_checks_values():
     with pytest.raises(ValueError, match="track_high_threshold"):
         tracker.reconfigure(track_high_threshold=1.5)
     assert tracker.track_high_threshold == 0.55
+
+
+# --- weak starts: people the detector is never sure of -------------------------------------------
+
+
+WEAK = dict(weak_start_threshold=0.2, weak_start_frames=3, weak_start_motion=0.25)
+
+
+def test_a_person_never_scored_confidently_gets_no_track_without_weak_starts():
+    tracker = ByteTrack(track_high_threshold=0.35, track_low_threshold=0.15, new_track_threshold=0.6)
+    for f in range(20):
+        assert len(tracker.update(frame(box(50 + 8 * f), scores=[0.3]))) == 0
+
+
+def test_a_walking_person_never_scored_confidently_gets_one_track_with_weak_starts():
+    tracker = ByteTrack(track_high_threshold=0.35, track_low_threshold=0.15, new_track_threshold=0.6, **WEAK)
+    first_seen = None
+    for f in range(20):
+        out = tracker.update(frame(box(50 + 8 * f), scores=[0.3]))
+        if len(out) and first_seen is None:
+            first_seen = f
+        if first_seen is not None:
+            assert out.tracker_id.tolist() == [1], f"frame {f}"
+    # three sightings and 20 px (a quarter of 80) walked from where it started: by the fourth frame
+    assert first_seen is not None and first_seen <= 4
+
+
+def test_scenery_standing_still_never_becomes_a_track():
+    # A parked bicycle the detector finds at 0.3 on every frame: found again and again, never walks.
+    tracker = ByteTrack(track_high_threshold=0.35, track_low_threshold=0.15, new_track_threshold=0.6, **WEAK)
+    for _ in range(30):
+        assert len(tracker.update(frame(box(200), scores=[0.3]))) == 0
+
+
+def test_a_candidate_missed_once_starts_over():
+    tracker = ByteTrack(track_high_threshold=0.35, track_low_threshold=0.15, new_track_threshold=0.6,
+                        weak_start_threshold=0.2, weak_start_frames=4, weak_start_motion=0.0)
+    seen = []
+    for f in range(12):
+        boxes = [] if f in (2, 5, 8) else [box(50 + 8 * f)]  # never four sightings in a row
+        seen.append(len(tracker.update(frame(*boxes, scores=[0.3] * len(boxes)))))
+    assert seen == [0] * 12
+
+
+def test_an_unsure_box_on_a_tracked_person_is_not_a_second_person():
+    # The detector's upper-body box (score 0.3) beside the full box of a tracked person.
+    tracker = ByteTrack(track_high_threshold=0.35, track_low_threshold=0.15, new_track_threshold=0.6,
+                        weak_start_threshold=0.2, weak_start_frames=2, weak_start_motion=0.0)
+    for f in range(10):
+        full, upper = box(50 + 8 * f), box(50 + 8 * f, cy=80, h=40)
+        out = tracker.update(frame(full, upper, scores=[0.9, 0.3]))
+    assert out.tracker_id.tolist() == [1]
+
+
+def test_weak_evidence_refinds_a_lost_track():
+    options = dict(track_high_threshold=0.35, track_low_threshold=0.15, new_track_threshold=0.6)
+    for weak, expected in ((None, []), (WEAK, [1])):
+        tracker = ByteTrack(**options, **(weak or {}))
+        for f in range(5):
+            tracker.update(frame(box(50 + 8 * f)))
+        tracker.update(frame())  # lost for a frame
+        out = tracker.update(frame(box(50 + 8 * 6), scores=[0.3]))  # back, seen unsurely
+        assert out.tracker_id.tolist() == expected
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(weak_start_threshold=0.1), "at least track_low_threshold"),
+    (dict(weak_start_threshold=0.7), "below new_track_threshold"),
+    (dict(weak_start_threshold=0.2, weak_start_frames=1), "weak_start_frames"),
+    (dict(weak_start_threshold=0.2, weak_start_motion=-1), "weak_start_motion"),
+])
+def test_bad_weak_start_settings_are_refused_by_name(bad, message):
+    with pytest.raises(ValueError, match=message):
+        ByteTrack(track_high_threshold=0.35, track_low_threshold=0.15, new_track_threshold=0.6, **bad)
