@@ -9,6 +9,9 @@ scenes, and a setting fitted on the scenes it is scored on says nothing about th
   No seed in this list was used by any earlier tuning script (benchmarks/fusion, benchmarks/quality,
   scripts/adapt_reid.py use 101-108 and 202; benchmarks/reid scores, never fits, on 201).
 - TUNING_SEEDS are the scenes to choose settings on (`--split train`: people of the first half only).
+- VALIDATION_SEEDS are more `--split train` scenes that no tuning fits on: a setting chosen on the
+  tuning scenes is confirmed there before it is adopted (`pyuniproc accuracy --split train --seeds
+  111,112,113,114,115`), so a choice that only suits five scenes shows before the test scenes are run.
 
 Both use the committed default scenario's generator arguments (samples/scenario_default/README: 4
 cameras, 30 people of whom 5 lookalikes, 60 s at 10 fps, 640x360, one overlapping pair, crf 23);
@@ -28,6 +31,8 @@ TEST_SEEDS: tuple[int, ...] = (301, 302, 303, 304, 305, 306)
 """Held-out scenes: scored by `pyuniproc accuracy`, never used to choose anything."""
 TUNING_SEEDS: tuple[int, ...] = (101, 102, 103, 104, 105)
 """Scenes to tune on (`--split train`)."""
+VALIDATION_SEEDS: tuple[int, ...] = (111, 112, 113, 114, 115)
+"""Tuning-split scenes to confirm a tuned setting on (never fitted on, never reported as held out)."""
 SPLIT_SEEDS = {"test": TEST_SEEDS, "train": TUNING_SEEDS}
 
 DEFAULT_ARGUMENTS = {

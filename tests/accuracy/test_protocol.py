@@ -21,6 +21,12 @@ def test_test_and_tuning_seeds_are_disjoint_and_split():
     assert all(scene.spec.split == "train" for scene in protocol.scenes("train"))
 
 
+def test_validation_seeds_are_tuning_split_scenes_apart_from_both_lists():
+    assert set(protocol.VALIDATION_SEEDS).isdisjoint(protocol.TUNING_SEEDS)
+    assert set(protocol.VALIDATION_SEEDS).isdisjoint(protocol.TEST_SEEDS)
+    assert all(s.spec.split == "train" for s in protocol.scenes("train", list(protocol.VALIDATION_SEEDS)))
+
+
 def test_a_tuning_seed_cannot_be_a_test_scene():
     with pytest.raises(ValueError, match="tuning seed"):
         protocol.SceneChoice(protocol.TUNING_SEEDS[0], "test")
