@@ -54,13 +54,11 @@ def test_people_are_tracked_with_stable_ids_over_a_minute(full_vtest_run):
     # A person walking through the view for 5 s or more keeps one id for all that time.
     long_tracks = [times for times in spans.values() if max(times) - min(times) >= 5.0]
     assert len(long_tracks) >= 5
-    # Stable: the long tracks are seen on most frames of their lifetime (10 fps), not flickering. A
-    # lost track may be found again up to lost_track_buffer later (6 s with the module's 180 at 30 fps
-    # scaled to 10), so a few long tracks have gaps: measured on an AVX2 CPU (int8, the default), 33
-    # long tracks, median 0.96 of their frames, 5 below 0.7 (lowest 0.03: found again after 5.9 s).
-    coverage = sorted(len(times) / ((max(times) - min(times)) * 10) for times in long_tracks)
-    assert coverage[len(coverage) // 2] >= 0.9
-    assert sum(c >= 0.6 for c in coverage) >= 0.8 * len(coverage)
+    # Stable: the long tracks are seen on most frames of their lifetime (10 fps), not flickering.
+    # Worst long track measured on an AVX2 CPU: 0.73 (int8, the default), 0.84 (fp32). The int8 copy
+    # with 8-bit weights gave 0.53 there (its products saturate without VNNI; 0.68 with exact ones).
+    for times in long_tracks:
+        assert len(times) >= 0.6 * (max(times) - min(times)) * 10
     # Not one id per frame: ids are reused frame to frame.
     rows = sum(len(times) for times in spans.values())
     assert len(spans) < rows / 20
@@ -181,10 +179,10 @@ def test_the_summary_and_log_name_the_backend(tmp_path, module_config, caplog):
 def test_nv12_frames_give_the_cpu_decoders_tracks(tmp_path, module_config):
     """The GPU backend's frame path (NV12 pictures kept by the decoder, RGB made on demand) run on the CPU
     with PyAV's NV12 as the stand-in for NVDEC: the same frames, and tracks within the rounding difference
-    of the two YUV -> RGB conversions (measured on 30 frames with the module's tracker, which starts tracks
-    from scores down to 0.3: per-frame track count gap mean 1.6 (at most 3), matched IoU mean 0.929, 97 %
-    of matched boxes in their track's one id pairing). `--decoder cpu` (the default here: auto on the CPU
-    backend) is today's path."""
+    of the two YUV -> RGB conversions (measured on 30 frames: per-frame track count gap at most 1, matched
+    IoU mean 0.963, every matched box in its track's one id pairing; measured on 40 frames earlier: 146 vs
+    149 tracks, IoU 0.961). `--decoder cpu` (the default here: auto on the CPU backend) is today's
+    path."""
     import numpy as np
     from scipy.optimize import linear_sum_assignment
 
@@ -216,5 +214,5 @@ def test_nv12_frames_give_the_cpu_decoders_tracks(tmp_path, module_config):
     # born on one side only shifts every later number; what matters is that the pairing never changes).
     pairs = Counter(same_id)
     kept = sum(max(n for (a_id, _), n in pairs.items() if a_id == left) for left in {a for a, _ in pairs})
-    assert np.mean(gaps) <= 2 and max(gaps) <= 4
+    assert max(gaps) <= 1
     assert np.mean(ious) >= 0.9 and kept / len(same_id) >= 0.9
