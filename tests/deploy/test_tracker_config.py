@@ -69,3 +69,9 @@ def test_cascaded_matching_and_bytetracks_kalman_noise():
 def test_other_trackers_and_typos_are_refused(tracker, message):
     with pytest.raises(ValueError, match=message):
         nvsort_config(tracker)
+
+
+def test_pyuniproc_only_weak_starts_are_accepted_and_leave_nvsort_as_it_is():
+    plain = {"kind": "bytetrack", "track_high_threshold": 0.35}
+    weak = {**plain, "weak_start_threshold": 0.3, "weak_start_frames": 3, "weak_start_motion": 0.25}
+    assert nvsort_config(weak) == nvsort_config(plain)
