@@ -650,6 +650,14 @@ class Pipeline:
         self._resume.cameras[spec.id] = start
         return camera
 
+    def _overload(self) -> dict[str, Any]:
+        """summary.json's `overload`: the policy's settings and per-camera counters (with worker groups
+        the policy runs in the children, which send their counters)."""
+        snapshot = self.overload.snapshot()
+        if self.upstream is not None:
+            snapshot["cameras"] = dict(sorted({**snapshot["cameras"], **self.upstream.overload}.items()))
+        return snapshot
+
     def _numbering(self) -> dict[str, Any]:
         """summary.json's `numbering`: where every camera seen in this folder stands (resume.py)."""
         points = dict(self._resume.cameras)
@@ -694,7 +702,7 @@ class Pipeline:
             "cameras": cameras,
             "removed_cameras": self._removed.to_json(),
             "numbering": self._numbering(),
-            "overload": self.overload.snapshot(),
+            "overload": self._overload(),
             "latency_ms": {stage: stats.summary() for stage, stats in self.latency.items()},
             "config": self.watcher.status.to_json() if self.watcher else None,
             "fusion": self.fusion.summary() if self.fusion is not None else None,
