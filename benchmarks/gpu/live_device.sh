@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The live `pyuniproc run` rows of README.md ("Live pyuniproc run"), on the GPU machine, from the repository root:
+# The live `pyuniproc run` rows of README.md ("Live `pyuniproc run`"), on the GPU machine, from the
+# repository root:
 #
-#   bash benchmarks/gpu/live_device.sh [--checks] [--mps] -- --run realtime 32 8 45 --run loop 8 1 30 ...
+#   C=DIR bash benchmarks/gpu/live_device.sh [--checks] [--mps] -- --run realtime 32 8 45 --run loop 8 1 30
 #
 # What the GPU machine lacks travels in C (default .carry/nvdec, ignored by git): wheels (OmegaConf,
-# OpenTelemetry, Starlette, uvicorn), an `av` stub (no PyAV there), the native NVDEC loop built on a CPU
-# machine (pyuniproc.gpu.native_nvdec.build_library), the 1080p clip as raw H.264 (vtest_1080p.h264), and
-# the CPU fp32 reference run of that clip (cpu_fp32/: CPU_PRECISION=fp32 pyuniproc run --source
-# cam=vtest_1080p.h264 --out cpu_fp32 --backend cpu). --checks: after the rows, the parity run against that reference
-# and the torch/CUDA tests; --mps: the CUDA MPS daemon runs the worker processes' kernels side by side.
+# OpenTelemetry, Starlette, uvicorn; or their files unpacked in C/site), an `av` stub (no PyAV there),
+# the native NVDEC loop built on a CPU machine (pyuniproc.gpu.native_nvdec.build_library), the 1080p
+# clip as raw H.264 (vtest_1080p.h264), and the CPU fp32 reference run of that clip (cpu_fp32/:
+# CPU_PRECISION=fp32 pyuniproc run --source cam=vtest_1080p.h264 --out cpu_fp32 --backend cpu).
+# --checks: after the rows, the parity run against that reference and the torch/CUDA tests;
+# --mps: the CUDA MPS daemon runs the worker processes' kernels side by side.
 # Everything after -- goes to scripts/gpu_live_bench.py (rows appended to $OUT/live.json).
 set -u
 C=${C:-.carry/nvdec}
@@ -21,8 +23,13 @@ while [ $# -gt 0 ]; do
   shift
 done
 mkdir -p "$OUT"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$C"/whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD/$C/stub PYUNIPROC_NVDEC_LOOP=$(ls "$PWD/$C"/libnvdec_loop-*.so | head -1)
+C=$(cd "$C" && pwd)
+if [ -d "$C/site" ]; then site=$C/site  # the wheels' files, unpacked (smaller to carry)
+else
+  site=/tmp/site
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target $site "$C"/whl/*.whl || exit 1
+fi
+export PYTHONPATH=$site:$C/stub PYUNIPROC_NVDEC_LOOP=$(ls "$C"/libnvdec_loop-*.so | head -1)
 export METRICS=false PYTHONUNBUFFERED=1 TRITON_CACHE_DIR=/tmp/triton_cache
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$OUT/device.txt"
 python3 -c "import torch, cv2; print('torch', torch.__version__, 'cv2', cv2.__version__, 'cpus', __import__('os').cpu_count())" \
