@@ -83,8 +83,9 @@ def _register_run(commands: argparse._SubParsersAction) -> None:
                           "detection, tracking, ReID); fusion, pyfuncs and outputs stay in this one "
                           "(default: the module's parameters.pyuniproc.workers, 1; auto = one per GPU "
                           "when there are several)")
-    run.add_argument("--decoder", choices=("auto", "cpu", "nvdec", "nv12-cpu"), default="auto",
-                     help="how video files are decoded (default auto: NVDEC with the frames kept on the GPU "
+    run.add_argument("--decoder", choices=("auto", "cpu", "nvdec", "nv12-cpu"), default=None,
+                     help="how video files are decoded (default: the module's parameters.pyuniproc.decoder; "
+                          "auto: NVDEC with the frames kept on the GPU "
                           "when the backend is the GPU and NVDEC runs here, else PyAV on the CPU; nv12-cpu: "
                           "the NVDEC path's NV12 frames made by PyAV, without a GPU)")
     view = run.add_argument_group("live view", "a web page of every camera, served with /metrics, /healthz "

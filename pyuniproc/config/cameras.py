@@ -44,6 +44,9 @@ class CameraSpec:
     # annotated video of this camera: True / False override `parameters.pyuniproc.annotated_video`;
     # None follows it (pyuniproc/runtime/outputs.py `recording_plan`)
     record: bool | None = None
+    # frame rate of a video file whose container declares none or a wrong one (a raw .h264/.h265
+    # stream has none: FFmpeg assumes 25); None: the file's own. Spaces the frames (pts, realtime pacing).
+    fps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,8 @@ def site_from_sources(sources: list[str]) -> Site:
 def _camera(doc: YamlDocument, where: str, raw: Any) -> CameraSpec:
     if not isinstance(raw, dict):
         raise doc.error(where, "each camera must be a mapping with at least 'id' and 'uri'")
-    known = {"id", "uri", "realtime", "loop", "start_seconds", "rtsp_transport", "lines", "zones", "record"}
+    known = {"id", "uri", "realtime", "loop", "start_seconds", "rtsp_transport", "lines", "zones", "record",
+             "fps"}
     for key in raw:
         if key not in known:
             raise doc.error(f"{where}.{key}", f"unknown camera field; known: {sorted(known)}")
@@ -141,6 +145,10 @@ def _camera(doc: YamlDocument, where: str, raw: Any) -> CameraSpec:
     start = raw.get("start_seconds", 0.0)
     if isinstance(start, bool) or not isinstance(start, (int, float)) or start < 0:
         raise doc.error(f"{where}.start_seconds", f"must be a number >= 0, got {start!r}")
+    fps = raw.get("fps")
+    if fps is not None and not (_is_number(fps) and 0 < fps <= 1000):
+        raise doc.error(f"{where}.fps", f"must be a frame rate > 0 and <= 1000 (or left out: the file's "
+                        f"own), got {fps!r:.60}")
     record = raw.get("record")
     if record is not None and not isinstance(record, bool):
         raise doc.error(f"{where}.record", f"must be true or false (or left out: the module's "
@@ -155,7 +163,8 @@ def _camera(doc: YamlDocument, where: str, raw: Any) -> CameraSpec:
             raise doc.error(f"{where}.{kind}s", f"{kind} names must be unique, got {names}")
     return CameraSpec(id=camera_id, uri=uri, realtime=bool(raw.get("realtime", False)),
                       loop=bool(raw.get("loop", False)), start_seconds=float(start),
-                      rtsp_transport=transport, lines=lines, zones=zones, record=record)
+                      rtsp_transport=transport, lines=lines, zones=zones, record=record,
+                      fps=None if fps is None else float(fps))
 
 
 def _list(doc: YamlDocument, where: str, parent: dict[str, Any]) -> list[Any]:

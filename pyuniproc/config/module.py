@@ -41,6 +41,11 @@ class RuntimeSettings:
     # with CUDA is installed and sees one, else ONNX Runtime on the CPU; cpu / gpu force one (gpu fails at
     # start, naming what is missing, where it cannot run). Same pipeline, tracker, fusion and outputs on both.
     backend: str = "auto"
+    # how video files are decoded (read at start; `pyuniproc run --decoder` overrides it): auto = NVDEC with
+    # the frames kept on the GPU when the backend is the GPU and NVDEC runs there, else PyAV on the CPU;
+    # cpu / nvdec (fails at start where it cannot run) / nv12-cpu (the NVDEC path's frames made by PyAV).
+    # Live cameras and image folders always decode on the CPU (pyuniproc/gpu/decoders.py)
+    decoder: str = "auto"
     # video/<camera>.mp4 with boxes and ids for every camera (true), none (false) or auto: all on the CPU
     # backend, none on the GPU backend (no encoder on an H100); a camera's `record` in the cameras file
     # overrides it (pyuniproc/outputs/record_choice.py)
@@ -179,6 +184,13 @@ def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSetti
             check_backend_name(values["backend"])
         except ValueError as exc:
             raise doc.error(f"{where}.backend", str(exc)) from None
+    if "decoder" in values:
+        from pyuniproc.gpu.decoders import check_decoder_name  # no torch import: names only
+
+        try:
+            check_decoder_name(values["decoder"])
+        except ValueError as exc:
+            raise doc.error(f"{where}.decoder", str(exc)) from None
     for key, least in (("queue_size", 1), ("detector_workers", 1), ("detector_threads", 0)):
         if key in values and values[key] < least:
             raise doc.error(f"parameters.pyuniproc.{key}", f"must be >= {least}, got {values[key]!r}")

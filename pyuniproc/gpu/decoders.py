@@ -94,6 +94,7 @@ def open_nv12_source(spec: Any, decoder: str, *, realtime: bool, loop: bool, max
     if not os.path.exists(path):
         raise ValueError(f"camera {spec.id}: video not found: {uri.redacted}")
     width, height, fps = video_geometry(path)
+    fps = spec.fps or fps  # the cameras file's rate wins (a raw .h264 stream declares none)
 
     def open_reader(looping: bool) -> Any:
         if decoder == "nvdec-native":

@@ -81,6 +81,8 @@ def open_camera(spec: CameraSpec, *, options: Any, queue_size: int, wakeup: thre
         loop=loop,
         start_seconds=spec.start_seconds,
         rtsp_transport=spec.rtsp_transport,
+        images_fps=spec.fps or 10.0,
+        fps=spec.fps,
         max_frames=options.max_frames,
         first_index=resume.first_frame_index,
     )

@@ -105,7 +105,7 @@ class RunOptions:
     watch_module: bool = True  # apply edits of the module YAML while running
     backend: str | None = None  # auto / cpu / gpu (`--backend`); None: `parameters.pyuniproc.backend`
     workers: int | str | None = None  # camera groups in processes (`--workers`); None: the module's
-    decoder: str = "auto"  # auto / cpu / nvdec / nv12-cpu (`--decoder`, pyuniproc/gpu/decoders.py)
+    decoder: str | None = None  # auto / cpu / nvdec / nv12-cpu (`--decoder`); None: the module's setting
 
 
 @dataclass
@@ -138,7 +138,8 @@ class Pipeline:
         self.backend = resolve_backend(module, options.backend)  # "cpu" or "gpu", for the whole run
         # read before the outputs open (summary.json is rewritten): frames and ids continue after them
         self._resume = resume if resume is not None else read_resume(options.out_dir)
-        self.decoder = resolve_decoder(options.decoder, self.backend)  # how video files are decoded
+        # how video files are decoded: the run's choice, else the module's parameters.pyuniproc.decoder
+        self.decoder = resolve_decoder(options.decoder or self.settings.decoder, self.backend)
         self.upstream = self._worker_groups() if feed is None else None
         if feed is not None and (options.workers or self.settings.workers) not in (1, None):
             log.warning("workers: a fed pipeline (serve) runs its cameras in one process")
@@ -650,6 +651,14 @@ class Pipeline:
         self._resume.cameras[spec.id] = start
         return camera
 
+    def _overload(self) -> dict[str, Any]:
+        """summary.json's `overload`: the policy's settings and per-camera counters (with worker groups
+        the policy runs in the children, which send their counters)."""
+        snapshot = self.overload.snapshot()
+        if self.upstream is not None:
+            snapshot["cameras"] = dict(sorted({**snapshot["cameras"], **self.upstream.overload}.items()))
+        return snapshot
+
     def _numbering(self) -> dict[str, Any]:
         """summary.json's `numbering`: where every camera seen in this folder stands (resume.py)."""
         points = dict(self._resume.cameras)
@@ -694,7 +703,7 @@ class Pipeline:
             "cameras": cameras,
             "removed_cameras": self._removed.to_json(),
             "numbering": self._numbering(),
-            "overload": self.overload.snapshot(),
+            "overload": self._overload(),
             "latency_ms": {stage: stats.summary() for stage, stats in self.latency.items()},
             "config": self.watcher.status.to_json() if self.watcher else None,
             "fusion": self.fusion.summary() if self.fusion is not None else None,

@@ -14,6 +14,8 @@ Messages (child -> parent, pickled over a `multiprocessing` pipe):
     ("frame", camera_id, index, pts_seconds, decoded_at, (height, width), image | None, tracks, spans)
     ("stats", {camera_id: snapshot})
     ("end", camera_id, snapshot)
+    ("overload", {camera_id: counters})  the overload policy's per-camera counters (frames detected,
+                                        predicted, dropped), with every summary the child makes
     ("error", text)                     the child failed; it exits with code 1 after sending
 Parent -> child: ("stop",) ends the child's run like a SIGINT ends a one-process run (frames in flight
 are finished and sent; frames still buffered are counted as dropped, reason "shutdown").
@@ -143,6 +145,8 @@ class GroupLink:
     def write_summary(self, summary: dict[str, Any]) -> None:
         self._last_stats = 0.0
         self.observe_cameras(summary.get("cameras") or {})
+        # the policy runs here, on the child's frames: the parent's summary shows its counters
+        self.send(("overload", dict((summary.get("overload") or {}).get("cameras") or {})))
 
     def write_frame(self, *_: Any, **__: Any) -> None:
         pass

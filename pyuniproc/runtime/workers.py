@@ -264,6 +264,7 @@ class WorkerGroups:
         self._backend = backend
         self._queue_size = queue_size
         self.sources: dict[str, RemoteSource] = {}
+        self.overload: dict[str, dict[str, Any]] = {}  # camera -> its child's overload counters
         self._stop_sent = False
         self._lock = threading.Lock()
 
@@ -323,6 +324,8 @@ class WorkerGroups:
                 elif kind == "stats":
                     for camera_id, snapshot in message[1].items():
                         self.sources[camera_id].stats.update(snapshot)
+                elif kind == "overload":
+                    self.overload.update(message[1])
                 elif kind == "end":
                     source = self.sources[message[1]]
                     if message[2]:

@@ -56,6 +56,7 @@ class FileReader:
         start_seconds: float,
         images_fps: float,
         should_stop: Callable[[], bool],
+        fps: float | None = None,
     ) -> None:
         if uri.kind not in (SourceKind.FILE, SourceKind.IMAGES):
             raise ValueError(f"FileReader reads files and image folders, got kind {uri.kind.value!r}")
@@ -66,6 +67,7 @@ class FileReader:
         self.start_seconds = start_seconds
         self.images_fps = images_fps
         self.should_stop = should_stop
+        self.fps = fps  # given: frames are 1 / fps apart from the first, whatever the container says
 
     def frames(self) -> Iterator[tuple[np.ndarray, float]]:
         """(RGB image, pts_seconds) until the end (or forever with `loop`); raises `SourceDead`."""
@@ -116,10 +118,11 @@ class FileReader:
                 raise SourceDead(self._message("cannot use", str(exc))) from None
             stream.thread_type = "AUTO"  # frame threads: files favour throughput over latency
             start = stream_start_seconds(stream)
-            frame_seconds = 1.0 / (stream_fps(stream) or DEFAULT_FPS)
-            if skip_until > 0:
+            frame_seconds = 1.0 / (self.fps or stream_fps(stream) or DEFAULT_FPS)
+            if skip_until > 0 and not self.fps:  # with a given rate frames are counted from the first
                 self._seek(container, stream, start + skip_until)
             last_rel: float | None = None
+            counted = 0
             failed_in_a_row = 0
             try:
                 for packet in container.demux(stream):
@@ -141,7 +144,10 @@ class FileReader:
                     if decoded:
                         failed_in_a_row = 0
                     for frame in decoded:
-                        if frame.time is not None:
+                        if self.fps:
+                            rel = counted * frame_seconds
+                            counted += 1
+                        elif frame.time is not None:
                             rel = float(frame.time) - start
                         else:
                             rel = 0.0 if last_rel is None else last_rel + frame_seconds

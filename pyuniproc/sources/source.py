@@ -41,6 +41,8 @@ class CameraSource(OneShotSource):
     start_seconds: skip this much of a file/folder first; pts 0 is the first frame played.
     rtsp_transport: "tcp" (reliable, default) or "udp" (less latency, loses packets on busy networks).
     images_fps: frame rate of an image folder.
+    fps: frame rate of a video file, in place of its container's (None: the file's own; a raw .h264
+        stream declares none and FFmpeg assumes 25): frames are 1 / fps apart from the first.
     open_timeout_seconds: a live connect (and stream probing) gives up after this long.
     read_timeout_seconds: a live connection that delivers no packet for this long is dropped and
         reconnected. Lower notices dead cameras sooner; below the camera's frame interval
@@ -76,6 +78,7 @@ class CameraSource(OneShotSource):
         clock_origin: float | None = None,
         av_options: dict[str, str] | None = None,
         first_index: int = 0,
+        fps: float | None = None,
     ) -> None:
         if not isinstance(camera_id, str) or not camera_id:
             raise ValueError(f"camera_id must be a non-empty string, got {camera_id!r}")
@@ -85,6 +88,7 @@ class CameraSource(OneShotSource):
             ("images_fps", images_fps),
             ("open_timeout_seconds", open_timeout_seconds),
             ("read_timeout_seconds", read_timeout_seconds),
+            ("fps", 1.0 if fps is None else fps),
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
@@ -96,6 +100,7 @@ class CameraSource(OneShotSource):
         self.start_seconds = float(start_seconds)
         self.rtsp_transport = rtsp_transport
         self.images_fps = float(images_fps)
+        self.fps = None if fps is None else float(fps)
         self.open_timeout_seconds = float(open_timeout_seconds)
         self.read_timeout_seconds = float(read_timeout_seconds)
         self.backoff = backoff if backoff is not None else Backoff()
@@ -190,6 +195,7 @@ class CameraSource(OneShotSource):
             start_seconds=self.start_seconds,
             images_fps=self.images_fps,
             should_stop=self._stop.is_set,
+            fps=self.fps,
         )
         started_at: float | None = None  # monotonic time of pts 0, for realtime pacing
         for image, pts in reader.frames():

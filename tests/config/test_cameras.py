@@ -76,3 +76,14 @@ def test_record_must_be_true_or_false(tmp_path):
     with pytest.raises(ConfigError, match="must be true or false") as error:
         load_cameras(path)
     assert (error.value.line, error.value.field) == (3, "cameras[1].record")
+
+
+def test_fps_gives_a_file_its_rate_and_must_be_a_rate(tmp_path):
+    path = tmp_path / "cameras.yml"
+    path.write_text("cameras:\n  - {id: a, uri: x.h264, fps: 30}\n  - {id: b, uri: y.mp4}\n")
+    assert [camera.fps for camera in load_cameras(path).cameras] == [30.0, None]
+    for bad in ("0", "-5", "'thirty'", "true", ".nan"):
+        path.write_text(f"cameras:\n  - {{id: a, uri: x.h264, fps: {bad}}}\n")
+        with pytest.raises(ConfigError, match="must be a frame rate") as error:
+            load_cameras(path)
+        assert error.value.field == "cameras[0].fps"

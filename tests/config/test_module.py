@@ -102,6 +102,15 @@ def test_unknown_backend_rejected_naming_field_and_value(monkeypatch):
         load_module_config(MODULE)
 
 
+def test_decoder_defaults_to_auto_follows_the_environment_and_is_checked(monkeypatch):
+    assert load_module_config(MODULE).runtime.decoder == "auto"
+    monkeypatch.setenv("DECODER", "nv12-cpu")
+    assert load_module_config(MODULE).runtime.decoder == "nv12-cpu"
+    monkeypatch.setenv("DECODER", "nvjpeg")
+    with pytest.raises(ConfigError, match=r"pyuniproc\.decoder.*auto, cpu, nvdec, nv12-cpu.*'nvjpeg'"):
+        load_module_config(MODULE)
+
+
 RELINK = "\n  relink:\n    enabled: {enabled}\n    max_gap_frames: {gap}\n"
 
 

@@ -176,6 +176,14 @@ def test_the_summary_and_log_name_the_backend(tmp_path, module_config, caplog):
     assert any(record.getMessage().startswith("backend cpu (asked: cpu)") for record in caplog.records)
 
 
+def test_the_modules_decoder_is_used_unless_the_run_names_one(tmp_path, module_config):
+    module = replace(module_config, runtime=replace(module_config.runtime, decoder="nv12-cpu"))
+    camera = [CameraSpec(id="cam", uri=str(VTEST))]
+    for asked, used in ((None, "nv12-cpu"), ("cpu", "cpu")):
+        summary = run(module, camera, tmp_path / str(asked), max_frames=2, backend="cpu", decoder=asked)
+        assert (summary["decoder"], summary["frames_processed"]) == (used, 2)
+
+
 def test_nv12_frames_give_the_cpu_decoders_tracks(tmp_path, module_config):
     """The GPU backend's frame path (NV12 pictures kept by the decoder, RGB made on demand) run on the CPU
     with PyAV's NV12 as the stand-in for NVDEC: the same frames, and tracks within the rounding difference

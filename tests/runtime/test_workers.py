@@ -315,9 +315,12 @@ def test_max_seconds_ends_a_grouped_run_like_one_process(tmp_path, ssdlite):
     summary = run(module, cameras, tmp_path, realtime=True, max_seconds=15, workers=2)
     assert summary["status"] == "finished"
     assert [g["state"] for g in summary["workers"]] == ["finished", "finished"]
-    for camera in summary["cameras"].values():
+    for camera_id, camera in summary["cameras"].items():
         assert camera["frames_processed"] > 0
         assert camera["frames_received"] == camera["frames_processed"] + camera["dropped_total"]
+        # the overload policy decides in the children: their counters reach the parent's summary
+        load = summary["overload"]["cameras"][camera_id]
+        assert load["detected"] + load["predicted"] == camera["frames_processed"], load
     assert summary["elapsed_seconds"] < 15 + 30
 
 

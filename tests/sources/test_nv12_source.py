@@ -79,3 +79,21 @@ def test_a_failing_decoder_ends_the_camera_dead_with_its_message():
 def test_bad_settings_are_refused(uri, options, message):
     with pytest.raises(ValueError, match=message):
         Nv12Source("cam", uri, lambda loop: BrokenReader(0), **{"fps": 10, **options})
+
+
+def test_a_camera_rate_from_the_cameras_file_spaces_both_decoders_frames(numbered_clip):
+    """A raw .h264 stream has no rate (FFmpeg says 25): the cameras file's `fps` sets it, the same way
+    for the NV12 source and the CPU decoder (pts 1 / fps apart, and realtime pacing with them)."""
+    from pyuniproc.config.cameras import CameraSpec
+    from pyuniproc.gpu.decoders import open_nv12_source
+
+    spec = CameraSpec(id="cam", uri=str(numbered_clip), fps=40.0)
+    nv12 = open_nv12_source(spec, "nv12-cpu", realtime=False, loop=False, max_frames=5, first_index=0)
+    cpu = CameraSource("cam", str(numbered_clip), max_frames=5, fps=40.0)
+    for source in (nv12, cpu):
+        assert [f.pts_seconds for f in source.frames()] == pytest.approx([0, 0.025, 0.05, 0.075, 0.1])
+    shifted = CameraSource("cam", str(numbered_clip), max_frames=2, fps=40.0, start_seconds=0.1)
+    frames = list(shifted.frames())  # frame 4 of the clip comes first, at pts 0
+    assert frames[0].pts_seconds == 0.0 and abs(int(frames[0].image.mean()) - gray_level(4)) <= 3
+    with pytest.raises(ValueError, match="fps must be > 0"):
+        CameraSource("cam", str(numbered_clip), fps=0)
