@@ -285,7 +285,7 @@ class ByteTrack:
         second_left, low_rows = self._associate(
             second, boxes, detections, low_rows, self.second_match_iou_threshold, fuse=False
         )
-        tracked_left = second_left[tracks.state[second_left] == _TRACKED] if weak_starts else second_left
+        tracked_left = second_left[tracks.state[second_left] == _TRACKED]  # a lost one left stays lost
         tracks.state[tracked_left] = _LOST
         tracks.hits[tracked_left] = 0
 
@@ -411,8 +411,7 @@ class ByteTrack:
             walked = moved >= self.weak_start_motion * height
             ready = (tracks.hits[found] >= self.weak_start_frames) & walked
             tracks.state[found[~ready]] = _NEW  # found again, not yet a track
-        left = np.isin(rows, rows_left)
-        return rows[: len(high_rows)][left[: len(high_rows)]], rows[len(high_rows):][left[len(high_rows):]]
+        return high_rows[np.isin(high_rows, rows_left)], low_rows[np.isin(low_rows, rows_left)]
 
     def _start_weak(self, detections: Detections, rows: np.ndarray) -> None:
         """Weak candidates from unclaimed rows scoring at least weak_start_threshold that do not lie on a
