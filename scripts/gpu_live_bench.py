@@ -148,6 +148,12 @@ def row_of(mode: str, cameras: int, workers: int, seconds: float, fps: float, su
             "nvdec_busy_pct": _mean([g[3] for g in sampler.gpu if t0 <= g[0] <= t1]),
         }
     row["gpu_memory_max_mib"] = max((g[1] for g in sampler.gpu), default=None)
+    if row["gpu_memory_max_mib"] is not None and cameras:
+        row["gpu_memory_per_camera_mib"] = round(row["gpu_memory_max_mib"] / cameras, 1)
+    last = sampler.snapshots[-1][1] if sampler.snapshots else {}
+    # torch's own figures per process (graph pools, caches); nvidia-smi adds contexts and NVDEC surfaces
+    row["torch_memory_mib"] = [w.get("gpu_memory_mib") for w in last.get("workers") or []] or \
+        [last.get("gpu_memory_mib")]
     return row
 
 

@@ -13,6 +13,7 @@ torch resolves "auto" to "cpu" without trying anything else.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,21 @@ def create_embedder(kind: str, *, backend: str, model_dir: Path, model_file: str
     return create_cpu_embedder(kind, model_dir=model_dir, model_file=model_file)
 
 
+def process_gpu_memory() -> dict[str, float] | None:
+    """What torch's allocator holds on this process's GPU, in MiB: `allocated` (live tensors), `reserved`
+    (cached by the allocator, CUDA-graph pools included) and `peak_reserved` since start; None where this
+    process never used CUDA (torch is not even imported for that: a CPU run pays nothing). The CUDA context
+    and NVDEC surfaces are outside the allocator: nvidia-smi's per-process figure is larger."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_initialized():
+        return None
+    mib = 2**20
+    return {"allocated": round(torch.cuda.memory_allocated() / mib, 1),
+            "reserved": round(torch.cuda.memory_reserved() / mib, 1),
+            "peak_reserved": round(torch.cuda.max_memory_reserved() / mib, 1)}
+
+
 __all__ = [
     "BACKENDS", "GPU_INSTALL_HINT", "BackendUnavailable", "check_backend_name", "create_detector",
-    "create_embedder", "gpu_missing", "resolve_backend",
+    "create_embedder", "gpu_missing", "process_gpu_memory", "resolve_backend",
 ]

@@ -78,8 +78,13 @@ class TorchNet:
         """Capture every bucket now (before worker threads start: a capture must not overlap other work)."""
         if not self.cuda_graphs:
             return
-        for bucket in self.buckets:
+        # Largest first: the graphs share one pool, replayed one at a time, so the smaller captures reuse
+        # the largest one's blocks instead of each growing the pool. Then the warm-ups' blocks (outside the
+        # pool, cached by the allocator) go back to the driver: other processes share this GPU.
+        for bucket in reversed(self.buckets):
             self._graph(bucket, stream)
+        torch.cuda.synchronize(self.device)
+        torch.cuda.empty_cache()
 
     def _graph(
         self, bucket: int, stream: torch.cuda.Stream | None = None

@@ -36,6 +36,7 @@ import numpy as np
 
 from pyuniproc.config.cameras import CameraSpec, Site
 from pyuniproc.config.module import ModuleConfig
+from pyuniproc.gpu.backend import process_gpu_memory
 from pyuniproc.gpu.decoders import resolve_decoder
 from pyuniproc.outputs import LatencyStats
 from pyuniproc.runtime.batching import IDLE_WAIT_SECONDS, Planned, RoundRobin
@@ -704,6 +705,7 @@ class Pipeline:
             "removed_cameras": self._removed.to_json(),
             "numbering": self._numbering(),
             "overload": self._overload(),
+            "gpu_memory_mib": process_gpu_memory(),
             "latency_ms": {stage: stats.summary() for stage, stats in self.latency.items()},
             "config": self.watcher.status.to_json() if self.watcher else None,
             "fusion": self.fusion.summary() if self.fusion is not None else None,

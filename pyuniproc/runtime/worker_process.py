@@ -16,6 +16,8 @@ Messages (child -> parent, pickled over a `multiprocessing` pipe):
     ("end", camera_id, snapshot)
     ("overload", {camera_id: counters})  the overload policy's per-camera counters (frames detected,
                                         predicted, dropped), with every summary the child makes
+    ("gpu_memory", {allocated, reserved, peak_reserved} | None)  what torch holds on the child's GPU (MiB),
+                                        with every summary
     ("error", text)                     the child failed; it exits with code 1 after sending
 Parent -> child: ("stop",) ends the child's run like a SIGINT ends a one-process run (frames in flight
 are finished and sent; frames still buffered are counted as dropped, reason "shutdown").
@@ -147,6 +149,7 @@ class GroupLink:
         self.observe_cameras(summary.get("cameras") or {})
         # the policy runs here, on the child's frames: the parent's summary shows its counters
         self.send(("overload", dict((summary.get("overload") or {}).get("cameras") or {})))
+        self.send(("gpu_memory", summary.get("gpu_memory_mib")))
 
     def write_frame(self, *_: Any, **__: Any) -> None:
         pass

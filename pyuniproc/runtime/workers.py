@@ -248,6 +248,7 @@ class _Running:
     exit_code: int | None = None
     error: str | None = None  # one line: which worker, how it ended, the last line of its traceback
     traceback: str | None = None  # what the child sent before it exited, if it could
+    gpu_memory_mib: dict[str, float] | None = None  # the child's latest `process_gpu_memory()`
 
 
 class WorkerGroups:
@@ -326,6 +327,8 @@ class WorkerGroups:
                         self.sources[camera_id].stats.update(snapshot)
                 elif kind == "overload":
                     self.overload.update(message[1])
+                elif kind == "gpu_memory":
+                    running.gpu_memory_mib = message[1]
                 elif kind == "end":
                     source = self.sources[message[1]]
                     if message[2]:
@@ -402,7 +405,8 @@ class WorkerGroups:
         """summary.json's `workers`: one entry per group."""
         return [{"group": r.group.index, "cameras": list(r.group.camera_ids), "device": r.group.device,
                  "pid": r.process.pid if r.process is not None else None, "state": r.state,
-                 "exit_code": r.exit_code, "error": r.error, "traceback": r.traceback} for r in self.groups]
+                 "exit_code": r.exit_code, "error": r.error, "traceback": r.traceback,
+                 "gpu_memory_mib": r.gpu_memory_mib} for r in self.groups]
 
 
 def replay(latency: Mapping[str, Any], telemetry: Any, trace: Any, camera_id: str, spans: list[Any],

@@ -140,3 +140,26 @@ def test_gpu_and_cpu_runs_of_a_clip_give_the_same_tracks():
     assert max(count_gaps) <= 1
     assert np.mean(ious) >= 0.95
     assert len(cosines) > 0 and np.mean(cosines) >= 0.99
+
+
+def test_a_process_that_never_used_cuda_reports_no_gpu_memory():
+    # a CPU run's summary.json says null, and asking never initialises CUDA
+    import torch
+
+    if torch.cuda.is_initialized():
+        pytest.skip("CUDA already initialised by an earlier test in this process")
+    assert backends.process_gpu_memory() is None
+    assert not torch.cuda.is_initialized()
+
+
+@pytest.mark.cuda
+def test_captured_nets_hold_a_bounded_pool():
+    """The module's detector and embedder, captured: torch's figures are reported, and the graphs' pool
+    plus weights stays well under what keeping every activation of every bucket would take (gigabytes:
+    ~20 GB per process before intermediates were dropped after their last reader)."""
+    detector = backends.create_detector("nanodet_coco", backend="gpu", model_dir=DEFAULT_MODEL_DIR)
+    embedder = backends.create_embedder("mobilenetv2_imagenet", backend="gpu", model_dir=REID_DIR)
+    memory = backends.process_gpu_memory()
+    assert memory is not None and memory["reserved"] >= memory["allocated"] > 0
+    assert memory["reserved"] < 6 * 1024, memory
+    assert detector.net._graphs and embedder.net._graphs

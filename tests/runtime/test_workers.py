@@ -315,6 +315,9 @@ def test_max_seconds_ends_a_grouped_run_like_one_process(tmp_path, ssdlite):
     summary = run(module, cameras, tmp_path, realtime=True, max_seconds=15, workers=2)
     assert summary["status"] == "finished"
     assert [g["state"] for g in summary["workers"]] == ["finished", "finished"]
+    # CPU workers never touch CUDA: no GPU memory to report, in the run or in either child
+    assert summary["gpu_memory_mib"] is None
+    assert [g["gpu_memory_mib"] for g in summary["workers"]] == [None, None]
     for camera_id, camera in summary["cameras"].items():
         assert camera["frames_processed"] > 0
         assert camera["frames_received"] == camera["frames_processed"] + camera["dropped_total"]
