@@ -30,7 +30,9 @@ from pyuniproc.reid.crops import resize_crops
 from pyuniproc.types import Detections, Frame
 
 DETECTOR_BUCKETS = (1, 8, 16, 32, 64)
-EMBEDDER_BUCKETS = (16, 64, 128, 256, 512)
+EMBEDDER_BUCKETS = (16, 32, 64, 128, 256)
+"""Crop counts captured. The largest sizes the embedder's graph pool (on an H100, up to 512 crops held
+4.6 GB per process); more crops than 256 in a batch run in chunks of 256."""
 
 
 def default_device() -> torch.device:

@@ -47,7 +47,7 @@ def test_unknown_decoder_names_are_refused_quoting_them(name):
         decoders.resolve_decoder(name, "cpu")
 
 
-def test_only_video_files_get_the_nv12_source(tmp_path):
+def test_only_video_files_get_the_nv12_source(tmp_path, pyav):
     options = {"realtime": False, "loop": False, "max_frames": 3, "first_index": 0}
     assert decoders.open_nv12_source(CameraSpec("a", str(VTEST)), "cpu", **options) is None
     assert decoders.open_nv12_source(CameraSpec("a", "rtsp://cam.local/live"), "nv12-cpu", **options) is None

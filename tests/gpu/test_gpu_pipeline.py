@@ -24,8 +24,7 @@ SELECTION = {"min_height": 20, "min_confidence": 0.3, "refresh_frames": 3, "max_
 
 
 @pytest.fixture(scope="module")
-def small_video(tmp_path_factory):
-    pytest.importorskip("av")
+def small_video(tmp_path_factory, pyav):
     from pyuniproc.bench.gpu import make_synthetic_video
 
     return make_synthetic_video(

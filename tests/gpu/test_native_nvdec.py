@@ -44,7 +44,7 @@ def test_a_missing_compiler_or_header_is_named(tmp_path):
         build_library(out_dir=tmp_path, include_dir=str(tmp_path))
 
 
-def test_annexb_input_is_checked_and_containers_are_remuxed(tmp_path):
+def test_annexb_input_is_checked_and_containers_are_remuxed(tmp_path, pyav):
     av = pytest.importorskip("av")
     bad = tmp_path / "camera.h264"
     bad.write_bytes(b"not a video stream")
@@ -67,7 +67,7 @@ def test_annexb_input_is_checked_and_containers_are_remuxed(tmp_path):
         assert sum(1 for _ in container.decode(video=0)) == 10
 
 
-def test_the_stream_is_split_into_one_access_unit_per_picture(tmp_path):
+def test_the_stream_is_split_into_one_access_unit_per_picture(tmp_path, pyav):
     av = pytest.importorskip("av")
     from pyuniproc.bench.gpu import make_synthetic_video
 

@@ -104,7 +104,7 @@ class PyAvGroup:
 
 
 @pytest.fixture(scope="module")
-def annexb(tmp_path_factory) -> bytes:
+def annexb(tmp_path_factory, pyav) -> bytes:
     from pyuniproc.bench.gpu import make_synthetic_video
 
     video = make_synthetic_video(tmp_path_factory.mktemp("native") / "small.mp4", frames=12, width=384,

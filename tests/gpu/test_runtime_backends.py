@@ -144,7 +144,7 @@ def test_gpu_and_cpu_runs_of_a_clip_give_the_same_tracks():
 
 def test_a_process_that_never_used_cuda_reports_no_gpu_memory():
     # a CPU run's summary.json says null, and asking never initialises CUDA
-    import torch
+    torch = pytest.importorskip("torch")
 
     if torch.cuda.is_initialized():
         pytest.skip("CUDA already initialised by an earlier test in this process")
@@ -161,5 +161,5 @@ def test_captured_nets_hold_a_bounded_pool():
     embedder = backends.create_embedder("mobilenetv2_imagenet", backend="gpu", model_dir=REID_DIR)
     memory = backends.process_gpu_memory()
     assert memory is not None and memory["reserved"] >= memory["allocated"] > 0
-    assert memory["reserved"] < 6 * 1024, memory
+    assert memory["reserved"] < 8 * 1024, memory  # on an H100: 21.9 GB before, 5.8 GB after (probe)
     assert detector.net._graphs and embedder.net._graphs

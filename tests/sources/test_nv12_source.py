@@ -12,6 +12,8 @@ from pyuniproc.nv12 import Nv12Frame
 from pyuniproc.sources import CameraSource, CameraState
 from pyuniproc.sources.nv12_source import Nv12Source, video_geometry
 
+pytestmark = pytest.mark.usefixtures("pyav")  # PyAV makes the NV12 pictures here
+
 
 def nv12_source(path, **options) -> Nv12Source:
     _, _, fps = video_geometry(path)
