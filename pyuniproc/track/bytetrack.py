@@ -16,6 +16,11 @@ must be found again on each of the next frames (by any box above `track_low_thre
 detector mistakes for a person stands still, people walking do not. Weak evidence also re-finds lost
 tracks (step 2 for lost tracks too), so a person behind the fence keeps one id across short gaps.
 
+Optional completion of squat boxes (`squat_box_aspect`, off by default; not in the reference): a box
+much squatter than a standing person is a person whose legs are hidden (behind a fence, a railing); it
+is extended downward to a person's shape before it is matched (pyuniproc/track/partial.py), so the
+track follows the whole person rather than the occluder's edge.
+
 One instance per camera: all state, the track-ID counter included, lives on the instance, the tracks
 as one column table (`_TrackTable`) so that each step is a few whole-array numpy calls - a GPU worker
 tracks thousands of frames a second on the host, and per-track objects made tracking most of its CPU.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+from dataclasses import replace
 from numbers import Real
 from typing import Any
 
@@ -34,6 +40,7 @@ import numpy as np
 
 from pyuniproc.track.kalman import KalmanFilterXYAH, xyah_to_xyxy, xyxy_to_xyah
 from pyuniproc.track.matching import box_iou, fuse_score, linear_assignment
+from pyuniproc.track.partial import check_aspects, complete_squat_boxes
 from pyuniproc.types import NO_TRACK, Detections
 
 DUPLICATE_IOU_COST = 0.15
@@ -143,6 +150,14 @@ class ByteTrack:
             first miss) before it can become a track.
         weak_start_motion: how far, in its own box heights, a weak candidate's centre must have moved
             from where it started before it becomes a track (0: no motion needed).
+        squat_box_aspect: None (off, the reference) or a height in widths: a detection box squatter
+            than this (and not cut by the frame's top edge) is taken for a person whose lower body is
+            hidden and is extended downward before matching. Raising it completes more boxes (also
+            those of people who merely look wide: bent, carrying something, two side by side);
+            lowering it completes only clear head-and-shoulder boxes.
+        completed_box_aspect: the height, in widths, a squat box is extended to (at least
+            squat_box_aspect). A standing person's box is ~2-3 widths tall; too high overshoots the
+            feet, too low stops short of them.
     """
 
     def __init__(
@@ -161,6 +176,8 @@ class ByteTrack:
         weak_start_threshold: float | None = None,
         weak_start_frames: int = 5,
         weak_start_motion: float = 0.5,
+        squat_box_aspect: float | None = None,
+        completed_box_aspect: float = 2.2,
     ) -> None:
         _check_fraction("track_high_threshold", track_high_threshold)
         _check_fraction("track_low_threshold", track_low_threshold)
@@ -202,6 +219,7 @@ class ByteTrack:
         motion_ok = isinstance(weak_start_motion, Real) and not isinstance(weak_start_motion, bool)
         if not motion_ok or weak_start_motion < 0:
             raise ValueError(f"weak_start_motion={weak_start_motion!r} must be a number of at least 0")
+        check_aspects(squat_box_aspect, completed_box_aspect)
 
         self.track_high_threshold = float(track_high_threshold)
         self.track_low_threshold = float(track_low_threshold)
@@ -216,6 +234,8 @@ class ByteTrack:
         self.weak_start_threshold = None if weak_start_threshold is None else float(weak_start_threshold)
         self.weak_start_frames = int(weak_start_frames)
         self.weak_start_motion = float(weak_start_motion)
+        self.squat_box_aspect = None if squat_box_aspect is None else float(squat_box_aspect)
+        self.completed_box_aspect = float(completed_box_aspect)
         self.max_frames_lost = int(self.frame_rate / 30.0 * self.lost_track_buffer)
         """Frames a lost track survives after its last match: lost_track_buffer scaled to frame_rate."""
         self._kalman = KalmanFilterXYAH()
@@ -252,12 +272,18 @@ class ByteTrack:
         """Associate one frame's detections and return the tracked people.
 
         Returns one row per reported track in state Tracked, ordered by tracker_id: `xyxy` is the
-        Kalman-corrected box, `confidence` and `class_id` those of the matched detection, `data`
-        the matched input rows' columns plus `data["detection_index"]` (n,) int64, the input row
-        each output row matched (an input column of that name is overwritten).
+        Kalman-corrected box (tracking the completed boxes, with squat_box_aspect), `confidence` and
+        `class_id` those of the matched detection, `data` the matched input rows' columns plus
+        `data["detection_index"]` (n,) int64, the input row each output row matched (an input column
+        of that name is overwritten).
         """
         self._frame_index += 1
         self._begin_frame()
+        if self.squat_box_aspect is not None:
+            detections = replace(
+                detections,
+                xyxy=complete_squat_boxes(detections.xyxy, self.squat_box_aspect, self.completed_box_aspect),
+            )
         tracks = self._tracks
         scores = detections.confidence
         high_rows = _rows(scores > self.track_high_threshold)

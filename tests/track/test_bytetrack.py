@@ -348,3 +348,64 @@ def test_weak_evidence_refinds_a_lost_track():
 def test_bad_weak_start_settings_are_refused_by_name(bad, message):
     with pytest.raises(ValueError, match=message):
         ByteTrack(track_high_threshold=0.35, track_low_threshold=0.15, new_track_threshold=0.6, **bad)
+
+
+# --- squat boxes: people whose legs are hidden behind a fence ----------------------------------------
+
+MODULE = dict(track_high_threshold=0.35, track_low_threshold=0.15, new_track_threshold=0.6,
+              match_iou_threshold=0.9, second_match_iou_threshold=0.7, fuse_score=False, lost_track_buffer=90,
+              frame_rate=10, minimum_consecutive_frames=2)
+SQUAT = dict(squat_box_aspect=1.6, completed_box_aspect=2.2)
+
+
+def fence_walk(tracker: ByteTrack) -> list[Detections]:
+    """A person 40 px wide and 88 tall, top at row 60, walking right 6 px a frame: for 10 frames the
+    detector boxes only the 36 px above a fence, then the fence ends and it boxes the whole person."""
+    out = []
+    for f in range(20):
+        x = 50 + 6 * f
+        height = 36 if f < 10 else 88
+        out.append(tracker.update(frame([x, 60, x + 40, 60 + height], scores=[0.7])))
+    return out
+
+
+def test_a_person_behind_a_fence_is_tracked_whole_and_keeps_one_id_past_the_fence():
+    out = fence_walk(ByteTrack(**MODULE, **SQUAT))
+    assert [o.tracker_id.tolist() for o in out[1:]] == [[1]] * 19
+    x = 50 + 6 * 5
+    np.testing.assert_allclose(out[5].xyxy[0], [x, 60, x + 40, 60 + 88], atol=1.0)  # 2.2 widths tall
+
+
+def test_without_completion_the_track_follows_the_fence_edge():
+    out = fence_walk(ByteTrack(**MODULE))
+    x = 50 + 6 * 5
+    np.testing.assert_allclose(out[5].xyxy[0], [x, 60, x + 40, 96], atol=1.0)
+
+
+def test_a_standing_person_is_tracked_the_same_with_completion_on_or_off():
+    on, off = ByteTrack(**MODULE, **SQUAT), ByteTrack(**MODULE)
+    for f in range(15):
+        dets = frame(box(50 + 5 * f), box(300, w=30, h=60), scores=[0.8, 0.5])
+        a, b = on.update(dets), off.update(dets)
+        np.testing.assert_array_equal(a.xyxy, b.xyxy)
+        np.testing.assert_array_equal(a.tracker_id, b.tracker_id)
+
+
+def test_completion_is_a_live_setting():
+    tracker = ByteTrack(**MODULE)
+    tracker.reconfigure(**SQUAT)
+    assert (tracker.squat_box_aspect, tracker.completed_box_aspect) == (1.6, 2.2)
+    with pytest.raises(ValueError, match="completed_box_aspect=1.0 must be at least squat_box_aspect=1.6"):
+        tracker.reconfigure(completed_box_aspect=1.0)
+    assert tracker.completed_box_aspect == 2.2
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(squat_box_aspect=0), "squat_box_aspect=0 must be a number above 0"),
+    (dict(squat_box_aspect="1.6"), "squat_box_aspect='1.6'"),
+    (dict(squat_box_aspect=1.6, completed_box_aspect=1.5), "completed_box_aspect=1.5 must be at least"),
+    (dict(completed_box_aspect=-2), "completed_box_aspect=-2"),
+])
+def test_bad_squat_box_settings_are_refused_by_name(bad, message):
+    with pytest.raises(ValueError, match=message):
+        ByteTrack(**MODULE, **bad)
