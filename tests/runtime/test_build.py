@@ -8,7 +8,7 @@ from pyuniproc.config.module import ConfigError, load_module_config
 from pyuniproc.runtime.build import build_tracker
 
 MODULE = Path(__file__).resolve().parents[2] / "module" / "module.yml"
-SQUAT_LINES = "    squat_box_aspect: 1.6\n    completed_box_aspect: 2.2\n"
+SQUAT_LINES = "    squat_box_aspect: null\n"
 
 
 def module_with_squat_lines(tmp_path: Path, lines: str) -> Path:
@@ -20,8 +20,13 @@ def module_with_squat_lines(tmp_path: Path, lines: str) -> Path:
     return path
 
 
-def test_the_committed_module_completes_squat_boxes(module_config):
-    tracker = build_tracker(module_config)
+def test_the_committed_module_leaves_squat_boxes_as_they_are(module_config):
+    assert build_tracker(module_config).squat_box_aspect is None
+
+
+def test_squat_box_completion_switches_on_from_the_module(tmp_path):
+    lines = "    squat_box_aspect: 1.6\n    completed_box_aspect: 2.2\n"
+    tracker = build_tracker(load_module_config(module_with_squat_lines(tmp_path, lines)))
     assert (tracker.squat_box_aspect, tracker.completed_box_aspect) == (1.6, 2.2)
 
 
