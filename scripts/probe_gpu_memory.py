@@ -5,8 +5,8 @@ benchmarks/gpu/README.md's memory table).
 
 One process: CUDA context; the module's detector built and its batch buckets captured as CUDA graphs;
 the embedder likewise; then a detect of 1..64 host 1080p RGB frames and an embed of 16..512 crops.
-After each stage one JSON line: MiB that torch's allocator holds (`allocated` live tensors, `reserved`
-with its caches and the graphs' pools, `peak_reserved`) and `device_used` (total - free, so the CUDA
+After each stage one JSON line: MiB that torch's allocator holds (`process_gpu_memory`, as summary.json
+reports it: `allocated`, `reserved`, `peak_reserved`) and `device_used` (total - free, so the CUDA
 context and anything outside torch too). Needs torch with CUDA.
 """
 
@@ -24,14 +24,12 @@ MIB = 2**20
 def report(stage: str, started: float) -> None:
     import torch
 
+    from pyuniproc.gpu.backend import process_gpu_memory
+
     torch.cuda.synchronize()
     free, total = torch.cuda.mem_get_info()
-    print(json.dumps({
-        "stage": stage, "allocated": torch.cuda.memory_allocated() // MIB,
-        "reserved": torch.cuda.memory_reserved() // MIB,
-        "peak_reserved": torch.cuda.max_memory_reserved() // MIB,
-        "device_used": (total - free) // MIB, "seconds": round(time.monotonic() - started, 1),
-    }), flush=True)
+    print(json.dumps({"stage": stage, **(process_gpu_memory() or {}), "device_used": (total - free) // MIB,
+                      "seconds": round(time.monotonic() - started, 1)}), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
