@@ -52,6 +52,11 @@ class RuntimeSettings:
     annotated_video: bool | str = "auto"
     summary_period_seconds: float = 2.0
     batch_wait_ms: float = 5.0  # how long to wait for more cameras' frames before running a partial batch
+    # the detector's batch limit on the GPU backend (read at start): one inference for up to this many
+    # frames across the process's cameras. The module's `batch_size` (nvinfer's in Savant) stays the limit
+    # on the CPU, where a batch costs per frame; on the GPU a batch costs per batch (H100, 16 cameras in
+    # one process: batch 4 / 16 / 32 ran 202 / 363 / 423 frames/s, benchmarks/gpu/README.md)
+    gpu_batch_size: int = 32
     # detector weights on the CPU: fp32 (the converted model) or int8 (its quantised copy, faster)
     cpu_precision: str = "fp32"
     detector_workers: int = 2  # batches detected at once on the CPU, each on its own thread (read at start)
@@ -191,7 +196,8 @@ def _runtime_settings(doc: YamlDocument, params: dict[str, Any]) -> RuntimeSetti
             check_decoder_name(values["decoder"])
         except ValueError as exc:
             raise doc.error(f"{where}.decoder", str(exc)) from None
-    for key, least in (("queue_size", 1), ("detector_workers", 1), ("detector_threads", 0)):
+    minimums = {"queue_size": 1, "detector_workers": 1, "detector_threads": 0, "gpu_batch_size": 1}
+    for key, least in minimums.items():
         if key in values and values[key] < least:
             raise doc.error(f"parameters.pyuniproc.{key}", f"must be >= {least}, got {values[key]!r}")
     return RuntimeSettings(**values, **typed)

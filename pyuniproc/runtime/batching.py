@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from pyuniproc.runtime.camera_control import CameraRun
 from pyuniproc.runtime.overload import STALE_REASON, Action, OverloadPolicy
@@ -18,6 +19,13 @@ from pyuniproc.types import Frame
 
 Planned = tuple[Frame, Action]
 IDLE_WAIT_SECONDS = 0.2  # nothing buffered: the run loop looks at its clock, edits and requests this often
+
+
+def batch_limit(module: Any, backend: str) -> int:
+    """Frames per detector batch for a `ModuleConfig` on a resolved backend ("cpu" / "gpu"): the module's
+    `batch_size` on the CPU, where a batch costs per frame; `parameters.pyuniproc.gpu_batch_size` on the GPU,
+    where a batch costs per batch (its copies, kernel launches and box decoding): batch across the cameras."""
+    return module.runtime.gpu_batch_size if backend == "gpu" else module.detector.batch_size
 
 
 class RoundRobin:

@@ -39,7 +39,7 @@ from pyuniproc.config.module import ModuleConfig
 from pyuniproc.gpu.backend import process_gpu_memory
 from pyuniproc.gpu.decoders import resolve_decoder
 from pyuniproc.outputs import LatencyStats
-from pyuniproc.runtime.batching import IDLE_WAIT_SECONDS, Planned, RoundRobin
+from pyuniproc.runtime.batching import IDLE_WAIT_SECONDS, Planned, RoundRobin, batch_limit
 from pyuniproc.runtime.build import (
     build_detector,
     build_pyfuncs,
@@ -332,7 +332,7 @@ class Pipeline:
                         self.upstream.stop()  # the loop ends once the workers' last frames are written
                     self._apply_camera_requests()
                     batch = self._batcher.next_batch(
-                        self._cameras, limit=self.module.detector.batch_size,
+                        self._cameras, limit=batch_limit(self.module, self.backend),
                         wait_seconds=self.settings.batch_wait_ms / 1000, overload=self.overload,
                         interrupted=lambda: (self._stop.is_set() or self._requests.pending()
                                              or self._detected_batch_waits()))

@@ -152,3 +152,12 @@ def test_annotated_video_rejects_anything_else(monkeypatch):
     monkeypatch.setenv("ANNOTATED_VIDEO", "sometimes")
     with pytest.raises(ConfigError, match=r"pyuniproc\.annotated_video.*expected true, false or auto"):
         load_module_config(MODULE)
+
+
+def test_gpu_batch_size_follows_the_environment_and_must_be_positive(monkeypatch):
+    assert load_module_config(MODULE).runtime.gpu_batch_size == 32
+    monkeypatch.setenv("GPU_BATCH_SIZE", "16")
+    assert load_module_config(MODULE).runtime.gpu_batch_size == 16
+    monkeypatch.setenv("GPU_BATCH_SIZE", "0")
+    with pytest.raises(ConfigError, match=r"parameters\.pyuniproc\.gpu_batch_size.*must be >= 1"):
+        load_module_config(MODULE)
