@@ -517,14 +517,18 @@ class ByteTrack:
         tracks.detection_index[matched] = rows
 
     def _observe(self, matched: np.ndarray, found: np.ndarray) -> None:
-        """Record matched rows' new observations `found` (k, 4) xyxy: the walk's direction from the
-        observation momentum_frames back, the box history, the filter state for a later re-update."""
+        """Record matched rows' new observations `found` (k, 4) xyxy: the box history, the filter state
+        for a later re-update and, with momentum on, the walk's direction from the observation
+        momentum_frames back."""
         tracks = self._tracks
-        previous, has_previous = occlusion.previous_observation(
-            tracks.history_xyxy[matched], tracks.history_frame[matched], self._frame_index,
-            self.momentum_frames,
-        )
-        tracks.direction[matched] = occlusion.centre_direction(previous, found) * has_previous[:, None]
+        if self.momentum_weight > 0:
+            previous, has_previous = occlusion.previous_observation(
+                tracks.history_xyxy[matched], tracks.history_frame[matched], self._frame_index,
+                self.momentum_frames,
+            )
+            tracks.direction[matched] = occlusion.centre_direction(previous, found) * has_previous[:, None]
+        else:  # unused; unknown (no bonus) until the next match should momentum be switched on live
+            tracks.direction[matched] = 0.0
         tracks.history_xyxy[matched, 1:] = tracks.history_xyxy[matched, :-1]
         tracks.history_frame[matched, 1:] = tracks.history_frame[matched, :-1]
         tracks.history_xyxy[matched, 0] = found
