@@ -19,6 +19,10 @@ What does not carry over (NvSORT has no knob for it):
 - squat box completion (`squat_box_aspect`, `completed_box_aspect`): pyuniproc's own rule extending
   head-and-shoulder boxes of people behind a fence to a whole person; NvSORT tracks the boxes as the
   detector gives them (the values are accepted and left out).
+- OC-SORT's occlusion rules (`momentum_weight`, `momentum_frames`, `observation_reupdate`,
+  `recovery_match_iou_threshold`): pyuniproc's ByteTrack only; NvSORT/NvDCF have no observation-centric
+  momentum, re-update or recovery, so under DeepStream crossings are matched by IoU alone (the values are
+  accepted and left out).
 - time: ByteTrack counts a lost track's life in frames scaled by `frame_rate / 30`; NvSORT's
   `maxShadowTrackingAge` is in frames of the stream as it reaches the tracker, so for a stream at another
   rate than `frame_rate`, set `frame_rate` to the stream's rate before generating.
@@ -46,7 +50,8 @@ BYTETRACK_DEFAULTS: dict[str, Any] = {
 """pyuniproc.track.ByteTrack's defaults, used for parameters the YAML leaves out."""
 
 PYUNIPROC_ONLY = {"weak_start_threshold", "weak_start_frames", "weak_start_motion", "squat_box_aspect",
-                  "completed_box_aspect"}
+                  "completed_box_aspect", "momentum_weight", "momentum_frames", "observation_reupdate",
+                  "recovery_match_iou_threshold"}
 """ByteTrack parameters with no NvSORT counterpart (see above): accepted, not mapped."""
 
 STD_WEIGHT_POSITION = 1.0 / 20

@@ -21,6 +21,13 @@ much squatter than a standing person is a person whose legs are hidden (behind a
 is extended downward to a person's shape before it is matched (pyuniproc/track/partial.py), so the
 track follows the whole person rather than the occluder's edge.
 
+Optional observation-centric occlusion rules from OC-SORT (all off by default; not in the reference;
+pyuniproc/track/occlusion.py): momentum (`momentum_weight`, `momentum_frames`) adds to the first
+association a bonus for detections that continue a track's observed direction, so two people crossing
+keep their own tracks; re-update (`observation_reupdate`) re-runs a re-found track's filter along a
+straight path from its last observation, so its velocity is not what coasting left it; recovery
+(`recovery_match_iou_threshold`) matches tracks still unclaimed by their last observed box.
+
 One instance per camera: all state, the track-ID counter included, lives on the instance, the tracks
 as one column table (`_TrackTable`) so that each step is a few whole-array numpy calls - a GPU worker
 tracks thousands of frames a second on the host, and per-track objects made tracking most of its CPU.
@@ -38,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from pyuniproc.track import occlusion
 from pyuniproc.track.kalman import KalmanFilterXYAH, xyah_to_xyxy, xyxy_to_xyah
 from pyuniproc.track.matching import box_iou, fuse_score, linear_assignment
 from pyuniproc.track.partial import check_aspects, complete_squat_boxes
@@ -47,6 +55,8 @@ DUPLICATE_IOU_COST = 0.15
 """A tracked and a lost track closer than this in 1 - IoU are one person; the younger is dropped."""
 WEAK_START_MAX_OVERLAP = 0.3
 """An unsure box overlapping a live track more than this (IoU) is part of that person, not a new one."""
+OBSERVATION_HISTORY = 10
+"""Observed boxes kept per track for the momentum rule: the most `momentum_frames` may be."""
 
 
 class TrackState(enum.Enum):
@@ -83,6 +93,11 @@ class _TrackTable:
         "detection_index",  # (n,) int64 input row matched on the current frame, -1 if none
         "weak",  # (n,) bool started below new_track_threshold: confirmed by the weak-start rule only
         "origin",  # (n, 2) float64 box centre x, y where the track started
+        "observed_mean",  # (n, 8) float64 Kalman state right after the last matched detection
+        "observed_covariance",  # (n, 8, 8) float64 its covariance
+        "history_xyxy",  # (n, OBSERVATION_HISTORY, 4) float64 last matched boxes, newest first
+        "history_frame",  # (n, OBSERVATION_HISTORY) int64 their frames, -1 where none
+        "direction",  # (n, 2) float64 unit (dx, dy) of the observed walk, (0, 0) if unknown
     )
 
     def __init__(self) -> None:
@@ -98,6 +113,11 @@ class _TrackTable:
         self.detection_index = np.zeros(0, np.int64)
         self.weak = np.zeros(0, bool)
         self.origin = np.zeros((0, 2))
+        self.observed_mean = np.zeros((0, 8))
+        self.observed_covariance = np.zeros((0, 8, 8))
+        self.history_xyxy = np.zeros((0, OBSERVATION_HISTORY, 4))
+        self.history_frame = np.zeros((0, OBSERVATION_HISTORY), np.int64)
+        self.direction = np.zeros((0, 2))
 
     def __len__(self) -> int:
         return len(self.state)
@@ -158,6 +178,20 @@ class ByteTrack:
         completed_box_aspect: the height, in widths, a squat box is extended to (at least
             squat_box_aspect). A standing person's box is ~2-3 widths tall; too high overshoots the
             feet, too low stops short of them.
+        momentum_weight: 0 (off, the reference) or OC-SORT's momentum weight (its "inertia", 0.2 there):
+            in the first association a detection continuing a track's observed direction costs up to
+            weight / 2 less, one turning back up to weight / 2 more (times its score); the IoU gate is
+            unchanged. Raising it holds crossing people on their tracks more firmly, but a person who
+            really turns round is matched less readily.
+        momentum_frames: frames between the two observations that give a track's direction (OC-SORT's
+            delta_t, 3 there), 1 to OBSERVATION_HISTORY. More frames average out box jitter, fewer
+            follow turns sooner.
+        observation_reupdate: re-run a re-found track's filter along a straight path from its last
+            observation to the new one (OC-SORT's ORU) instead of one update from where it coasted to.
+        recovery_match_iou_threshold: None (off, the reference) or the largest 1 - IoU between a track's
+            last observed box and a confident detection in a last association of tracks and boxes
+            nobody claimed (OC-SORT's OCR; 0.7 there). Raising it re-finds more people who stopped
+            while hidden, at the risk of giving a passer-by their id.
     """
 
     def __init__(
@@ -178,6 +212,10 @@ class ByteTrack:
         weak_start_motion: float = 0.5,
         squat_box_aspect: float | None = None,
         completed_box_aspect: float = 2.2,
+        momentum_weight: float = 0.0,
+        momentum_frames: int = 3,
+        observation_reupdate: bool = False,
+        recovery_match_iou_threshold: float | None = None,
     ) -> None:
         _check_fraction("track_high_threshold", track_high_threshold)
         _check_fraction("track_low_threshold", track_low_threshold)
@@ -220,6 +258,21 @@ class ByteTrack:
         if not motion_ok or weak_start_motion < 0:
             raise ValueError(f"weak_start_motion={weak_start_motion!r} must be a number of at least 0")
         check_aspects(squat_box_aspect, completed_box_aspect)
+        momentum_ok = isinstance(momentum_weight, Real) and not isinstance(momentum_weight, bool)
+        if not momentum_ok or momentum_weight < 0:
+            raise ValueError(f"momentum_weight={momentum_weight!r} must be a number of at least 0 (0: off)")
+        _check_int("momentum_frames", momentum_frames, minimum=1)
+        if momentum_frames > OBSERVATION_HISTORY:
+            raise ValueError(f"momentum_frames={momentum_frames!r} must be at most {OBSERVATION_HISTORY}")
+        if not isinstance(observation_reupdate, (bool, np.bool_)):
+            raise ValueError(f"observation_reupdate={observation_reupdate!r} must be True or False")
+        if recovery_match_iou_threshold is not None:
+            _check_fraction("recovery_match_iou_threshold", recovery_match_iou_threshold)
+            if recovery_match_iou_threshold == 0:
+                raise ValueError(
+                    f"recovery_match_iou_threshold={recovery_match_iou_threshold!r} must be above 0 "
+                    "(0 would never match; null switches recovery off)"
+                )
 
         self.track_high_threshold = float(track_high_threshold)
         self.track_low_threshold = float(track_low_threshold)
@@ -236,6 +289,12 @@ class ByteTrack:
         self.weak_start_motion = float(weak_start_motion)
         self.squat_box_aspect = None if squat_box_aspect is None else float(squat_box_aspect)
         self.completed_box_aspect = float(completed_box_aspect)
+        self.momentum_weight = float(momentum_weight)
+        self.momentum_frames = int(momentum_frames)
+        self.observation_reupdate = bool(observation_reupdate)
+        self.recovery_match_iou_threshold = (
+            None if recovery_match_iou_threshold is None else float(recovery_match_iou_threshold)
+        )
         self.max_frames_lost = int(self.frame_rate / 30.0 * self.lost_track_buffer)
         """Frames a lost track survives after its last match: lost_track_buffer scaled to frame_rate."""
         self._kalman = KalmanFilterXYAH()
@@ -300,7 +359,8 @@ class ByteTrack:
 
         # First association: tracked and lost tracks against confident detections.
         confirmed_left, high_rows = self._associate(
-            confirmed, boxes, detections, high_rows, self.match_iou_threshold, self.fuse_score
+            confirmed, boxes, detections, high_rows, self.match_iou_threshold, self.fuse_score,
+            momentum=self.momentum_weight > 0,
         )
 
         # Second association: still-tracked leftovers against low-score boxes, by overlap alone (with weak
@@ -311,6 +371,16 @@ class ByteTrack:
         second_left, low_rows = self._associate(
             second, boxes, detections, low_rows, self.second_match_iou_threshold, fuse=False
         )
+        if self.recovery_match_iou_threshold is not None:
+            # Recovery: every confirmed track still unclaimed, by its last observed box, against the
+            # confident boxes still unclaimed.
+            unclaimed = np.isin(confirmed_left, second_left) | ~np.isin(confirmed_left, second)
+            unclaimed = confirmed_left[unclaimed]
+            recovered_left, high_rows = self._associate(
+                unclaimed, tracks.history_xyxy[:, 0], detections, high_rows,
+                self.recovery_match_iou_threshold, fuse=False,
+            )
+            second_left = second_left[np.isin(second_left, recovered_left)]
         tracked_left = second_left[tracks.state[second_left] == _TRACKED]  # a lost one left stays lost
         tracks.state[tracked_left] = _LOST
         tracks.hits[tracked_left] = 0
@@ -392,15 +462,32 @@ class ByteTrack:
         rows: np.ndarray,
         max_cost: float,
         fuse: bool,
+        momentum: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Match track rows `tracks` (j,) with boxes `boxes[tracks]` to detection `rows` (k,), correct
-        the matched; return the unmatched of each, in their input order."""
+        the matched; return the unmatched of each, in their input order.
+
+        With `momentum`, pairs are still allowed by overlap alone (cost below max_cost), but ranked by
+        that cost less the momentum bonus; the bound of the assignment grows by the largest bonus so
+        that no allowed pair costs more than leaving both sides unmatched."""
         if not len(tracks) or not len(rows):
             return tracks, rows
         similarity = box_iou(boxes[tracks], detections.xyxy[rows])
         if fuse:
             similarity = fuse_score(similarity, detections.confidence[rows])
-        matches, unmatched_tracks, unmatched_rows = linear_assignment(1.0 - similarity, max_cost)
+        cost = 1.0 - similarity
+        if momentum:
+            t = self._tracks
+            previous, has_previous = occlusion.previous_observation(
+                t.history_xyxy[tracks], t.history_frame[tracks], self._frame_index, self.momentum_frames
+            )
+            bonus = occlusion.momentum_similarity(
+                t.direction[tracks], previous, has_previous, detections.xyxy[rows],
+                detections.confidence[rows],
+            )
+            cost = np.where(cost < max_cost, cost - self.momentum_weight * bonus, np.inf)
+            max_cost = max_cost + self.momentum_weight / 2
+        matches, unmatched_tracks, unmatched_rows = linear_assignment(cost, max_cost)
         self._update_tracks(tracks[matches[:, 0]], detections, rows[matches[:, 1]])
         return tracks[unmatched_tracks], rows[unmatched_rows]
 
@@ -409,15 +496,45 @@ class ByteTrack:
         if not len(matched):
             return
         tracks = self._tracks
+        found = detections.xyxy[rows].astype(np.float64)
         tracks.mean[matched], tracks.covariance[matched] = self._kalman.update(
-            tracks.mean[matched], tracks.covariance[matched], xyxy_to_xyah(detections.xyxy[rows])
+            tracks.mean[matched], tracks.covariance[matched], xyxy_to_xyah(found)
         )
+        if self.observation_reupdate:
+            gap = self._frame_index - tracks.last_frame[matched]
+            for i in np.flatnonzero(gap > 1).tolist():
+                track = matched[i]
+                tracks.mean[track], tracks.covariance[track] = occlusion.reupdate_along_path(
+                    self._kalman, tracks.observed_mean[track], tracks.observed_covariance[track],
+                    tracks.history_xyxy[track, 0], found[i], int(gap[i]),
+                )
+        self._observe(matched, found)
         tracks.hits[matched] += 1
         tracks.state[matched] = _TRACKED  # confirms a New track, re-finds a Lost one
         tracks.score[matched] = detections.confidence[rows]
         tracks.class_id[matched] = detections.class_id[rows]
         tracks.last_frame[matched] = self._frame_index
         tracks.detection_index[matched] = rows
+
+    def _observe(self, matched: np.ndarray, found: np.ndarray) -> None:
+        """Record matched rows' new observations `found` (k, 4) xyxy: the box history, the filter state
+        for a later re-update and, with momentum on, the walk's direction from the observation
+        momentum_frames back."""
+        tracks = self._tracks
+        if self.momentum_weight > 0:
+            previous, has_previous = occlusion.previous_observation(
+                tracks.history_xyxy[matched], tracks.history_frame[matched], self._frame_index,
+                self.momentum_frames,
+            )
+            tracks.direction[matched] = occlusion.centre_direction(previous, found) * has_previous[:, None]
+        else:  # unused; unknown (no bonus) until the next match should momentum be switched on live
+            tracks.direction[matched] = 0.0
+        tracks.history_xyxy[matched, 1:] = tracks.history_xyxy[matched, :-1]
+        tracks.history_frame[matched, 1:] = tracks.history_frame[matched, :-1]
+        tracks.history_xyxy[matched, 0] = found
+        tracks.history_frame[matched, 0] = self._frame_index
+        tracks.observed_mean[matched] = tracks.mean[matched]
+        tracks.observed_covariance[matched] = tracks.covariance[matched]
 
     def _follow_weak(self, weak: np.ndarray, boxes: np.ndarray, detections: Detections, high_rows: np.ndarray,
                      low_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -455,8 +572,13 @@ class ByteTrack:
         k = len(rows)
         if not k:
             return
-        mean, covariance = self._kalman.initiate(xyxy_to_xyah(detections.xyxy[rows]))
+        found = detections.xyxy[rows].astype(np.float64)
+        mean, covariance = self._kalman.initiate(xyxy_to_xyah(found))
         frame = np.full(k, self._frame_index, np.int64)
+        history_xyxy = np.zeros((k, OBSERVATION_HISTORY, 4))
+        history_xyxy[:, 0] = found
+        history_frame = np.full((k, OBSERVATION_HISTORY), -1, np.int64)
+        history_frame[:, 0] = self._frame_index
         self._tracks.append(
             mean=mean,
             covariance=covariance,
@@ -470,6 +592,11 @@ class ByteTrack:
             detection_index=rows.astype(np.int64),
             weak=np.full(k, weak),
             origin=mean[:, :2].copy(),
+            observed_mean=mean.copy(),
+            observed_covariance=covariance.copy(),
+            history_xyxy=history_xyxy,
+            history_frame=history_frame,
+            direction=np.zeros((k, 2)),
         )
 
     def _remove_stale_lost(self) -> None:

@@ -75,3 +75,10 @@ def test_pyuniproc_only_weak_starts_are_accepted_and_leave_nvsort_as_it_is():
     plain = {"kind": "bytetrack", "track_high_threshold": 0.35}
     weak = {**plain, "weak_start_threshold": 0.3, "weak_start_frames": 3, "weak_start_motion": 0.25}
     assert nvsort_config(weak) == nvsort_config(plain)
+
+
+def test_pyuniproc_only_occlusion_rules_are_accepted_and_leave_nvsort_as_it_is():
+    plain = {"kind": "bytetrack", "track_high_threshold": 0.35}
+    ocsort = {**plain, "momentum_weight": 0.2, "momentum_frames": 3, "observation_reupdate": True,
+              "recovery_match_iou_threshold": 0.7}
+    assert nvsort_config(ocsort) == nvsort_config(plain)

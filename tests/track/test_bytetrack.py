@@ -409,3 +409,116 @@ def test_completion_is_a_live_setting():
 def test_bad_squat_box_settings_are_refused_by_name(bad, message):
     with pytest.raises(ValueError, match=message):
         ByteTrack(**MODULE, **bad)
+
+
+# --- OC-SORT's occlusion rules (momentum, re-update, recovery) ------------------------------------
+
+
+CROWD = dict(track_high_threshold=0.35, track_low_threshold=0.15, new_track_threshold=0.6,
+             match_iou_threshold=0.9, second_match_iou_threshold=0.7, fuse_score=False, lost_track_buffer=90,
+             frame_rate=10, minimum_consecutive_frames=2)
+"""The module's tracker values (module/module.yml)."""
+
+
+def crossing(tracker: ByteTrack) -> list[dict[int, int]]:
+    """Two people walking towards each other 6 px a frame on one line, A (row 0) in front: while they are
+    closer than 30 px only B's visible half is detected, closer than 10 px B is not detected at all.
+    Returns ids_by_row of every frame."""
+    out = []
+    for f in range(20):
+        xa, xb = f * 6.0, 120.0 - f * 6.0
+        if abs(xa - xb) < 10:
+            boxes = [box(xa)]
+        elif abs(xa - xb) < 30:
+            boxes = [box(xa), box(xb + np.sign(xb - xa) * 10, w=20)]
+        else:
+            boxes = [box(xa), box(xb)]
+        out.append(ids_by_row(tracker.update(frame(*boxes))))
+    return out
+
+
+def test_crossing_people_swap_ids_without_momentum():
+    ids = crossing(ByteTrack(**CROWD))
+    assert ids[1] == {0: 1, 1: 2}
+    assert ids[-1] == {0: 2, 1: 1}
+
+
+@pytest.mark.parametrize("weight", [0.2, 0.4])
+def test_crossing_people_keep_their_ids_with_momentum(weight):
+    ids = crossing(ByteTrack(**CROWD, momentum_weight=weight))
+    assert ids[1] == ids[-1] == {0: 1, 1: 2}
+
+
+def test_options_off_are_the_plain_tracker():
+    plain, off = ByteTrack(**CROWD), ByteTrack(**CROWD, momentum_weight=0.0, observation_reupdate=False,
+                                                recovery_match_iou_threshold=None)
+    for f in range(20):
+        dets = frame(box(f * 6.0), box(120.0 - f * 6.0, 110))
+        a, b = plain.update(dets), off.update(dets)
+        np.testing.assert_array_equal(a.xyxy, b.xyxy)
+        np.testing.assert_array_equal(a.tracker_id, b.tracker_id)
+
+
+def _hidden_walk(**options) -> tuple[Detections, Detections]:
+    """A person walking 4 px a frame, hidden on frames 4-5, found on frame 6; returns the re-found
+    frame's output and the next predict_only's."""
+    tracker = ByteTrack(**options)
+    for f in range(7):
+        tracker.update(frame(box(100 + 4 * f)) if f not in (4, 5) else frame())
+    found = tracker.update(frame(box(100 + 4 * 7)))
+    return found, tracker.predict_only()
+
+
+def test_reupdate_puts_a_refound_track_where_seeing_every_frame_would_have():
+    tracker = ByteTrack()
+    for f in range(8):
+        seen = tracker.update(frame(box(100 + 4 * f)))
+    seen_next = tracker.predict_only()
+    found, found_next = _hidden_walk(observation_reupdate=True)
+    assert found.tracker_id.tolist() == [1]
+    np.testing.assert_allclose(found.xyxy, seen.xyxy, atol=1e-3)
+    np.testing.assert_allclose(found_next.xyxy - found.xyxy, seen_next.xyxy - seen.xyxy, atol=1e-3)
+    # Without it the re-found track keeps what coasting did to its filter: a different box and velocity.
+    coasted, _ = _hidden_walk()
+    assert np.abs(coasted.xyxy - seen.xyxy).max() > 0.01
+
+
+def test_recovery_refinds_a_person_who_stopped_while_hidden():
+    def stopped(**options) -> list[int]:
+        tracker = ByteTrack(**options)
+        for f in range(6):
+            tracker.update(frame(box(100 + 10 * f)))  # walking 10 px a frame
+        for _ in range(5):
+            tracker.update(frame())  # hidden; the track coasts on, 50 px past where they stopped
+        tracker.update(frame(box(150)))
+        return tracker.update(frame(box(150))).tracker_id.tolist()
+
+    assert stopped() == [2]
+    assert stopped(recovery_match_iou_threshold=0.7) == [1]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (dict(momentum_weight=-0.1), "momentum_weight=-0.1 must be a number of at least 0"),
+        (dict(momentum_weight="0.2"), "momentum_weight='0.2'"),
+        (dict(momentum_frames=0), "momentum_frames=0 must be an integer >= 1"),
+        (dict(momentum_frames=11), "momentum_frames=11 must be at most 10"),
+        (dict(observation_reupdate="yes"), "observation_reupdate='yes' must be True or False"),
+        (dict(recovery_match_iou_threshold=0), "recovery_match_iou_threshold=0 must be above 0"),
+        (dict(recovery_match_iou_threshold=1.5), "recovery_match_iou_threshold=1.5 must be a number in"),
+    ],
+)
+def test_bad_occlusion_settings_are_refused_by_name(bad, message):
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+        ByteTrack(**bad)
+
+
+def test_occlusion_rules_are_live_settings():
+    tracker = ByteTrack()
+    tracker.update(frame(box(100)))
+    tracker.reconfigure(momentum_weight=0.2, momentum_frames=2, observation_reupdate=True,
+                        recovery_match_iou_threshold=0.7)
+    assert (tracker.momentum_weight, tracker.momentum_frames) == (0.2, 2)
+    assert tracker.observation_reupdate and tracker.recovery_match_iou_threshold == 0.7
+    assert tracker.update(frame(box(104))).tracker_id.tolist() == [1]
