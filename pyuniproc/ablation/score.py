@@ -115,24 +115,37 @@ def camera_track_owners(
     """(camera, local track) -> the GT id the track covers in most frames (boxes matched one to one per
     frame, IoU >= threshold); tracks matching nobody are left out. pred, gt: (n, >=6) MOT rows frame,
     id, x, y, w, h."""
-    if not len(pred) or not len(gt):
-        return {}
-    votes: Counter = Counter()
-    frames = np.intersect1d(pred[:, 0], gt[:, 0])
-    pred_by = _by_frame(pred)
-    gt_by = _by_frame(gt)
-    for frame in frames.tolist():
-        p, g = pred_by[frame], gt_by[frame]
-        iou = _iou_xywh(g[:, 2:6], p[:, 2:6])
-        rows, cols = linear_sum_assignment(-iou)
-        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-            if iou[r, c] >= threshold:
-                votes[(int(p[c, 1]), int(g[r, 1]))] += 1
+    person = camera_row_matches(pred, gt, threshold)
+    votes: Counter = Counter(
+        (int(track), int(p)) for track, p in zip(pred[:, 1].tolist(), person.tolist(), strict=True) if p >= 0
+    )
     best: dict[int, tuple[int, int]] = {}
-    for (track, person), n in votes.items():
+    for (track, p), n in votes.items():
         if n > best.get(track, (0, -1))[0]:
-            best[track] = (n, person)
-    return {(camera, track): person for track, (_, person) in best.items()}
+            best[track] = (n, p)
+    return {(camera, track): p for track, (_, p) in best.items()}
+
+
+def camera_row_matches(pred: np.ndarray, gt: np.ndarray, threshold: float = IOU_THRESHOLD) -> np.ndarray:
+    """(n,) int64: the GT id each row of `pred` matches (one to one per frame by IoU, Hungarian, IoU >=
+    threshold), -1 where none. pred, gt: (n, >=6) / (g, >=6) MOT rows frame, id, x, y, w, h."""
+    person = np.full(len(pred), -1, np.int64)
+    if not len(pred) or not len(gt):
+        return person
+    gt_by = _by_frame(gt)
+    order = np.argsort(pred[:, 0], kind="stable")
+    frames, starts = np.unique(pred[order, 0], return_index=True)
+    bounds = [*starts.tolist(), len(order)]
+    for i, frame in enumerate(frames.tolist()):
+        g = gt_by.get(float(frame))
+        if g is None:
+            continue
+        at = order[bounds[i] : bounds[i + 1]]
+        iou = _iou_xywh(g[:, 2:6], pred[at, 2:6])
+        rows, cols = linear_sum_assignment(-iou)
+        good = iou[rows, cols] >= threshold
+        person[at[cols[good]]] = g[rows[good], 1].astype(np.int64)
+    return person
 
 
 def _by_frame(rows: np.ndarray) -> dict[float, np.ndarray]:

@@ -65,6 +65,12 @@ class FusionConfig:
             identity by this much (hysteresis against flip-flopping). Raising it corrects less often.
         split_threshold: a young track whose similarity to the rest of its identity falls below this is
             split off to a new identity. Must be <= match_threshold. Raising it splits more eagerly.
+        merge_margin: an identity made only of tracks younger than `reevaluate_seconds` (e.g. one person's
+            two overlapping views, joined to each other before appearance recognised someone seen
+            earlier) joins, all its tracks at once, the older identity whose descriptor it matches with
+            similarity + bonus >= match_threshold + merge_margin, when the gate lets its earliest track
+            follow that identity and no track of it shares time with that identity's visits. Lowering it
+            joins more split people (and more lookalikes); null: off, no whole-identity joins.
     Constraints (the ablation switches):
         use_topology: only cameras linked in the cameras file (or overlapping, or the same camera) can
             hand a person over, and non-overlapping cameras cannot see one person at once. Off: appearance
@@ -136,6 +142,7 @@ class FusionConfig:
     reevaluate_seconds: float = 10.0
     correction_margin: float = 0.1
     split_threshold: float = 0.4
+    merge_margin: float | None = None
     use_topology: bool = True
     use_travel_time: bool = True
     travel_time_slack_seconds: float = 1.0
@@ -243,7 +250,7 @@ class FusionConfig:
 def _number(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"fusion.{name} must be a finite number, got {value!r}")
-    if value < 0 and name not in ("match_threshold", "split_threshold"):
+    if value < 0 and name not in ("match_threshold", "split_threshold", "merge_margin"):
         raise ValueError(f"fusion.{name} must be >= 0, got {value!r}")
 
 

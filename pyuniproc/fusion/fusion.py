@@ -3,7 +3,8 @@
 Each `update` records the rows of one camera frame, then - once per `window_seconds` of site clock -
 runs one decision round, in this order:
   1. end tracks not seen for `track_timeout_seconds` (their last row becomes an exit);
-  2. re-evaluate young assigned tracks that received new embeddings (corrections);
+  2. re-evaluate young assigned tracks that received new embeddings (corrections), and join identities
+     made only of young tracks into an older identity they continue (`merge_margin`);
   3. where overlapping cameras can compare positions (calibrated, or a foot map learned from the run:
      `floor`), undo one identity at two places at once and join two identities at one place, and
      learn the uncalibrated maps from this round's simultaneous pairs;
@@ -327,6 +328,7 @@ class Fusion:
         self._next_round = self._clock + self.config.window_seconds
         self._end_stale_tracks()
         self._linker.reevaluate_young()
+        self._linker.merge_young_identities()
         if self._plane is not None:
             self._linker.apply_floor(self._plane.review(self._clock))
         self._linker.assign_ready(force)

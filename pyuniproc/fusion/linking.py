@@ -21,6 +21,7 @@ from pyuniproc.fusion.floor import Floor
 from pyuniproc.fusion.floor_links import FloorLinks
 from pyuniproc.fusion.identities import IdentityStore
 from pyuniproc.fusion.matching import Candidates, cosine, find_candidates
+from pyuniproc.fusion.merging import IdentityMerges
 from pyuniproc.fusion.tracks import UNASSIGNED, LocalTrack, Transition
 
 MAX_REVIEWS_PER_ROUND = 64
@@ -29,7 +30,7 @@ DELAYS_KEPT = 10_000
 """First decisions whose delay (first row -> id) the latency figures are computed over (the latest)."""
 
 
-class Linker(FloorLinks):
+class Linker(FloorLinks, IdentityMerges):
     """Decides which identity each ready track joins, and undoes links that later evidence contradicts.
 
     Args:
@@ -61,6 +62,7 @@ class Linker(FloorLinks):
                 "corrections",
                 "conflicts",
                 "transitions",
+                "identity_merges",
             ),
             0,
         )
