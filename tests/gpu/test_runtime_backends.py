@@ -36,7 +36,7 @@ TRACKER = {
     "track_high_threshold": 0.35, "track_low_threshold": 0.15, "new_track_threshold": 0.6,
     "match_iou_threshold": 0.9, "second_match_iou_threshold": 0.7, "fuse_score": False,
     "lost_track_buffer": 90, "frame_rate": 10, "minimum_consecutive_frames": 2,
-    "squat_box_aspect": None, "momentum_weight": 0.1, "momentum_frames": 3,
+    "squat_box_aspect": None, "momentum_weight": 0.0, "momentum_frames": 3,
 }
 SELECTION = {"min_height": 48, "min_confidence": 0.5, "max_overlap": 0.3, "refresh_frames": 5,
              "max_crops_per_frame": 8}
