@@ -19,14 +19,13 @@ import collections
 import runpy
 import sys
 import threading
-import time
 from pathlib import Path
 
 
 def sample(counts: collections.Counter[str], stop: threading.Event, every: float) -> None:
-    """Fold each other thread's stack into `counts` every `every` seconds until `stop`."""
+    """Fold each other thread's stack into `counts` every `every` seconds until `stop` (at least once)."""
     me = threading.get_ident()
-    while not stop.is_set():
+    while True:
         names = {thread.ident: thread.name for thread in threading.enumerate()}
         for ident, frame in sys._current_frames().items():
             if ident == me:
@@ -39,7 +38,8 @@ def sample(counts: collections.Counter[str], stop: threading.Event, every: float
             # "decode-cam7" and "decode-cam9" fold into one "decode" thread
             thread = names.get(ident, str(ident)).split("-")[0]
             counts[";".join([thread, *reversed(stack)])] += 1
-        time.sleep(every)
+        if stop.wait(every):
+            return
 
 
 def profile(out: Path, every_ms: float, args: list[str]) -> None:
